@@ -1,0 +1,31 @@
+/* cli.h: the `hvpatch` subcommands and helpers shared by their front ends. */
+#ifndef CLI_H
+#define CLI_H
+
+/* Exit codes shared by every subcommand; values never change. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_USAGE = 1, /* bad command line */
+    CLI_EXIT_HOST = 2,  /* host set-up failure (KVM, files, sockets, ...) */
+    CLI_EXIT_GUEST = 3, /* guest failed: unexpected exit, fault, panic */
+    CLI_EXIT_REFUSED = 4, /* a request was refused (bad request, policy) */
+};
+
+struct cli_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+    const char *summary;
+};
+
+/* Subcommands. Each handles its own --help and returns an exit code. */
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_status(int argc, char **argv);
+int cli_cmd_pause(int argc, char **argv);
+int cli_cmd_resume(int argc, char **argv);
+int cli_cmd_quit(int argc, char **argv);
+int cli_cmd_control(int argc, char **argv);
+
+/* True if argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+#endif /* CLI_H */

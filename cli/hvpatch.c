@@ -1,0 +1,55 @@
+/* hvpatch.c: the `hvpatch` binary: dispatch to one subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* One row per subcommand, in the order `hvpatch --help` lists them. */
+static const struct cli_cmd cli_cmds[] = {
+    {"run", cli_cmd_run, "boot a guest under the monitor (default: the demo)"},
+    {"status", cli_cmd_status, "show a running VM's state"},
+    {"pause", cli_cmd_pause, "pause every vCPU of a running VM"},
+    {"resume", cli_cmd_resume, "resume a paused VM"},
+    {"quit", cli_cmd_quit, "stop a running VM"},
+    {"control", cli_cmd_control, "send raw JSON requests to a control socket"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: hvpatch COMMAND [OPTIONS]   (hvpatch COMMAND --help)\n"
+               "\nCommands:\n");
+    for (size_t i = 0; i < sizeof cli_cmds / sizeof cli_cmds[0]; i++)
+        fprintf(f, "  %-10s %s\n", cli_cmds[i].name, cli_cmds[i].summary);
+    fprintf(f, "\nExit codes: 0 ok, 1 usage, 2 host set-up failure, "
+               "3 guest failure, 4 request refused.\n");
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof cli_cmds / sizeof cli_cmds[0]; i++)
+        if (strcmp(argv[1], cli_cmds[i].name) == 0)
+            return cli_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "hvpatch: unknown command '%s' (see hvpatch --help)\n",
+            argv[1]);
+    return CLI_EXIT_USAGE;
+}

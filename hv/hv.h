@@ -1,0 +1,35 @@
+/* hv.h: the hvpatch monitor's public interface (`hvpatch run`). */
+#ifndef HV_H
+#define HV_H
+
+#include <stdint.h>
+
+#include "hv/hv_abi.h"
+
+/* A guest physical address; never a host pointer. */
+typedef uint64_t hv_gpa_t;
+
+#define HV_DEFAULT_CPUS 2u
+#define HV_DEFAULT_MEM_MIB 64u
+#define HV_MAX_MEM_MIB 1024u /* RAM must end below HV_PROT_BASE */
+
+struct hv_config {
+    unsigned ncpus;           /* 1 .. HV_MAX_VCPUS */
+    uint64_t mem_size;        /* bytes, HV_RAM_MIN .. HV_MAX_MEM_MIB MiB */
+    const char *control_path; /* unix socket for QMP-style control, or NULL */
+    const char *guest_path;   /* demo-style guest ELF, or NULL: built-in */
+    const char *cmdline;      /* guest command line, or NULL */
+    uint64_t start_ns;        /* CLOCK_MONOTONIC at `hvpatch run` start */
+};
+
+/* Boots the guest described by cfg and runs it until it shuts down, is
+ * told to quit, or the process gets SIGINT/SIGTERM. Returns a CLI_EXIT_*
+ * code saying why it stopped; host set-up failures are reported on stderr
+ * with the failed call named. */
+int hv_run(const struct hv_config *cfg);
+
+/* The built-in demo guest image (linked in by hv_demo_image.S). */
+extern const uint8_t hv_demo_image[];
+extern const uint8_t hv_demo_image_end[];
+
+#endif /* HV_H */

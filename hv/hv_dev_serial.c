@@ -1,0 +1,170 @@
+/* hv_dev_serial.c: a 16550-compatible UART without interrupts (polled).
+ *
+ * Output is line-buffered to out_fd; input is a bounded FIFO fed from the
+ * host's stdin. Registers follow the 16550 data sheet closely enough for a
+ * polling driver (LSR.DR / LSR.THRE) and for probing. */
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/hv_dev_serial.h"
+
+enum {
+    REG_DATA = 0, /* RBR/THR, DLL when LCR.DLAB */
+    REG_IER = 1,  /* DLM when LCR.DLAB */
+    REG_IIR = 2,  /* FCR on write */
+    REG_LCR = 3,
+    REG_MCR = 4,
+    REG_LSR = 5,
+    REG_MSR = 6,
+    REG_SCR = 7,
+};
+#define LCR_DLAB 0x80
+#define LSR_DR 0x01
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define MCR_LOOP 0x10
+
+void hv_serial_init(struct hv_serial *s, int out_fd)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->out_fd = out_fd;
+    s->dll = 12; /* 9600 baud, as after reset */
+}
+
+void hv_serial_destroy(struct hv_serial *s)
+{
+    hv_serial_flush(s);
+    pthread_mutex_destroy(&s->lock);
+}
+
+static void tx_flush_locked(struct hv_serial *s)
+{
+    size_t off = 0;
+    while (off < s->tx_len) {
+        ssize_t w = write(s->out_fd, s->tx + off, s->tx_len - off);
+        if (w <= 0)
+            break; /* console gone: drop output, keep the guest running */
+        off += (size_t)w;
+    }
+    s->tx_len = 0;
+}
+
+void hv_serial_flush(struct hv_serial *s)
+{
+    pthread_mutex_lock(&s->lock);
+    tx_flush_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void tx_byte_locked(struct hv_serial *s, uint8_t c)
+{
+    s->tx[s->tx_len++] = (char)c;
+    if (c == '\n' || s->tx_len == sizeof s->tx)
+        tx_flush_locked(s);
+}
+
+static void rx_push_locked(struct hv_serial *s, uint8_t c)
+{
+    if (s->rx_len == sizeof s->rx) {
+        s->rx_dropped++;
+        return;
+    }
+    s->rx[(s->rx_head + s->rx_len) % sizeof s->rx] = c;
+    s->rx_len++;
+}
+
+void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val)
+{
+    pthread_mutex_lock(&s->lock);
+    switch (off) {
+    case REG_DATA:
+        if (s->lcr & LCR_DLAB)
+            s->dll = val;
+        else if (s->mcr & MCR_LOOP)
+            rx_push_locked(s, val);
+        else
+            tx_byte_locked(s, val);
+        break;
+    case REG_IER:
+        if (s->lcr & LCR_DLAB)
+            s->dlm = val;
+        else
+            s->ier = val & 0x0f;
+        break;
+    case REG_IIR:
+        s->fcr = val;
+        if (val & 0x02) /* clear receive FIFO */
+            s->rx_len = 0;
+        break;
+    case REG_LCR:
+        s->lcr = val;
+        break;
+    case REG_MCR:
+        s->mcr = val & 0x1f;
+        break;
+    case REG_SCR:
+        s->scr = val;
+        break;
+    default: /* LSR and MSR are read-only */
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static uint8_t msr_locked(const struct hv_serial *s)
+{
+    if (s->mcr & MCR_LOOP) /* loopback: outputs show up as inputs */
+        return (uint8_t)(((s->mcr & 0x0c) << 4) | ((s->mcr & 0x03) << 4));
+    return 0xb0; /* DCD, DSR, CTS */
+}
+
+uint8_t hv_serial_read(struct hv_serial *s, unsigned off)
+{
+    uint8_t v = 0;
+    pthread_mutex_lock(&s->lock);
+    switch (off) {
+    case REG_DATA:
+        if (s->lcr & LCR_DLAB) {
+            v = s->dll;
+        } else if (s->rx_len) {
+            v = s->rx[s->rx_head];
+            s->rx_head = (s->rx_head + 1) % sizeof s->rx;
+            s->rx_len--;
+        }
+        break;
+    case REG_IER:
+        v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
+        break;
+    case REG_IIR:
+        v = 0x01 | ((s->fcr & 1) ? 0xc0 : 0); /* no interrupt pending */
+        break;
+    case REG_LCR:
+        v = s->lcr;
+        break;
+    case REG_MCR:
+        v = s->mcr;
+        break;
+    case REG_LSR:
+        v = LSR_THRE | LSR_TEMT | (s->rx_len ? LSR_DR : 0);
+        break;
+    case REG_MSR:
+        v = msr_locked(s);
+        break;
+    case REG_SCR:
+        v = s->scr;
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+size_t hv_serial_feed(struct hv_serial *s, const uint8_t *buf, size_t n)
+{
+    size_t i;
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < n && s->rx_len < sizeof s->rx; i++)
+        rx_push_locked(s, buf[i]);
+    pthread_mutex_unlock(&s->lock);
+    return i;
+}

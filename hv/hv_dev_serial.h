@@ -1,0 +1,34 @@
+/* hv_dev_serial.h: a 16550-compatible UART (COM1): console out and in. */
+#ifndef HV_DEV_SERIAL_H
+#define HV_DEV_SERIAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HV_SERIAL_PORTS 8
+#define HV_SERIAL_RX_MAX 4096 /* input bytes queued for the guest */
+#define HV_SERIAL_TX_MAX 512  /* output line buffer */
+
+struct hv_serial {
+    pthread_mutex_t lock;
+    int out_fd;
+    uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
+    uint8_t rx[HV_SERIAL_RX_MAX];
+    size_t rx_head, rx_len;
+    uint64_t rx_dropped;
+    char tx[HV_SERIAL_TX_MAX];
+    size_t tx_len;
+};
+
+void hv_serial_init(struct hv_serial *s, int out_fd);
+void hv_serial_destroy(struct hv_serial *s);
+/* A guest access to port base + off (off < HV_SERIAL_PORTS). */
+void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val);
+uint8_t hv_serial_read(struct hv_serial *s, unsigned off);
+/* Queues host input for the guest; returns the bytes accepted. */
+size_t hv_serial_feed(struct hv_serial *s, const uint8_t *buf, size_t n);
+/* Writes any buffered partial output line. */
+void hv_serial_flush(struct hv_serial *s);
+
+#endif /* HV_DEV_SERIAL_H */

@@ -1,0 +1,169 @@
+/* hv_elf.c: strict parser and loader of demo-style guest images (ELF64).
+ *
+ * The image is untrusted input: every field is range-checked before use and
+ * the parser only reads through bounds-checked little-endian accessors. */
+#include <elf.h>
+#include <string.h>
+
+#include "hv/hv_elf.h"
+
+static const char *const hv_elf_msgs[] = {
+    [0] = "ok",
+    [1] = "image is empty or larger than 16 MiB",
+    [2] = "not an ELF file (bad magic)",
+    [3] = "not a 64-bit little-endian ELF version 1 image",
+    [4] = "not a static x86-64 executable (ET_EXEC, EM_X86_64)",
+    [5] = "program header table malformed",
+    [6] = "a segment's bytes lie outside the file",
+    [7] = "a segment has filesz > memsz or is empty",
+    [8] = "a segment is not inside one allowed guest memory region",
+    [9] = "a writable segment lies in a read-only (protected) region",
+    [10] = "two segments overlap",
+    [11] = "no loadable segment, or too many",
+    [12] = "image is dynamically linked (PT_INTERP or PT_DYNAMIC)",
+    [13] = "entry point is not in executable code of the kernel text",
+    [14] = "ELF header truncated",
+};
+
+const char *hv_elf_strerror(int err)
+{
+    unsigned i = (unsigned)-err;
+    if (err > 0 || i >= sizeof hv_elf_msgs / sizeof hv_elf_msgs[0])
+        return "unknown image error";
+    return hv_elf_msgs[i];
+}
+
+static uint64_t rd(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* True if [off, off + n) lies inside [0, len) without overflow. */
+static int in_file(uint64_t off, uint64_t n, size_t len)
+{
+    return off <= len && n <= len - off;
+}
+
+static int check_header(const uint8_t *b, size_t len, uint64_t *phoff,
+                        unsigned *phnum)
+{
+    if (len < SELFMAG || memcmp(b, ELFMAG, SELFMAG) != 0)
+        return HV_ELF_ERR_MAGIC;
+    if (len < sizeof(Elf64_Ehdr))
+        return HV_ELF_ERR_SHORT;
+    if (b[EI_CLASS] != ELFCLASS64 || b[EI_DATA] != ELFDATA2LSB ||
+        b[EI_VERSION] != EV_CURRENT || rd(b + 20, 4) != EV_CURRENT)
+        return HV_ELF_ERR_CLASS;
+    if (rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64)
+        return HV_ELF_ERR_TYPE;
+    *phoff = rd(b + 32, 8);
+    uint64_t phentsize = rd(b + 54, 2);
+    *phnum = (unsigned)rd(b + 56, 2);
+    if (phentsize != sizeof(Elf64_Phdr) || *phnum == 0 ||
+        *phnum > HV_ELF_MAX_PHDRS ||
+        !in_file(*phoff, (uint64_t)*phnum * sizeof(Elf64_Phdr), len))
+        return HV_ELF_ERR_PHDRS;
+    return HV_ELF_OK;
+}
+
+static int find_region(const struct hv_elf_region *r, unsigned n,
+                       uint64_t paddr, uint64_t memsz)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (paddr >= r[i].base && paddr - r[i].base <= r[i].size &&
+            memsz <= r[i].size - (paddr - r[i].base))
+            return (int)i;
+    return -1;
+}
+
+static int add_segment(const uint8_t *ph, size_t len,
+                       const struct hv_elf_region *regions, unsigned nregions,
+                       struct hv_elf_image *out)
+{
+    struct hv_elf_seg s = {
+        .offset = rd(ph + 8, 8),
+        .paddr = rd(ph + 24, 8),
+        .filesz = rd(ph + 32, 8),
+        .memsz = rd(ph + 40, 8),
+        .flags = (uint32_t)rd(ph + 4, 4),
+    };
+    if (!in_file(s.offset, s.filesz, len))
+        return HV_ELF_ERR_SEG_FILE;
+    if (s.memsz == 0 || s.filesz > s.memsz)
+        return HV_ELF_ERR_SEG_SIZE;
+    int r = find_region(regions, nregions, s.paddr, s.memsz);
+    if (r < 0)
+        return HV_ELF_ERR_SEG_REGION;
+    if ((s.flags & PF_W) && !regions[r].writable_ok)
+        return HV_ELF_ERR_SEG_WRITE;
+    for (unsigned i = 0; i < out->nsegs; i++) {
+        const struct hv_elf_seg *o = &out->segs[i];
+        if (s.paddr < o->paddr + o->memsz && o->paddr < s.paddr + s.memsz)
+            return HV_ELF_ERR_SEG_OVERLAP;
+    }
+    if (out->nsegs == HV_ELF_MAX_SEGS)
+        return HV_ELF_ERR_SEG_COUNT;
+    s.region = (unsigned)r;
+    out->segs[out->nsegs++] = s;
+    return HV_ELF_OK;
+}
+
+static int check_entry(const struct hv_elf_image *img,
+                       const struct hv_elf_region *regions,
+                       unsigned entry_region)
+{
+    const struct hv_elf_region *er = &regions[entry_region];
+    for (unsigned i = 0; i < img->nsegs; i++) {
+        const struct hv_elf_seg *s = &img->segs[i];
+        if (s->region == entry_region && (s->flags & PF_X) &&
+            img->entry >= s->paddr && img->entry - s->paddr < s->filesz &&
+            img->entry - er->base < er->size)
+            return HV_ELF_OK;
+    }
+    return HV_ELF_ERR_ENTRY;
+}
+
+int hv_elf_parse(const uint8_t *buf, size_t len,
+                 const struct hv_elf_region *regions, unsigned nregions,
+                 unsigned entry_region, struct hv_elf_image *out)
+{
+    uint64_t phoff;
+    unsigned phnum;
+    memset(out, 0, sizeof *out);
+    if (len == 0 || len > HV_ELF_MAX_SIZE)
+        return HV_ELF_ERR_SIZE;
+    if (nregions > HV_ELF_MAX_REGIONS || entry_region >= nregions)
+        return HV_ELF_ERR_SEG_REGION;
+    int ret = check_header(buf, len, &phoff, &phnum);
+    if (ret != HV_ELF_OK)
+        return ret;
+    out->entry = rd(buf + 24, 8);
+    for (unsigned i = 0; i < phnum; i++) {
+        const uint8_t *ph = buf + phoff + (uint64_t)i * sizeof(Elf64_Phdr);
+        uint32_t type = (uint32_t)rd(ph, 4);
+        if (type == PT_INTERP || type == PT_DYNAMIC)
+            return HV_ELF_ERR_DYNAMIC;
+        if (type != PT_LOAD)
+            continue; /* PT_NOTE, PT_GNU_STACK, ...: nothing to load */
+        ret = add_segment(ph, len, regions, nregions, out);
+        if (ret != HV_ELF_OK)
+            return ret;
+    }
+    if (out->nsegs == 0)
+        return HV_ELF_ERR_SEG_COUNT;
+    return check_entry(out, regions, entry_region);
+}
+
+void hv_elf_load(const struct hv_elf_image *img, const uint8_t *buf,
+                 const struct hv_elf_region *regions, uint8_t *const dst[])
+{
+    for (unsigned i = 0; i < img->nsegs; i++) {
+        const struct hv_elf_seg *s = &img->segs[i];
+        uint8_t *d = dst[s->region] + (s->paddr - regions[s->region].base);
+        memcpy(d, buf + s->offset, s->filesz);
+        memset(d + s->filesz, 0, s->memsz - s->filesz);
+    }
+}

@@ -1,0 +1,124 @@
+/* hv_int.h: the monitor's private state, shared by the hv_*.c files. */
+#ifndef HV_INT_H
+#define HV_INT_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv/hv.h"
+#include "hv/hv_dev_serial.h"
+
+#define HV_PROT_PAGES (HV_PROT_SIZE / 0x1000)
+#define HV_BLOCKED_LOG_FULL 16 /* blocked writes reported in full */
+
+/* Why the VM stopped; the first reason recorded wins. */
+enum hv_stop {
+    HV_STOP_NONE = 0,
+    HV_STOP_GUEST_OFF,  /* guest shut down or halted: exit 0 or its code */
+    HV_STOP_QUIT,       /* `quit` on the control socket */
+    HV_STOP_SIGNAL,     /* SIGINT or SIGTERM */
+    HV_STOP_GUEST_FAIL, /* unexpected exit, triple fault, guest panic */
+    HV_STOP_HOST_FAIL,  /* an ioctl or thread failed while running */
+};
+
+struct hv_vcpu {
+    struct hv_vm *vm;
+    unsigned id;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    int thread_started;
+    atomic_uint_fast64_t blocked_writes;
+    atomic_uint_fast64_t hb_count;    /* last HEARTBEAT hypercall value */
+    atomic_uint_fast64_t first_hb_ns; /* 0 until the first heartbeat */
+    uint64_t paused_rip;              /* valid while parked */
+};
+
+struct hv_vm {
+    unsigned ncpus;
+    int kvm_fd, vm_fd;
+    int ram_fd;
+    uint8_t *ram;
+    uint64_t ram_size;
+    int prot_fd;
+    const uint8_t *prot; /* read-only view of the protected memfd */
+    uint64_t prot_size;
+    uint64_t start_ns;
+    size_t run_size;
+    struct hv_vcpu vcpu[HV_MAX_VCPUS];
+
+    /* Pause/resume: pause_lock serialises pausers; lock guards the rest. */
+    pthread_mutex_t pause_lock;
+    pthread_mutex_t lock;
+    pthread_cond_t parked_cond, resume_cond;
+    int pause_req;
+    unsigned parked;
+    unsigned running; /* vCPU threads still in their run loop */
+
+    /* Stop: set once, then every vCPU is kicked; stop_fd wakes main. */
+    atomic_int stop_reason;
+    int guest_code; /* guest's shutdown code, for HV_STOP_GUEST_OFF */
+    int stop_fd;    /* eventfd */
+
+    /* Blocked guest writes into protected code. */
+    atomic_uint_fast64_t blocked_total;
+    atomic_uint_fast32_t blocked_page[HV_PROT_PAGES];
+    atomic_uint_fast64_t blocked_reported; /* logged in the last summary */
+
+    struct hv_serial serial;
+    atomic_uint_fast64_t all_hb_ns; /* when every vCPU had a heartbeat */
+};
+
+/* hv_kvm.c: arch-neutral KVM set-up. */
+int hv_kvm_open(struct hv_vm *vm);
+int hv_kvm_add_slot(struct hv_vm *vm, unsigned slot, hv_gpa_t gpa,
+                    uint64_t size, const void *host, int readonly);
+int hv_kvm_create_vcpu(struct hv_vm *vm, unsigned id);
+void hv_kvm_close(struct hv_vm *vm);
+
+/* hv_kvm_x86_64.c: x86-64 registers and the exit loop. */
+struct fw_cpu_state;
+int hv_x86_setup_vcpu(struct hv_vcpu *v, const struct fw_cpu_state *st);
+uint64_t hv_x86_tsc_khz(struct hv_vm *vm);
+/* Handles one exit; returns 0 to keep running, -1 once the VM must stop
+ * (the reason is already recorded with hv_vm_stop). */
+int hv_x86_handle_exit(struct hv_vcpu *v);
+uint64_t hv_x86_rip(struct hv_vcpu *v);
+
+/* hv_vcpu.c: vCPU threads, pause/resume and stop. */
+int hv_vcpu_start_all(struct hv_vm *vm);
+void hv_vcpu_join_all(struct hv_vm *vm);
+/* Takes every vCPU out of guest mode and parks it; fills rips[ncpus] and
+ * the time that took. Returns 0 or an HV_PAUSE_ERR_*; on error no vCPU is
+ * left parked. Serialised across callers. */
+enum {
+    HV_PAUSE_ERR_ALREADY = -1,  /* already paused */
+    HV_PAUSE_ERR_STOPPING = -2, /* the VM is stopping */
+    HV_PAUSE_ERR_TIMEOUT = -3,  /* a vCPU did not park within 1 s */
+};
+int hv_vm_pause(struct hv_vm *vm, uint64_t *rips, uint64_t *pause_ns);
+/* Lets parked vCPUs re-enter the guest. Returns 0, or -1 if not paused. */
+int hv_vm_resume(struct hv_vm *vm);
+int hv_vm_paused(struct hv_vm *vm);
+/* Records why the VM stops and kicks every vCPU. Returns 1 for the first
+ * caller, whose reason counts, and 0 for later ones. */
+int hv_vm_stop(struct hv_vm *vm, enum hv_stop why, int guest_code);
+
+/* hv_prot.c: protected code and blocked writes. */
+int hv_prot_setup(struct hv_vm *vm, const uint8_t *image, size_t len,
+                  uint64_t *entry);
+void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len);
+void hv_prot_report(struct hv_vm *vm); /* rate-limited summary */
+void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32]);
+
+/* hv_hypercall.c */
+int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg);
+
+/* Host pointer for guest RAM [gpa, gpa + len), or NULL if any byte of it
+ * lies outside RAM. The only way guest-supplied addresses are read. */
+void *hv_gpa_ram(struct hv_vm *vm, hv_gpa_t gpa, uint64_t len);
+
+#endif /* HV_INT_H */

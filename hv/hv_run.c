@@ -1,0 +1,577 @@
+/* hv_run.c: `hvpatch run`: assemble the VM, run the main event loop
+ * (signals, console input, control socket), and tear everything down. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <mbedtls/sha256.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "firmware/fw.h"
+#include "hv/hv_control.h"
+#include "hv/hv_elf.h"
+#include "hv/hv_int.h"
+#include "hv/hv_log.h"
+
+#define HV_POLL_MS 100
+#define HV_MAX_POLLFDS (3 + 1 + HV_CONTROL_MAX_CLIENTS)
+
+struct hv_session {
+    struct hv_vm vm;
+    struct hv_control ctl;
+    const struct hv_config *cfg;
+    uint8_t image_sha256[32];
+    int sig_fd;
+    int stop_signal;
+};
+
+/* ------------------------------------------------------- control commands */
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static json_t *gpa_json(uint64_t gpa)
+{
+    char s[24];
+    snprintf(s, sizeof s, "0x%" PRIx64, gpa);
+    return json_string(s);
+}
+
+/* Monitor memory that is not guest RAM (guest RAM and code are shmem). */
+static json_t *rss_json(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    unsigned long anon = 0, file = 0, shmem = 0, v;
+    char line[128];
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "RssAnon: %lu", &v) == 1)
+            anon = v;
+        else if (sscanf(line, "RssFile: %lu", &v) == 1)
+            file = v;
+        else if (sscanf(line, "RssShmem: %lu", &v) == 1)
+            shmem = v;
+    }
+    if (f)
+        fclose(f);
+    return json_pack("{s:I,s:I}", "monitor_kib", (json_int_t)(anon + file),
+                     "guest_memory_kib", (json_int_t)shmem);
+}
+
+static json_t *vcpus_json(struct hv_vm *vm)
+{
+    const struct hv_shared *sh = (const void *)(vm->ram + HV_SHARED_GPA);
+    json_t *a = json_array();
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct hv_vcpu *v = &vm->vcpu[i];
+        uint64_t first = atomic_load(&v->first_hb_ns);
+        json_array_append_new(
+            a, json_pack("{s:i,s:I,s:I,s:o,s:I}", "id", (int)i, "heartbeats",
+                         (json_int_t)sh->heartbeat[i], "heartbeat_reports",
+                         (json_int_t)atomic_load(&v->hb_count),
+                         "first_heartbeat_us",
+                         first ? json_integer((json_int_t)(
+                                     (first - vm->start_ns) / 1000))
+                               : json_null(),
+                         "blocked_writes",
+                         (json_int_t)atomic_load(&v->blocked_writes)));
+    }
+    return a;
+}
+
+static json_t *blocked_json(struct hv_vm *vm)
+{
+    json_t *pages = json_array();
+    for (unsigned p = 0; p < HV_PROT_PAGES; p++) {
+        uint64_t n = atomic_load(&vm->blocked_page[p]);
+        if (n)
+            json_array_append_new(
+                pages, json_pack("{s:o,s:I}", "gpa",
+                                 gpa_json(HV_PROT_BASE + (uint64_t)p * 4096),
+                                 "count", (json_int_t)n));
+    }
+    return json_pack("{s:I,s:o}", "total",
+                     (json_int_t)atomic_load(&vm->blocked_total), "pages",
+                     pages);
+}
+
+static json_t *cmd_status(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    struct hv_vm *vm = &s->vm;
+    uint8_t d[32];
+    char code_hex[65], img_hex[65];
+    (void)args;
+    (void)err;
+    hv_prot_digest(vm, d);
+    hex(d, 32, code_hex);
+    hex(s->image_sha256, 32, img_hex);
+    return json_pack(
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s,s:s},s:o,s:i}", "state",
+        hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
+        (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
+        vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
+        gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
+        code_hex, "guest", "kind", "demo", "image_sha256", img_hex, "cmdline",
+        s->cfg->cmdline ? s->cfg->cmdline : "", "memory", rss_json(), "pid",
+        (int)getpid());
+}
+
+static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    uint64_t rips[HV_MAX_VCPUS], ns = 0;
+    (void)args;
+    switch (hv_vm_pause(&s->vm, rips, &ns)) {
+    case 0:
+        break;
+    case HV_PAUSE_ERR_ALREADY:
+        *err = "already paused";
+        return NULL;
+    case HV_PAUSE_ERR_STOPPING:
+        *err = "the VM is stopping";
+        return NULL;
+    default:
+        *err = "a vCPU did not stop within 1 s; VM left running";
+        return NULL;
+    }
+    json_t *r = json_array();
+    for (unsigned i = 0; i < s->vm.ncpus; i++)
+        json_array_append_new(r, gpa_json(rips[i]));
+    return json_pack("{s:o,s:I}", "rips", r, "pause_ns", (json_int_t)ns);
+}
+
+static json_t *cmd_resume(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    (void)args;
+    if (hv_vm_resume(&s->vm) != 0) {
+        *err = "not paused";
+        return NULL;
+    }
+    return json_object();
+}
+
+static json_t *cmd_quit(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    (void)args;
+    (void)err;
+    hv_log("quit requested on the control socket");
+    hv_vm_stop(&s->vm, HV_STOP_QUIT, 0);
+    return json_object();
+}
+
+static const struct hv_control_cmd hv_run_cmds[] = {
+    {"status", cmd_status, 0},
+    {"pause", cmd_pause, 0},
+    {"resume", cmd_resume, 0},
+    {"quit", cmd_quit, 0},
+};
+
+/* ------------------------------------------------------------- set-up */
+
+static uint8_t *read_image(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        hv_err("guest image %s: open failed: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > HV_ELF_MAX_SIZE) {
+        hv_err("guest image %s: not a regular file of 1 byte to 16 MiB",
+               path);
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size);
+    if (buf && read(fd, buf, (size_t)st.st_size) != st.st_size) {
+        hv_err("guest image %s: short read", path);
+        free(buf);
+        buf = NULL;
+    }
+    *len = (size_t)st.st_size;
+out:
+    if (fd >= 0)
+        close(fd);
+    return buf;
+}
+
+static int setup_ram(struct hv_vm *vm, uint64_t size)
+{
+    vm->ram_fd = memfd_create("hvpatch-ram", MFD_CLOEXEC);
+    if (vm->ram_fd < 0 || ftruncate(vm->ram_fd, (off_t)size) < 0) {
+        hv_err("guest RAM: memfd_create/ftruncate (%" PRIu64
+               " MiB) failed: %s",
+               size >> 20, strerror(errno));
+        return -1;
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                   vm->ram_fd, 0);
+    if (p == MAP_FAILED) {
+        hv_err("guest RAM: mmap failed: %s", strerror(errno));
+        return -1;
+    }
+    vm->ram = p;
+    vm->ram_size = size;
+    return hv_kvm_add_slot(vm, 0, 0, size, vm->ram, 0);
+}
+
+static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
+{
+    pthread_condattr_t ca;
+    memset(vm, 0, sizeof *vm);
+    vm->kvm_fd = vm->vm_fd = vm->ram_fd = vm->prot_fd = vm->stop_fd = -1;
+    for (unsigned i = 0; i < HV_MAX_VCPUS; i++)
+        vm->vcpu[i].fd = -1;
+    vm->ncpus = cfg->ncpus;
+    vm->start_ns = cfg->start_ns;
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_mutex_init(&vm->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* for timedwait */
+    pthread_cond_init(&vm->parked_cond, &ca);
+    pthread_cond_init(&vm->resume_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    hv_serial_init(&vm->serial, STDOUT_FILENO);
+}
+
+static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
+                      uint64_t entry)
+{
+    struct fw_boot_params bp = {
+        .ncpus = cfg->ncpus,
+        .mem_size = cfg->mem_size,
+        .tsc_khz = hv_x86_tsc_khz(vm),
+        .cmdline = cfg->cmdline,
+        .entry = entry,
+    };
+    if (cfg->cmdline && strstr(cfg->cmdline, "selfwrite"))
+        bp.flags |= HV_BOOT_F_SELFWRITE;
+    if (fw_boot_setup(vm->ram, &bp) != 0) {
+        hv_err("firmware: boot parameters do not fit (command line longer "
+               "than %u bytes?)",
+               HV_CMDLINE_MAX - 1);
+        return -1;
+    }
+    for (unsigned i = 0; i < cfg->ncpus; i++) {
+        struct fw_cpu_state st;
+        fw_cpu_state(&bp, i, &st);
+        if (hv_x86_setup_vcpu(&vm->vcpu[i], &st) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int setup(struct hv_session *s)
+{
+    const struct hv_config *cfg = s->cfg;
+    struct hv_vm *vm = &s->vm;
+    size_t len = 0;
+    uint8_t *file = NULL;
+    const uint8_t *image = hv_demo_image;
+    int ret = -1;
+
+    if (cfg->guest_path) {
+        file = read_image(cfg->guest_path, &len);
+        if (!file)
+            return -1;
+        image = file;
+    } else {
+        len = (size_t)(hv_demo_image_end - hv_demo_image);
+    }
+    mbedtls_sha256_ret(image, len, s->image_sha256, 0);
+    vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (vm->stop_fd < 0) {
+        hv_err("eventfd failed: %s", strerror(errno));
+        goto cleanup;
+    }
+    if (hv_kvm_open(vm) != 0 || setup_ram(vm, cfg->mem_size) != 0)
+        goto cleanup;
+    for (unsigned i = 0; i < cfg->ncpus; i++)
+        if (hv_kvm_create_vcpu(vm, i) != 0)
+            goto cleanup;
+    uint64_t entry;
+    if (hv_prot_setup(vm, image, len, &entry) != 0 ||
+        boot_vcpus(vm, cfg, entry) != 0)
+        goto cleanup;
+    ret = 0;
+cleanup:
+    free(file);
+    return ret;
+}
+
+static int setup_signals(struct hv_session *s)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1); /* only vCPU threads take the kick signal */
+    signal(SIGPIPE, SIG_IGN);
+    /* A shell starts background jobs with SIGINT ignored; an ignored signal
+     * never becomes pending, so signalfd would not see it. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    sigdelset(&set, SIGUSR1);
+    s->sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s->sig_fd < 0) {
+        hv_err("signalfd failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ main loop */
+
+static void read_console(struct hv_session *s, int *stdin_open)
+{
+    uint8_t buf[256];
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            *stdin_open = 0; /* EOF: the guest just gets no more input */
+        return;
+    }
+    size_t took = hv_serial_feed(&s->vm.serial, buf, (size_t)n);
+    if (took < (size_t)n)
+        hv_log("console input: guest's buffer full, %zu bytes dropped",
+               (size_t)n - took);
+}
+
+static void main_loop(struct hv_session *s)
+{
+    struct hv_vm *vm = &s->vm;
+    int stdin_open = 1;
+    uint64_t last_report = hv_now_ns();
+    while (atomic_load(&vm->stop_reason) == HV_STOP_NONE) {
+        struct pollfd pfd[HV_MAX_POLLFDS];
+        int n = 0;
+        pfd[n++] = (struct pollfd){.fd = s->sig_fd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = vm->stop_fd, .events = POLLIN};
+        int in_idx = stdin_open ? n : -1;
+        if (stdin_open)
+            pfd[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        int ctl_first = n;
+        n += hv_control_pollfds(&s->ctl, pfd + n, HV_MAX_POLLFDS - n);
+        if (poll(pfd, (nfds_t)n, HV_POLL_MS) < 0 && errno != EINTR)
+            break;
+        if (pfd[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(s->sig_fd, &si, sizeof si) == sizeof si) {
+                s->stop_signal = (int)si.ssi_signo;
+                hv_log("got %s; stopping VM", strsignal((int)si.ssi_signo));
+                hv_vm_stop(vm, HV_STOP_SIGNAL, 0);
+            }
+        }
+        if (in_idx >= 0 && (pfd[in_idx].revents & (POLLIN | POLLHUP)))
+            read_console(s, &stdin_open);
+        hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
+        hv_serial_flush(&vm->serial);
+        if (hv_now_ns() - last_report > 1000000000ull) {
+            hv_prot_report(vm);
+            last_report = hv_now_ns();
+        }
+    }
+}
+
+static int exit_code(struct hv_session *s)
+{
+    struct hv_vm *vm = &s->vm;
+    switch (atomic_load(&vm->stop_reason)) {
+    case HV_STOP_GUEST_OFF:
+        return vm->guest_code == 0 ? CLI_EXIT_OK : CLI_EXIT_GUEST;
+    case HV_STOP_QUIT:
+        return CLI_EXIT_OK;
+    case HV_STOP_SIGNAL:
+        return 128 + s->stop_signal;
+    case HV_STOP_GUEST_FAIL:
+        return CLI_EXIT_GUEST;
+    default:
+        return CLI_EXIT_HOST;
+    }
+}
+
+static void teardown(struct hv_session *s)
+{
+    struct hv_vm *vm = &s->vm;
+    hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0); /* no-op if a reason is set */
+    hv_vcpu_join_all(vm);
+    hv_prot_report(vm);
+    hv_control_close(&s->ctl);
+    hv_serial_destroy(&vm->serial);
+    hv_kvm_close(vm);
+    if (vm->prot)
+        munmap((void *)vm->prot, vm->prot_size);
+    if (vm->ram)
+        munmap(vm->ram, vm->ram_size);
+    if (vm->prot_fd >= 0)
+        close(vm->prot_fd);
+    if (vm->ram_fd >= 0)
+        close(vm->ram_fd);
+    if (vm->stop_fd >= 0)
+        close(vm->stop_fd);
+    if (s->sig_fd >= 0)
+        close(s->sig_fd);
+}
+
+int hv_run(const struct hv_config *cfg)
+{
+    static struct hv_session s; /* large (per-page counters): not on stack */
+    int code = CLI_EXIT_HOST;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.sig_fd = -1;
+    s.ctl = (struct hv_control){.cmds = hv_run_cmds,
+                                .ncmds = sizeof hv_run_cmds /
+                                         sizeof hv_run_cmds[0],
+                                .ctx = &s,
+                                .listen_fd = -1};
+    for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
+        s.ctl.clients[i].fd = -1;
+    init_vm(&s.vm, cfg);
+    if (setup_signals(&s) != 0 || setup(&s) != 0)
+        goto out;
+    if (cfg->control_path && hv_control_listen(&s.ctl, cfg->control_path))
+        goto out;
+    hv_log("booting %s guest on %u vCPUs, %" PRIu64 " MiB%s%s",
+           cfg->guest_path ? cfg->guest_path : "demo", cfg->ncpus,
+           cfg->mem_size >> 20, cfg->control_path ? ", control " : "",
+           cfg->control_path ? cfg->control_path : "");
+    if (hv_vcpu_start_all(&s.vm) != 0)
+        goto out;
+    main_loop(&s);
+    code = -1;
+out:
+    teardown(&s);
+    if (code == -1) {
+        code = exit_code(&s);
+        hv_log("VM stopped; exit status %d", code);
+    }
+    return code;
+}
+
+/* -------------------------------------------------------- command line */
+
+static const char hv_run_usage[] =
+    "usage: hvpatch run [OPTIONS]\n"
+    "Boot a guest under the hvpatch monitor; with no options, the bundled\n"
+    "demo guest on 2 vCPUs. Its console is this terminal (stdin/stdout).\n"
+    "\n"
+    "  --cpus N          vCPUs, 1..8 (default 2)\n"
+    "  --mem MIB         guest RAM in MiB, 8..1024, a multiple of 2\n"
+    "                    (default 64)\n"
+    "  --control PATH    QMP-style control socket (mode 0600)\n"
+    "  --guest ELF       a demo-style guest image instead of the bundled one\n"
+    "  --append CMDLINE  guest command line (demo: 'selfwrite' tries to\n"
+    "                    overwrite its own code, which must be blocked)\n"
+    "  --kernel, --initrd, --tpm   reserved: Linux guests and TPMs come later\n"
+    "\n"
+    "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
+    "failure, 3 guest failure, 128+N stopped by signal N (SIGINT, SIGTERM).\n";
+
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
+                      unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_cmd_run(int argc, char **argv)
+{
+    enum { OPT_CPUS = 1, OPT_MEM, OPT_CONTROL, OPT_GUEST, OPT_APPEND, OPT_LATER };
+    static const struct option opts[] = {
+        {"cpus", required_argument, NULL, OPT_CPUS},
+        {"mem", required_argument, NULL, OPT_MEM},
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"guest", required_argument, NULL, OPT_GUEST},
+        {"append", required_argument, NULL, OPT_APPEND},
+        {"kernel", required_argument, NULL, OPT_LATER},
+        {"initrd", required_argument, NULL, OPT_LATER},
+        {"tpm", required_argument, NULL, OPT_LATER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct hv_config cfg = {.ncpus = HV_DEFAULT_CPUS,
+                            .mem_size = (uint64_t)HV_DEFAULT_MEM_MIB << 20,
+                            .start_ns = hv_now_ns()};
+    unsigned long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CPUS:
+            if (parse_uint(optarg, 1, HV_MAX_VCPUS, &v)) {
+                fprintf(stderr, "hvpatch run: --cpus takes 1..%u\n",
+                        HV_MAX_VCPUS);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.ncpus = (unsigned)v;
+            break;
+        case OPT_MEM:
+            if (parse_uint(optarg, HV_RAM_MIN >> 20, HV_MAX_MEM_MIB, &v) ||
+                v % 2) {
+                fprintf(stderr,
+                        "hvpatch run: --mem takes an even number of MiB, "
+                        "%llu..%u\n",
+                        HV_RAM_MIN >> 20, HV_MAX_MEM_MIB);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.mem_size = (uint64_t)v << 20;
+            break;
+        case OPT_CONTROL:
+            cfg.control_path = optarg;
+            break;
+        case OPT_GUEST:
+            cfg.guest_path = optarg;
+            break;
+        case OPT_APPEND:
+            if (strlen(optarg) >= HV_CMDLINE_MAX) {
+                fprintf(stderr, "hvpatch run: --append: longer than %u "
+                                "bytes\n",
+                        HV_CMDLINE_MAX - 1);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.cmdline = optarg;
+            break;
+        case OPT_LATER:
+            fprintf(stderr, "hvpatch run: %s is not supported yet (Linux "
+                            "guests and TPMs are on the roadmap)\n",
+                    argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        case 'h':
+            fputs(hv_run_usage, stdout);
+            return CLI_EXIT_OK;
+        default:
+            fputs(hv_run_usage, stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "hvpatch run: unexpected argument '%s'\n",
+                argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    return hv_run(&cfg);
+}

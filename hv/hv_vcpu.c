@@ -1,0 +1,214 @@
+/* hv_vcpu.c: one thread per vCPU; pause-all/resume-all and stop.
+ *
+ * To take every vCPU out of guest mode, the pauser sets run->immediate_exit
+ * and sends HV_KICK_SIGNAL to each vCPU thread. A thread in KVM_RUN returns
+ * EINTR; a thread handling an exit finds immediate_exit set on its next
+ * KVM_RUN, which first completes the pending I/O (so guest state is
+ * consistent) and then returns EINTR. Only then does the thread park. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hv/hv_int.h"
+#include "hv/hv_log.h"
+
+#define HV_KICK_SIGNAL SIGUSR1
+#define HV_PAUSE_TIMEOUT_NS 1000000000ull /* give up on a pause after 1 s */
+
+static void hv_kick_handler(int sig)
+{
+    (void)sig; /* only there to make KVM_RUN return EINTR */
+}
+
+static void kick(struct hv_vcpu *v)
+{
+    __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+    if (v->thread_started)
+        pthread_kill(v->thread, HV_KICK_SIGNAL);
+}
+
+int hv_vm_stop(struct hv_vm *vm, enum hv_stop why, int guest_code)
+{
+    int none = HV_STOP_NONE;
+    int first = atomic_compare_exchange_strong(&vm->stop_reason, &none,
+                                               (int)why);
+    if (first) {
+        vm->guest_code = guest_code;
+        uint64_t one = 1;
+        ssize_t w = write(vm->stop_fd, &one, sizeof one);
+        (void)w;
+    }
+    pthread_mutex_lock(&vm->lock);
+    pthread_cond_broadcast(&vm->resume_cond);
+    pthread_cond_broadcast(&vm->parked_cond);
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        kick(&vm->vcpu[i]);
+    return first;
+}
+
+static int stopping(struct hv_vm *vm)
+{
+    return atomic_load(&vm->stop_reason) != HV_STOP_NONE;
+}
+
+static void park(struct hv_vcpu *v)
+{
+    struct hv_vm *vm = v->vm;
+    v->paused_rip = hv_x86_rip(v);
+    pthread_mutex_lock(&vm->lock);
+    vm->parked++;
+    pthread_cond_broadcast(&vm->parked_cond);
+    while (vm->pause_req && !stopping(vm))
+        pthread_cond_wait(&vm->resume_cond, &vm->lock);
+    vm->parked--;
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static void *vcpu_thread(void *arg)
+{
+    struct hv_vcpu *v = arg;
+    struct hv_vm *vm = v->vm;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, HV_KICK_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    while (!stopping(vm)) {
+        if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+            if (errno != EINTR && errno != EAGAIN) {
+                hv_err("KVM: ioctl (RUN) on vCPU %u failed: %s", v->id,
+                       strerror(errno));
+                hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0);
+                break;
+            }
+            pthread_mutex_lock(&vm->lock);
+            int want_pause = vm->pause_req;
+            pthread_mutex_unlock(&vm->lock);
+            if (want_pause && !stopping(vm))
+                park(v);
+            continue;
+        }
+        if (hv_x86_handle_exit(v) != 0)
+            break;
+    }
+    pthread_mutex_lock(&vm->lock);
+    vm->running--;
+    pthread_cond_broadcast(&vm->parked_cond);
+    pthread_mutex_unlock(&vm->lock);
+    return NULL;
+}
+
+int hv_vcpu_start_all(struct hv_vm *vm)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hv_kick_handler; /* no SA_RESTART: KVM_RUN must EINTR */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(HV_KICK_SIGNAL, &sa, NULL) < 0) {
+        hv_err("sigaction (SIGUSR1) failed: %s", strerror(errno));
+        return -1;
+    }
+    vm->running = vm->ncpus;
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        struct hv_vcpu *v = &vm->vcpu[i];
+        int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
+        if (e != 0) {
+            hv_err("pthread_create for vCPU %u failed: %s", i, strerror(e));
+            vm->running -= vm->ncpus - i;
+            hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0);
+            return -1;
+        }
+        v->thread_started = 1;
+    }
+    return 0;
+}
+
+void hv_vcpu_join_all(struct hv_vm *vm)
+{
+    for (unsigned i = 0; i < vm->ncpus; i++) {
+        if (vm->vcpu[i].thread_started) {
+            pthread_join(vm->vcpu[i].thread, NULL);
+            vm->vcpu[i].thread_started = 0;
+        }
+    }
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    uint64_t t = (uint64_t)ts->tv_nsec + ns;
+    ts->tv_sec += (time_t)(t / 1000000000ull);
+    ts->tv_nsec = (long)(t % 1000000000ull);
+}
+
+static void resume_locked(struct hv_vm *vm)
+{
+    vm->pause_req = 0;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        __atomic_store_n(&vm->vcpu[i].run->immediate_exit, 0,
+                         __ATOMIC_SEQ_CST);
+    pthread_cond_broadcast(&vm->resume_cond);
+}
+
+int hv_vm_pause(struct hv_vm *vm, uint64_t *rips, uint64_t *pause_ns)
+{
+    struct timespec dl;
+    int ret = HV_PAUSE_ERR_TIMEOUT;
+    pthread_mutex_lock(&vm->pause_lock);
+    uint64_t t0 = hv_now_ns();
+    pthread_mutex_lock(&vm->lock);
+    if (vm->pause_req) {
+        pthread_mutex_unlock(&vm->lock);
+        pthread_mutex_unlock(&vm->pause_lock);
+        return HV_PAUSE_ERR_ALREADY;
+    }
+    vm->pause_req = 1;
+    pthread_mutex_unlock(&vm->lock);
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        kick(&vm->vcpu[i]);
+
+    deadline_after(&dl, HV_PAUSE_TIMEOUT_NS);
+    pthread_mutex_lock(&vm->lock);
+    while (vm->parked < vm->running && !stopping(vm))
+        if (pthread_cond_timedwait(&vm->parked_cond, &vm->lock, &dl) ==
+            ETIMEDOUT)
+            break;
+    if (stopping(vm)) {
+        ret = HV_PAUSE_ERR_STOPPING;
+    } else if (vm->parked == vm->ncpus) {
+        *pause_ns = hv_now_ns() - t0;
+        for (unsigned i = 0; i < vm->ncpus; i++)
+            rips[i] = vm->vcpu[i].paused_rip;
+        ret = 0;
+    }
+    if (ret != 0)
+        resume_locked(vm); /* never leave a half-paused VM behind */
+    pthread_mutex_unlock(&vm->lock);
+    pthread_mutex_unlock(&vm->pause_lock);
+    return ret;
+}
+
+int hv_vm_resume(struct hv_vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    pthread_mutex_lock(&vm->lock);
+    int was_paused = vm->pause_req;
+    resume_locked(vm);
+    pthread_mutex_unlock(&vm->lock);
+    pthread_mutex_unlock(&vm->pause_lock);
+    return was_paused ? 0 : -1;
+}
+
+int hv_vm_paused(struct hv_vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    int p = vm->pause_req && vm->parked == vm->ncpus;
+    pthread_mutex_unlock(&vm->lock);
+    return p;
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# deps.sh: install the Debian packages hvpatch needs, only those missing.
+# Usage: scripts/deps.sh build|test|demo|bench   (what the caller is about to do)
+set -eu
+
+build_pkgs="gcc make binutils pkg-config libjansson-dev libmbedtls-dev \
+libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev"
+test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools"
+
+case "${1:-build}" in
+build | demo) want="$build_pkgs" ;;
+test | bench) want="$build_pkgs $test_pkgs" ;;
+*) echo "deps.sh: unknown target '$1' (build|test|demo|bench)" >&2; exit 1 ;;
+esac
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing Debian packages:$missing" >&2
+    echo "deps.sh: run as root, or: sudo apt-get install$missing" >&2
+    exit 1
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

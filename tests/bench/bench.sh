@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# bench.sh: `make bench`: measure the monitor and print one table.
+# Benchmarks report, they never fail on a number. Environment:
+#   BENCH_BOOTS (20) boots for start-up time, BENCH_PAUSES (1000) pauses.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
+boots=${BENCH_BOOTS:-20}
+pauses=${BENCH_PAUSES:-1000}
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# pct P: the P-th percentile (nearest rank) of the numbers on stdin.
+pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((p/100)*NR+0.999); if(i<1)i=1; print a[i]}'; }
+
+start_vm() {
+    "$HVPATCH" run --control "$tmp/s" </dev/null >/dev/null 2>"$tmp/err" &
+    pid=$!
+    for _ in $(seq 200); do [ -S "$tmp/s" ] && break; sleep 0.01; done
+}
+status() { "$HVPATCH" status --vm "$tmp/s" --json; }
+stop_vm() { "$HVPATCH" quit --vm "$tmp/s" >/dev/null; wait "$pid" || true; pid=; }
+
+# 1. start -> first heartbeat from every vCPU (monitor's own clock, from
+#    the start of `hvpatch run` to the last vCPU's first heartbeat).
+for _ in $(seq "$boots"); do
+    start_vm
+    for _ in $(seq 400); do
+        v=$(status | jq '[.vcpus[].first_heartbeat_us] | if all(. != null) then max else empty end')
+        [ -n "$v" ] && break
+        sleep 0.005
+    done
+    echo "$v" >>"$tmp/boot"
+    stop_vm
+done
+
+# 2. pause-all latency, and 3. monitor RSS without guest memory.
+start_vm
+sleep 0.5
+for _ in $(seq "$pauses"); do
+    echo '{"execute":"pause"}'
+    echo '{"execute":"resume"}'
+done | "$HVPATCH" control --vm "$tmp/s" | jq -r 'select(.return.pause_ns) | .return.pause_ns' >"$tmp/pause"
+rss=$(status | jq .memory.monitor_kib)
+guest_kib=$(status | jq .memory.guest_memory_kib)
+stop_vm
+
+flavour=none
+for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
+echo
+echo "hvpatch bench: $cpu, $flavour, $(nproc) cores"
+[ "$flavour" = kvm_pvm ] && echo "(kvm_pvm: guest ring 0 is emulated; these are PVM figures)"
+echo
+printf '| %-44s | %10s | %10s | %-10s |\n' metric median p99 aim
+printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})"
+printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "start -> first heartbeat, all vCPUs (n=$boots)" \
+    "$(pct 50 <"$tmp/boot" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/boot" | awk '{print $1/1000}')" "< 20 ms"
+printf '| %-44s | %7.1f us | %7.1f us | %-10s |\n' "pause-all, 2 vCPUs (n=$(wc -l <"$tmp/pause"))" \
+    "$(pct 50 <"$tmp/pause" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/pause" | awk '{print $1/1000}')" "< 50 us"
+printf '| %-44s | %6d KiB | %10s | %-10s |\n' "monitor RSS without guest memory" "$rss" "-" "< 4 MiB"
+printf '| %-44s | %6d KiB | %10s | %-10s |\n' "guest memory resident (RAM + code, shmem)" "$guest_kib" "-" "-"

@@ -1,0 +1,113 @@
+# helpers.bash: shared set-up for the bats suites: requirement checks that
+# SKIP with a reason (never pass) when a real part is missing, and paths.
+# Load with:  load helpers
+
+: "${HVPATCH_ROOT:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+: "${HVPATCH:=$HVPATCH_ROOT/build/hvpatch}"
+: "${HVPATCH_ASAN:=$HVPATCH_ROOT/build/asan/hvpatch}"
+
+# require_kvm: skip unless /dev/kvm can be opened read-write.
+require_kvm() {
+    [ -e /dev/kvm ] || skip "no /dev/kvm on this host"
+    [ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm not accessible to $(id -un)"
+}
+
+# require_swtpm: skip unless swtpm and tpm2-tools are installed.
+require_swtpm() {
+    command -v swtpm >/dev/null || skip "swtpm not installed"
+    command -v tpm2_pcrread >/dev/null || skip "tpm2-tools not installed"
+}
+
+# kvm_flavour: prints kvm_intel, kvm_amd, kvm_pvm or none.
+kvm_flavour() {
+    local m f=none
+    for m in kvm_intel kvm_amd kvm_pvm; do
+        [ -d /sys/module/$m ] && f=$m
+    done
+    echo "$f"
+}
+
+# ------------------------------------------------------------ running VMs
+# vm_start [hvpatch run options...]: boots a VM in the background with a
+# control socket and a console fed from a FIFO. Sets VM_PID, VM_SOCK,
+# VM_OUT (guest console), VM_ERR (monitor log). HV selects the binary.
+vm_start() {
+    local dir=${BATS_TEST_TMPDIR:?}
+    VM_SOCK=$dir/vm.sock VM_OUT=$dir/console.log VM_ERR=$dir/monitor.log
+    VM_IN=$dir/console.in
+    rm -f "$VM_IN"
+    mkfifo "$VM_IN"
+    # fd 3 is bats' own: the VM must not inherit it, or bats waits for it.
+    "${HV:-$HVPATCH}" run --control "$VM_SOCK" "$@" <"$VM_IN" >"$VM_OUT" \
+        2>"$VM_ERR" 3>&- &
+    VM_PID=$!
+    exec 7>"$VM_IN" # keep the console open until vm_stop
+    wait_for "control socket" 10 test -S "$VM_SOCK"
+}
+
+# vm_send LINE: types a line on the guest console.
+vm_send() { printf '%s\n' "$1" >&7; }
+
+# wait_for WHAT SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+wait_for() {
+    local what=$1 secs=$2 i
+    shift 2
+    for ((i = 0; i < secs * 20; i++)); do
+        "$@" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "timed out after ${secs}s waiting for $what" >&2
+    [ -n "${VM_ERR:-}" ] && sed 's/^/monitor: /' "$VM_ERR" >&2
+    [ -n "${VM_OUT:-}" ] && sed 's/^/console: /' "$VM_OUT" >&2
+    return 1
+}
+
+# vm_wait_console PATTERN [SECONDS]: waits for a console line (grep -E).
+vm_wait_console() { wait_for "console /$1/" "${2:-20}" grep -qE -- "$1" "$VM_OUT"; }
+vm_wait_log() { wait_for "monitor log /$1/" "${2:-20}" grep -qE -- "$1" "$VM_ERR"; }
+
+# vm_status [JQ-FILTER]: the VM's status, filtered by jq.
+vm_status() { "$HVPATCH" status --vm "$VM_SOCK" --json | jq -r "${1:-.}"; }
+
+# heartbeats: every vCPU's shared-page counter, space-separated.
+heartbeats() { vm_status '[.vcpus[].heartbeats] | map(tostring) | join(" ")'; }
+
+# all_beating: true once every vCPU has reported a heartbeat.
+all_beating() { [ "$(vm_status '[.vcpus[].first_heartbeat_us] | all(. != null)')" = true ]; }
+
+# strictly_greater "A..." "B...": every B[i] > A[i].
+strictly_greater() {
+    local -a a=($1) b=($2)
+    local i
+    [ ${#a[@]} -eq ${#b[@]} ] || return 1
+    for i in "${!a[@]}"; do
+        [ "${b[$i]}" -gt "${a[$i]}" ] || return 1
+    done
+}
+
+# vm_stop: quits the VM if it still runs and reaps it; VM_RC is its status.
+vm_stop() {
+    [ -n "${VM_PID:-}" ] || return 0
+    if kill -0 "$VM_PID" 2>/dev/null; then
+        "$HVPATCH" quit --vm "$VM_SOCK" >/dev/null 2>&1 || kill "$VM_PID"
+    fi
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$VM_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -9 "$VM_PID" 2>/dev/null || true
+    wait "$VM_PID"
+    VM_RC=$?
+    exec 7>&-
+    VM_PID=
+}
+
+# vm_wait_exit SECONDS: waits for the VM to exit by itself; sets VM_RC.
+vm_wait_exit() {
+    wait_for "VM exit" "$1" eval '! kill -0 $VM_PID'
+    wait "$VM_PID"
+    VM_RC=$?
+    exec 7>&-
+    VM_PID=
+}
