@@ -35,6 +35,7 @@ struct hv_vcpu {
     atomic_uint_fast64_t hb_count;    /* last HEARTBEAT hypercall value */
     atomic_uint_fast64_t first_hb_ns; /* 0 until the first heartbeat */
     uint64_t paused_rip;              /* valid while parked */
+    uint64_t last_blocked_rip;        /* a rep-string write repeats it */
 };
 
 struct hv_vm {
@@ -66,7 +67,8 @@ struct hv_vm {
     /* Blocked guest writes into protected code. */
     atomic_uint_fast64_t blocked_total;
     atomic_uint_fast32_t blocked_page[HV_PROT_PAGES];
-    atomic_uint_fast64_t blocked_reported; /* logged in the last summary */
+    atomic_uint_fast64_t blocked_reported; /* total when last reported */
+    atomic_uint blocked_logged;            /* reported in full so far */
 
     struct hv_serial serial;
     atomic_uint_fast64_t all_hb_ns; /* when every vCPU had a heartbeat */

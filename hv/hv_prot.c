@@ -116,25 +116,31 @@ int hv_prot_setup(struct hv_vm *vm, const uint8_t *image, size_t len,
 void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len)
 {
     struct hv_vm *vm = v->vm;
-    uint64_t n = atomic_fetch_add(&vm->blocked_total, 1) + 1;
+    uint64_t total = atomic_fetch_add(&vm->blocked_total, 1) + 1;
     atomic_fetch_add(&v->blocked_writes, 1);
     atomic_fetch_add(&vm->blocked_page[(gpa - HV_PROT_BASE) >> 12], 1);
-    if (n <= HV_BLOCKED_LOG_FULL) {
-        hv_log("blocked guest write: vCPU %u rip 0x%llx wrote %u bytes at "
-               "GPA 0x%llx (%s)%s",
-               v->id, (unsigned long long)hv_x86_rip(v), len,
-               (unsigned long long)gpa, prot_part_name(gpa),
-               n == HV_BLOCKED_LOG_FULL ? "; further ones are summarised"
-                                        : "");
-        atomic_store(&vm->blocked_reported, n);
-    }
+    /* A rep-string instruction exits once per element at the same RIP:
+     * count every write, report the instruction once. */
+    uint64_t rip = hv_x86_rip(v);
+    if (rip == v->last_blocked_rip)
+        return;
+    v->last_blocked_rip = rip;
+    unsigned n = atomic_fetch_add(&vm->blocked_logged, 1) + 1;
+    if (n > HV_BLOCKED_LOG_FULL)
+        return; /* hv_prot_report() summarises the rest */
+    hv_log("blocked guest write: vCPU %u rip 0x%llx wrote %u bytes at GPA "
+           "0x%llx (%s)%s",
+           v->id, (unsigned long long)rip, len, (unsigned long long)gpa,
+           prot_part_name(gpa),
+           n == HV_BLOCKED_LOG_FULL ? "; further ones are summarised" : "");
+    atomic_store(&vm->blocked_reported, total);
 }
 
 void hv_prot_report(struct hv_vm *vm)
 {
     uint64_t total = atomic_load(&vm->blocked_total);
     uint64_t seen = atomic_load(&vm->blocked_reported);
-    if (total > seen && total > HV_BLOCKED_LOG_FULL) {
+    if (total > seen) {
         hv_log("%llu more blocked guest writes (total %llu)",
                (unsigned long long)(total - seen), (unsigned long long)total);
         atomic_store(&vm->blocked_reported, total);

@@ -27,6 +27,8 @@ static void hv_kick_handler(int sig)
 
 static void kick(struct hv_vcpu *v)
 {
+    if (!v->run)
+        return; /* set-up failed before this vCPU existed */
     __atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
     if (v->thread_started)
         pthread_kill(v->thread, HV_KICK_SIGNAL);

@@ -97,8 +97,8 @@ vm_stop() {
         sleep 0.05
     done
     kill -9 "$VM_PID" 2>/dev/null || true
-    wait "$VM_PID"
-    VM_RC=$?
+    VM_RC=0
+    wait "$VM_PID" || VM_RC=$?
     exec 7>&-
     VM_PID=
 }
@@ -106,8 +106,8 @@ vm_stop() {
 # vm_wait_exit SECONDS: waits for the VM to exit by itself; sets VM_RC.
 vm_wait_exit() {
     wait_for "VM exit" "$1" eval '! kill -0 $VM_PID'
-    wait "$VM_PID"
-    VM_RC=$?
+    VM_RC=0
+    wait "$VM_PID" || VM_RC=$?
     exec 7>&-
     VM_PID=
 }
