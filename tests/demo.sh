@@ -16,17 +16,18 @@ cleanup() {
 trap cleanup EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-console() { # console PATTERN: wait for it on the guest console, show it
+await() { # await PATTERN: wait until the guest console shows it
     for _ in $(seq 400); do
-        if grep -qE -- "$1" "$tmp/console"; then
-            grep -E -- "$1" "$tmp/console" | tail -1 | sed 's/^/   guest> /'
-            return 0
-        fi
+        grep -qE -- "$1" "$tmp/console" && return 0
         sleep 0.05
     done
     echo "demo: the guest never printed /$1/" >&2
     sed 's/^/   monitor: /' "$tmp/monitor" >&2
     exit 1
+}
+console() { # console PATTERN: wait for it, then show its last occurrence
+    await "$1"
+    grep -E -- "$1" "$tmp/console" | tail -1 | sed 's/^/   guest> /'
 }
 type_line() { printf '   you>   %s\n' "$1"; printf '%s\n' "$1" >&7; }
 
@@ -41,7 +42,7 @@ console "guest: ready"
 grep -m1 "heartbeats from all" "$tmp/monitor" | sed 's/^/   /'
 
 say "The guest tries to overwrite its own code, from ring 0 and ring 3"
-console "selfwrite: done"
+await "selfwrite: done"
 grep "selfwrite:" "$tmp/console" | sed 's/^/   guest> /'
 grep -m3 "blocked guest write" "$tmp/monitor" | sed 's/^/   /'
 
@@ -56,7 +57,7 @@ console "KSECRET"
 say "Pause every vCPU, then resume: the workloads go on"
 "$HVPATCH" pause --vm "$sock" --json | jq -c '{rips, pause_us: (.pause_ns/1000)}' | sed 's/^/   /'
 a=$("$HVPATCH" status --vm "$sock" --json | jq -c '[.vcpus[].heartbeats]')
-"$HVPATCH" resume --vm "$sock"
+"$HVPATCH" resume --vm "$sock" | sed 's/^/   /'
 sleep 0.2
 b=$("$HVPATCH" status --vm "$sock" --json | jq -c '[.vcpus[].heartbeats]')
 echo "   heartbeats while paused: $a, after resume: $b"
@@ -65,7 +66,7 @@ say "Status"
 "$HVPATCH" status --vm "$sock" | sed 's/^/   /'
 
 say "Quit"
-"$HVPATCH" quit --vm "$sock"
+"$HVPATCH" quit --vm "$sock" | sed 's/^/   /'
 wait "$pid"
 echo "   monitor exited with status $?"
 pid=
