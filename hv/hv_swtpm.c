@@ -26,6 +26,7 @@
 #define CTRL_SUFFIX ".ctrl"
 #define LOG_NAME "swtpm.log"
 #define POLL_MS 5
+#define HV_SWTPM_LOG_MAX (1 << 20)
 
 extern char **environ;
 
@@ -45,8 +46,7 @@ static const struct {
 
 const char *hv_swtpm_strerror(int err)
 {
-    for (size_t i = 0; i < sizeof hv_swtpm_errs / sizeof hv_swtpm_errs[0];
-         i++)
+    for (size_t i = 0; i < sizeof hv_swtpm_errs / sizeof hv_swtpm_errs[0]; i++)
         if (hv_swtpm_errs[i].code == err)
             return hv_swtpm_errs[i].msg;
     return "unknown error";
@@ -171,8 +171,10 @@ static void child(const char *bin, char *const argv[], int devnull, int logfd,
     int err;
 
     /* Die with the monitor; if it is already gone, don't start at all. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         goto fail;
+    if (getppid() != parent)
+        _exit(127);
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
@@ -236,9 +238,10 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
             (int)(sizeof s->sock - strlen(CTRL_SUFFIX)) ||
         snprintf(s->log, sizeof s->log, "%s/%s", dir, LOG_NAME) >=
             (int)sizeof s->log) {
-        errf(errbuf, errlen, "swtpm: state directory \"%s\" is too long for "
-             "a unix socket path (max %zu bytes) or contains ','", dir,
-             sizeof s->sock - strlen(CTRL_SUFFIX) - strlen(SOCK_NAME) - 2);
+        errf(errbuf, errlen,
+             "swtpm: state directory \"%s\" is too long for "
+             "a unix socket path (max %zu bytes) or contains ','",
+             dir, sizeof s->sock - strlen(CTRL_SUFFIX) - strlen(SOCK_NAME) - 2);
         s->sock[0] = '\0';
         goto cleanup;
     }
@@ -251,13 +254,32 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
 
     /* 2. State directory, log, stale sockets. */
     ret = HV_ERR_SWTPM_STATE;
+    struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         errf(errbuf, errlen, "swtpm: mkdir %s: %s", dir, strerror(errno));
         goto cleanup_nosock;
     }
+    /* The state holds the TPM's seeds: a real directory of ours that
+     * nobody else may write. */
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+        st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+        errf(errbuf, errlen,
+             "swtpm: %s must be a directory owned by uid %u "
+             "and not writable by group or others",
+             dir, (unsigned)geteuid());
+        goto cleanup_nosock;
+    }
+    /* swtpm logs a line per connection: keep one previous log, bounded. */
+    if (stat(s->log, &st) == 0 && st.st_size > HV_SWTPM_LOG_MAX) {
+        char old[sizeof s->log + 8];
+        snprintf(old, sizeof old, "%s.old", s->log);
+        (void)rename(s->log, old);
+    }
     if (sock_alive(s->sock) || sock_alive(ctrl)) {
-        errf(errbuf, errlen, "swtpm: %s already answers: another swtpm uses "
-             "state directory %s", s->sock, dir);
+        errf(errbuf, errlen,
+             "swtpm: %s already answers: another swtpm uses "
+             "state directory %s",
+             s->sock, dir);
         ret = HV_ERR_SWTPM_BUSY;
         goto cleanup_nosock;
     }
@@ -271,9 +293,18 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
     }
 
     /* 3. Fork and exec; an exec failure comes back through the pipe. */
-    char *argv[] = {(char *)bin, "socket", "--tpm2", "--tpmstate", a_state,
-                    "--server", a_server, "--ctrl", a_ctrl, "--flags",
-                    "not-need-init,startup-clear", NULL};
+    char *argv[] = {(char *)bin,
+                    "socket",
+                    "--tpm2",
+                    "--tpmstate",
+                    a_state,
+                    "--server",
+                    a_server,
+                    "--ctrl",
+                    a_ctrl,
+                    "--flags",
+                    "not-need-init,startup-clear",
+                    NULL};
     ret = HV_ERR_SWTPM_SPAWN;
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
         errf(errbuf, errlen, "swtpm: pipe2: %s", strerror(errno));
@@ -299,8 +330,7 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
     do
         pr = poll(&pfd, 1, (int)timeout);
     while (pr < 0 && errno == EINTR);
-    ssize_t n = pr > 0 ? read(pipefd[0], &child_errno, sizeof child_errno)
-                       : -1;
+    ssize_t n = pr > 0 ? read(pipefd[0], &child_errno, sizeof child_errno) : -1;
     if (pr <= 0) {
         errf(errbuf, errlen, "swtpm: no exec within %u ms", timeout);
         ret = HV_ERR_SWTPM_TIMEOUT;

@@ -28,16 +28,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Errors: stable negative values, never reused. */
+/* Errors: stable negative values, never reused; block -3200..-3299. */
 enum {
     HV_SWTPM_OK = 0,
-    HV_ERR_SWTPM_ARG = -400,     /* invalid argument */
-    HV_ERR_SWTPM_PATH = -401,    /* state dir path too long or has ',' */
-    HV_ERR_SWTPM_STATE = -402,   /* state dir or log not usable */
-    HV_ERR_SWTPM_BUSY = -403,    /* a live swtpm already serves this dir */
-    HV_ERR_SWTPM_SPAWN = -404,   /* fork or exec of swtpm failed */
-    HV_ERR_SWTPM_EXITED = -405,  /* swtpm exited during start-up */
-    HV_ERR_SWTPM_TIMEOUT = -406, /* swtpm did not answer in time */
+    HV_ERR_SWTPM_ARG = -3200,     /* invalid argument */
+    HV_ERR_SWTPM_PATH = -3201,    /* state dir path too long or has ',' */
+    HV_ERR_SWTPM_STATE = -3202,   /* state dir or log not usable */
+    HV_ERR_SWTPM_BUSY = -3203,    /* a live swtpm already serves this dir */
+    HV_ERR_SWTPM_SPAWN = -3204,   /* fork or exec of swtpm failed */
+    HV_ERR_SWTPM_EXITED = -3205,  /* swtpm exited during start-up */
+    HV_ERR_SWTPM_TIMEOUT = -3206, /* swtpm did not answer in time */
 };
 
 /* Fixed text of an HV_ERR_SWTPM_* code ("unknown error" otherwise). */
@@ -49,8 +49,11 @@ const char *hv_swtpm_strerror(int err);
 #define HV_SWTPM_SOCK_MAX 108 /* sizeof sockaddr_un.sun_path */
 
 struct hv_swtpm_config {
-    const char *state_dir;     /* required; created 0700 if missing; holds
-                                  the TPM state, sockets and swtpm.log */
+    const char *state_dir;     /* required; created 0700 if missing, else
+                                  must be ours and not group/other
+                                  writable; holds the TPM state, sockets
+                                  and swtpm.log (rotated to swtpm.log.old
+                                  past 1 MiB) */
     const char *swtpm_bin;     /* NULL = HV_SWTPM_BIN */
     unsigned start_timeout_ms; /* 0 = HV_SWTPM_START_TIMEOUT_MS */
 };
