@@ -36,19 +36,66 @@ HV_SRCS := \
 	hv/hv_hypercall.c \
 	hv/hv_control.c \
 	hv/hv_log.c \
-	hv/hv_run.c
+	hv/hv_run.c \
+	hv/hv_vrf.c \
+	hv/hv_seccomp.c
 FW_SRCS := \
 	firmware/fw_boot.c
+# Linux guest boot protocol: kernel file parsers, boot firmware, ACPI.
+LINUX_SRCS := \
+	hv/hv_linux.c \
+	firmware/fw_linux.c \
+	firmware/fw_acpi.c
 CLI_SRCS := \
 	cli/hvpatch.c \
 	cli/cli_control.c
+# The verifier process and the sandbox both processes enter.
+VRF_PROC_SRCS := \
+	verifier/vrf_proc.c \
+	verifier/vrf_sandbox.c
 # verifier/ and keys/ (signed packages): one source per line.
-VRF_SRCS :=
-KEYS_SRCS :=
+VRF_SRCS := \
+	verifier/vrf_cbor.c \
+	verifier/vrf_err.c \
+	verifier/vrf_pkg.c \
+	verifier/vrf_sig.c \
+	verifier/vrf_trust.c \
+	verifier/vrf_util.c \
+	verifier/vrf_verify.c
+KEYS_SRCS := \
+	keys/keys_build.c \
+	keys/keys_cert.c \
+	keys/keys_cli.c \
+	keys/keys_elf.c \
+	keys/keys_err.c \
+	keys/keys_gen.c \
+	keys/keys_io.c \
+	keys/keys_pkg.c \
+	keys/keys_show.c \
+	keys/keys_sign.c \
+	keys/keys_trust.c
 # TPM, measured boot and event log: one source per line.
-TPM_SRCS :=
+TPM_SRCS := \
+	firmware/fw_eventlog.c \
+	firmware/fw_measure.c \
+	verifier/vrf_tpm.c \
+	verifier/vrf_tpm_tcti.c \
+	verifier/vrf_tpm_files.c \
+	verifier/vrf_tpm_check.c \
+	verifier/vrf_tpm_cli.c \
+	hv/hv_swtpm.c
+# Test-only helper for tests/integration/tpm.bats: drives the TPM layer
+# (swtpm, measured boot, quote, NV counter) without a VM, from the
+# ASan+UBSan objects; built by `make check` with everything else.
+$(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
+		$(TPM_SRCS:%.c=$(B)/asan/%.o)
+	$(call msg,TEST-LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
+		-O1 $(SAN_FLAGS) $^ $(HOST_LIBS) -o $@
+build-check: $(B)/tests/tpm_tool
 
-HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
+HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
 	$(CLI_SRCS)
 HOST_OBJS := $(HOST_SRCS:%.c=$(B)/host/%.o)
 ASAN_OBJS := $(HOST_SRCS:%.c=$(B)/asan/%.o)
@@ -153,10 +200,51 @@ UNIT_TESTS := \
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c
 # Signed packages (verifier/, keys/).
-UNIT_TESTS +=
+UNIT_TESTS += \
+	vrf \
+	vrf_vectors \
+	vrf_tamper \
+	keys
+UNIT_DEPS_vrf := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
+	keys/keys_io.c keys/keys_pkg.c keys/keys_sign.c \
+	tests/unit/test_vrf_support.c
+UNIT_DEPS_vrf_vectors := $(UNIT_DEPS_vrf)
+UNIT_DEPS_vrf_tamper := $(UNIT_DEPS_vrf) keys/keys_elf.c keys/keys_trust.c
+UNIT_DEPS_keys := $(VRF_SRCS) $(filter-out keys/keys_cli.c,$(KEYS_SRCS))
 # TPM and event log.
-UNIT_TESTS +=
-UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%)
+UNIT_TESTS += \
+	eventlog \
+	tpm_attest
+UNIT_DEPS_eventlog := firmware/fw_eventlog.c firmware/fw_measure.c
+UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
+	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
+	verifier/vrf_tpm_check.c
+# Linux boot protocol.
+UNIT_TESTS += \
+	linux
+UNIT_DEPS_linux := $(LINUX_SRCS)
+# Test-only helpers for tests/integration/linux_boot_protocol.bats: a
+# driver of the library (ASan+UBSan objects) and a 64 KiB firmware stub that
+# lets QEMU (TCG) enter Debian's kernel in the state the library describes.
+$(B)/tests/linux_boot_tool: tests/integration/linux_boot_tool.c \
+		$(LINUX_SRCS:%.c=$(B)/asan/%.o)
+	$(call msg,TEST-LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
+		-O1 $(SAN_FLAGS) $^ -o $@
+$(B)/tests/linux_qemu_stub.bin: tests/integration/linux_qemu_stub.S
+	$(call msg,AS,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -c $< -o $(@:.bin=.o)
+	$(Q)ld -m elf_x86_64 -Ttext 0 --oformat binary -o $@ $(@:.bin=.o)
+build-check: $(B)/tests/linux_boot_tool $(B)/tests/linux_qemu_stub.bin
+# Unit tests of the sandboxes, built without sanitizers: the sanitizer
+# runtime needs a looser seccomp filter than the real binaries have.
+PLAIN_UNIT_TESTS := isolation
+PLAIN_UNIT_DEPS_isolation := verifier/vrf_proc.c verifier/vrf_sandbox.c \
+	hv/hv_seccomp.c hv/hv_elf.c hv/hv_log.c
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
+	$(PLAIN_UNIT_TESTS:%=$(B)/tests/unit/test_%)
 
 define unit_rule
 $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
@@ -168,6 +256,16 @@ $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
+define plain_unit_rule
+$(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
+		$(PLAIN_UNIT_DEPS_$(1):%.c=$(B)/host/%.o)
+	$$(call msg,TEST-LD,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(HOST_CPPFLAGS) $$(HOST_CFLAGS) $$(HOST_LDFLAGS) $$^ \
+		$$(CMOCKA_LIBS) $$(HOST_LIBS) -o $$@
+endef
+$(foreach t,$(PLAIN_UNIT_TESTS),$(eval $(call plain_unit_rule,$(t))))
+
 # libFuzzer targets: tests/fuzz/fuzz_<name>.c with the sources in
 # FUZZ_DEPS_<name>, built by clang with ASan+UBSan (LSan included).
 FUZZ_CC := clang
@@ -178,9 +276,28 @@ FUZZ_TARGETS := \
 FUZZ_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 FUZZ_DEPS_control := hv/hv_control.c hv/hv_log.c
 # Signed packages (verifier/, keys/).
-FUZZ_TARGETS +=
+FUZZ_TARGETS += \
+	vrf_parse \
+	vrf_verify
+FUZZ_DEPS_vrf_parse := verifier/vrf_cbor.c verifier/vrf_err.c \
+	verifier/vrf_pkg.c verifier/vrf_util.c keys/keys_err.c keys/keys_io.c \
+	keys/keys_pkg.c
+FUZZ_DEPS_vrf_verify := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
+	keys/keys_io.c keys/keys_pkg.c
 # TPM and event log.
-FUZZ_TARGETS +=
+FUZZ_TARGETS += \
+	eventlog \
+	tpm_attest
+FUZZ_DEPS_eventlog := firmware/fw_eventlog.c
+FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
+	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
+	verifier/vrf_tpm_check.c
+# Linux boot protocol.
+FUZZ_TARGETS += \
+	bzimage \
+	pvh
+FUZZ_DEPS_bzimage := $(LINUX_SRCS)
+FUZZ_DEPS_pvh := $(LINUX_SRCS)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -I. \
 	-D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \

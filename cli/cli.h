@@ -24,6 +24,13 @@ int cli_cmd_pause(int argc, char **argv);
 int cli_cmd_resume(int argc, char **argv);
 int cli_cmd_quit(int argc, char **argv);
 int cli_cmd_control(int argc, char **argv);
+int cli_cmd_keygen(int argc, char **argv);
+int cli_cmd_sign(int argc, char **argv);
+int cli_cmd_build(int argc, char **argv);
+int cli_cmd_inspect(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_revoke(int argc, char **argv);
+int cli_cmd_verify_attestation(int argc, char **argv); /* vrf_tpm_cli.c */
 
 /* True if argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);

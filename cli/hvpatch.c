@@ -12,6 +12,14 @@ static const struct cli_cmd cli_cmds[] = {
     {"resume", cli_cmd_resume, "resume a paused VM"},
     {"quit", cli_cmd_quit, "stop a running VM"},
     {"control", cli_cmd_control, "send raw JSON requests to a control socket"},
+    {"keygen", cli_cmd_keygen, "make a root CA and a patch-signing key"},
+    {"build", cli_cmd_build, "build an unsigned patch package from a manifest"},
+    {"sign", cli_cmd_sign, "sign a patch package"},
+    {"inspect", cli_cmd_inspect, "show every field of a patch package"},
+    {"verify", cli_cmd_verify, "run the package verifier offline"},
+    {"revoke", cli_cmd_revoke, "issue a CRL revoking signing certificates"},
+    {"verify-attestation", cli_cmd_verify_attestation,
+     "check an attestation directory (offline)"},
 };
 
 static void usage(FILE *f)

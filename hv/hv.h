@@ -20,6 +20,7 @@ struct hv_config {
     const char *guest_path;   /* demo-style guest ELF, or NULL: built-in */
     const char *cmdline;      /* guest command line, or NULL */
     uint64_t start_ns;        /* CLOCK_MONOTONIC at `hvpatch run` start */
+    int no_sandbox;           /* debugging: monitor without seccomp */
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

@@ -5,7 +5,15 @@
 #include <elf.h>
 #include <string.h>
 
+#include "hv/hv_abi.h"
 #include "hv/hv_elf.h"
+
+const struct hv_elf_region hv_img_regions[HV_IMG_NREGIONS] = {
+    [HV_IMG_KTEXT] = {HV_PROT_KTEXT, HV_PROT_PART_SIZE, 0, "kernel text"},
+    [HV_IMG_UTEXT] = {HV_PROT_UTEXT, HV_PROT_PART_SIZE, 0, "user text"},
+    [HV_IMG_DATA] = {HV_KDATA_GPA,
+                     HV_UDATA_GPA + HV_UDATA_SIZE - HV_KDATA_GPA, 1, "data"},
+};
 
 static const char *const hv_elf_msgs[] = {
     [0] = "ok",
@@ -162,8 +170,16 @@ void hv_elf_load(const struct hv_elf_image *img, const uint8_t *buf,
 {
     for (unsigned i = 0; i < img->nsegs; i++) {
         const struct hv_elf_seg *s = &img->segs[i];
+        if (!dst[s->region])
+            continue;
         uint8_t *d = dst[s->region] + (s->paddr - regions[s->region].base);
         memcpy(d, buf + s->offset, s->filesz);
         memset(d + s->filesz, 0, s->memsz - s->filesz);
     }
+}
+
+int hv_img_parse(const uint8_t *buf, size_t len, struct hv_elf_image *out)
+{
+    return hv_elf_parse(buf, len, hv_img_regions, HV_IMG_NREGIONS,
+                        HV_IMG_KTEXT, out);
 }

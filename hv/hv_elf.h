@@ -62,9 +62,18 @@ int hv_elf_parse(const uint8_t *buf, size_t len,
                  unsigned entry_region, struct hv_elf_image *out);
 
 /* Copies each segment of a parsed image into dst[region] + (paddr - base)
- * and zero-fills memsz beyond filesz. dst[i] maps regions[i]. */
+ * and zero-fills memsz beyond filesz. dst[i] maps regions[i]; segments of
+ * a region whose dst is NULL are skipped (each process loads its part). */
 void hv_elf_load(const struct hv_elf_image *img, const uint8_t *buf,
                  const struct hv_elf_region *regions, uint8_t *const dst[]);
+
+/* The layout of a demo-style image (hv/hv_abi.h): where its segments may
+ * go. Patch areas are not loadable: only hot patches fill them. */
+enum { HV_IMG_KTEXT, HV_IMG_UTEXT, HV_IMG_DATA, HV_IMG_NREGIONS };
+extern const struct hv_elf_region hv_img_regions[HV_IMG_NREGIONS];
+
+/* hv_elf_parse() against hv_img_regions, entry in kernel text. */
+int hv_img_parse(const uint8_t *buf, size_t len, struct hv_elf_image *out);
 
 /* A short message for an hv_elf_err. */
 const char *hv_elf_strerror(int err);

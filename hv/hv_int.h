@@ -55,6 +55,8 @@ struct hv_vm {
     pthread_mutex_t pause_lock;
     pthread_mutex_t lock;
     pthread_cond_t parked_cond, resume_cond;
+    int released; /* vCPUs may enter the guest (after the sandbox) */
+    unsigned at_barrier; /* vCPU threads fully started and waiting */
     int pause_req;
     unsigned parked;
     unsigned running; /* vCPU threads still in their run loop */
@@ -91,7 +93,11 @@ int hv_x86_handle_exit(struct hv_vcpu *v);
 uint64_t hv_x86_rip(struct hv_vcpu *v);
 
 /* hv_vcpu.c: vCPU threads, pause/resume and stop. */
+/* Creates the vCPU threads and returns once every one of them is fully
+ * started (so a seccomp filter can be applied to all); they wait until
+ * hv_vcpu_release(). */
 int hv_vcpu_start_all(struct hv_vm *vm);
+void hv_vcpu_release(struct hv_vm *vm);
 void hv_vcpu_join_all(struct hv_vm *vm);
 /* Takes every vCPU out of guest mode and parks it; fills rips[ncpus] and
  * the time that took. Returns 0 or an HV_PAUSE_ERR_*; on error no vCPU is
@@ -110,11 +116,15 @@ int hv_vm_paused(struct hv_vm *vm);
 int hv_vm_stop(struct hv_vm *vm, enum hv_stop why, int guest_code);
 
 /* hv_prot.c: protected code and blocked writes. */
-int hv_prot_setup(struct hv_vm *vm, const uint8_t *image, size_t len,
-                  uint64_t *entry);
+/* Maps the verifier's sealed code memfd read-only as memslot 1; refuses an
+ * fd that is not sealed against writes. Takes ownership of fd. */
+int hv_prot_setup(struct hv_vm *vm, int fd, uint64_t size);
 void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len);
 void hv_prot_report(struct hv_vm *vm); /* rate-limited summary */
 void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32]);
+
+/* hv_seccomp.c: enter the monitor's allow-list (all threads). */
+int hv_seccomp_enter(void);
 
 /* hv_hypercall.c */
 int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg);

@@ -1,12 +1,7 @@
-/* hv_prot.c: the guest's protected code: a sealed memfd the monitor maps
- * read-only, registered as a KVM_MEM_READONLY memslot; and the accounting
- * of guest writes the second level blocked.
- *
- * Seam for the verifier: today the monitor itself fills the memfd once,
- * through a temporary writable mapping that it drops before sealing. The
- * verifier process will take over hv_prot_fill(): create, fill, measure,
- * seal, keep the only writable mapping, and pass the fd over SCM_RIGHTS.
- * hv_prot_map() already refuses an fd that is not sealed against writes. */
+/* hv_prot.c: the guest's protected code as the monitor sees it: a sealed
+ * memfd from the verifier process, mapped read-only and registered as a
+ * KVM_MEM_READONLY memslot; and the accounting of guest writes that the
+ * second level blocked. The monitor never holds a writable view. */
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/sha256.h>
@@ -14,23 +9,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "hv/hv_elf.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
-
-#define HV_PROT_SEALS \
-    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
-
-enum { REG_KTEXT, REG_UTEXT, REG_DATA, REG_COUNT };
-
-/* Where a demo-style image may place its segments. Patch areas are not
- * loadable: they start empty and only hot patches fill them. */
-static const struct hv_elf_region hv_image_regions[REG_COUNT] = {
-    [REG_KTEXT] = {HV_PROT_KTEXT, HV_PROT_PART_SIZE, 0, "kernel text"},
-    [REG_UTEXT] = {HV_PROT_UTEXT, HV_PROT_PART_SIZE, 0, "user text"},
-    [REG_DATA] = {HV_KDATA_GPA, HV_UDATA_GPA + HV_UDATA_SIZE - HV_KDATA_GPA,
-                  1, "data"},
-};
+#include "verifier/vrf_proc.h"
 
 static const char *prot_part_name(hv_gpa_t gpa)
 {
@@ -40,77 +21,28 @@ static const char *prot_part_name(hv_gpa_t gpa)
     return names[((gpa - HV_PROT_BASE) / HV_PROT_PART_SIZE) & 3];
 }
 
-/* Creates the memfd, copies the image's protected segments in through a
- * temporary writable mapping, and seals it. Returns the fd or -1. */
-static int hv_prot_fill(const struct hv_elf_image *img, const uint8_t *image,
-                        uint8_t *ram)
+int hv_prot_setup(struct hv_vm *vm, int fd, uint64_t size)
 {
-    int fd = memfd_create("hvpatch-code", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        hv_err("memfd_create (protected code) failed: %s", strerror(errno));
+    vm->prot_fd = fd;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & VRF_CODE_SEALS) != VRF_CODE_SEALS) {
+        hv_err("protected code memfd is not sealed against writes");
         return -1;
     }
-    if (ftruncate(fd, (off_t)HV_PROT_SIZE) < 0) {
-        hv_err("ftruncate (protected code) failed: %s", strerror(errno));
-        goto fail;
-    }
-    uint8_t *w = mmap(NULL, HV_PROT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-                      fd, 0);
-    if (w == MAP_FAILED) {
-        hv_err("mmap (protected code, writable) failed: %s", strerror(errno));
-        goto fail;
-    }
-    uint8_t *const dst[REG_COUNT] = {w, w + HV_PROT_PART_SIZE,
-                                     ram + HV_KDATA_GPA};
-    hv_elf_load(img, image, hv_image_regions, dst);
-    munmap(w, HV_PROT_SIZE);
-    if (fcntl(fd, F_ADD_SEALS, HV_PROT_SEALS) < 0) {
-        hv_err("fcntl (F_ADD_SEALS) on protected code failed: %s",
-               strerror(errno));
-        goto fail;
-    }
-    return fd;
-fail:
-    close(fd);
-    return -1;
-}
-
-/* Maps fd read-only after checking that nobody can map it writable. */
-static const uint8_t *hv_prot_map(int fd, size_t size)
-{
-    int seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & HV_PROT_SEALS) != HV_PROT_SEALS) {
-        hv_err("protected code memfd is not sealed against writes");
-        return NULL;
+    if (size != HV_PROT_SIZE) {
+        hv_err("protected code memfd has %llu bytes, expected %llu",
+               (unsigned long long)size, HV_PROT_SIZE);
+        return -1;
     }
     void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) {
         hv_err("mmap (protected code, read-only) failed: %s",
                strerror(errno));
-        return NULL;
-    }
-    return p;
-}
-
-int hv_prot_setup(struct hv_vm *vm, const uint8_t *image, size_t len,
-                  uint64_t *entry)
-{
-    struct hv_elf_image img;
-    int e = hv_elf_parse(image, len, hv_image_regions, REG_COUNT, REG_KTEXT,
-                         &img);
-    if (e != HV_ELF_OK) {
-        hv_err("guest image rejected: %s", hv_elf_strerror(e));
         return -1;
     }
-    vm->prot_fd = hv_prot_fill(&img, image, vm->ram);
-    if (vm->prot_fd < 0)
-        return -1;
-    vm->prot_size = HV_PROT_SIZE;
-    vm->prot = hv_prot_map(vm->prot_fd, HV_PROT_SIZE);
-    if (!vm->prot)
-        return -1;
-    *entry = img.entry;
-    return hv_kvm_add_slot(vm, 1, HV_PROT_BASE, HV_PROT_SIZE, vm->prot, 1);
+    vm->prot = p;
+    vm->prot_size = size;
+    return hv_kvm_add_slot(vm, 1, HV_PROT_BASE, size, vm->prot, 1);
 }
 
 void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len)

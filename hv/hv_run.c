@@ -22,16 +22,21 @@
 #include "hv/hv_elf.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_vrf.h"
 
 #define HV_POLL_MS 100
-#define HV_MAX_POLLFDS (3 + 1 + HV_CONTROL_MAX_CLIENTS)
+#define HV_MAX_POLLFDS (4 + 1 + HV_CONTROL_MAX_CLIENTS)
+#define HV_VRF_READY_MS 5000 /* verifier start-up: parse, load, seal */
+#define HV_VRF_PING_MS 1000
 
 struct hv_session {
     struct hv_vm vm;
     struct hv_control ctl;
+    struct hv_vrf vrf;
     const struct hv_config *cfg;
     uint8_t image_sha256[32];
     int sig_fd;
+    int status_fd; /* /proc/self/status, opened before the sandbox */
     int stop_signal;
 };
 
@@ -51,21 +56,17 @@ static json_t *gpa_json(uint64_t gpa)
 }
 
 /* Monitor memory that is not guest RAM (guest RAM and code are shmem). */
-static json_t *rss_json(void)
+static json_t *rss_json(int status_fd)
 {
-    FILE *f = fopen("/proc/self/status", "re");
-    unsigned long anon = 0, file = 0, shmem = 0, v;
-    char line[128];
-    while (f && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "RssAnon: %lu", &v) == 1)
-            anon = v;
-        else if (sscanf(line, "RssFile: %lu", &v) == 1)
-            file = v;
-        else if (sscanf(line, "RssShmem: %lu", &v) == 1)
-            shmem = v;
+    char buf[4096];
+    unsigned long anon = 0, file = 0, shmem = 0;
+    ssize_t n = pread(status_fd, buf, sizeof buf - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        sscanf(line, "RssAnon: %lu", &anon);
+        sscanf(line, "RssFile: %lu", &file);
+        sscanf(line, "RssShmem: %lu", &shmem);
     }
-    if (f)
-        fclose(f);
     return json_pack("{s:I,s:I}", "monitor_kib", (json_int_t)(anon + file),
                      "guest_memory_kib", (json_int_t)shmem);
 }
@@ -107,6 +108,15 @@ static json_t *blocked_json(struct hv_vm *vm)
                      pages);
 }
 
+/* Whether the verifier answers; a silent one is cut off for good. */
+static json_t *verifier_json(struct hv_session *s)
+{
+    struct vrf_msg req = {.type = VRF_MSG_PING}, r;
+    int alive = hv_vrf_call(&s->vrf, &req, &r, HV_VRF_PING_MS) == 0 &&
+                r.type == VRF_MSG_PONG;
+    return json_pack("{s:i,s:b}", "pid", (int)s->vrf.pid, "alive", alive);
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
@@ -119,14 +129,15 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     hex(d, 32, code_hex);
     hex(s->image_sha256, 32, img_hex);
     return json_pack(
-        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s,s:s},s:o,s:i}", "state",
-        hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s,s:s},s:o,s:o,s:i}",
+        "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
         gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
-        code_hex, "guest", "kind", "demo", "image_sha256", img_hex, "cmdline",
-        s->cfg->cmdline ? s->cfg->cmdline : "", "memory", rss_json(), "pid",
-        (int)getpid());
+        code_hex, "guest", "kind", "demo",
+        "image_sha256", img_hex, "cmdline",
+        s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", verifier_json(s),
+        "memory", rss_json(s->status_fd), "pid", (int)getpid());
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -277,6 +288,33 @@ static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
     return 0;
 }
 
+/* Takes the sealed code from the verifier, then loads the image's data
+ * segments into RAM (those are the monitor's to write). */
+static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
+                      uint64_t *entry)
+{
+    struct hv_vm *vm = &s->vm;
+    struct vrf_msg ready;
+    struct hv_elf_image img;
+    int fd = hv_vrf_wait_ready(&s->vrf, HV_VRF_READY_MS, &ready);
+    if (fd < 0 || hv_prot_setup(vm, fd, ready.args[0]) != 0)
+        return -1;
+    if (memcmp(ready.data, s->image_sha256, 32) != 0) {
+        hv_err("verifier loaded a different guest image than the monitor");
+        return -1;
+    }
+    int e = hv_img_parse(image, len, &img);
+    if (e != HV_ELF_OK) { /* the verifier accepted it: cannot happen */
+        hv_err("guest image rejected: %s", hv_elf_strerror(e));
+        return -1;
+    }
+    uint8_t *const dst[HV_IMG_NREGIONS] = {[HV_IMG_DATA] = vm->ram +
+                                                           HV_KDATA_GPA};
+    hv_elf_load(&img, image, hv_img_regions, dst);
+    *entry = img.entry;
+    return 0;
+}
+
 static int setup(struct hv_session *s)
 {
     const struct hv_config *cfg = s->cfg;
@@ -295,6 +333,9 @@ static int setup(struct hv_session *s)
         len = (size_t)(hv_demo_image_end - hv_demo_image);
     }
     mbedtls_sha256_ret(image, len, s->image_sha256, 0);
+    /* First, while this process has one thread: the verifier. */
+    if (hv_vrf_start(&s->vrf, image, len) != 0)
+        goto cleanup;
     vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->stop_fd < 0) {
         hv_err("eventfd failed: %s", strerror(errno));
@@ -306,7 +347,7 @@ static int setup(struct hv_session *s)
         if (hv_kvm_create_vcpu(vm, i) != 0)
             goto cleanup;
     uint64_t entry;
-    if (hv_prot_setup(vm, image, len, &entry) != 0 ||
+    if (load_guest(s, image, len, &entry) != 0 ||
         boot_vcpus(vm, cfg, entry) != 0)
         goto cleanup;
     ret = 0;
@@ -368,6 +409,9 @@ static void main_loop(struct hv_session *s)
         int in_idx = stdin_open ? n : -1;
         if (stdin_open)
             pfd[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        int vrf_idx = s->vrf.sock >= 0 ? n : -1;
+        if (vrf_idx >= 0) /* only hang-ups: replies are read by callers */
+            pfd[n++] = (struct pollfd){.fd = s->vrf.sock, .events = 0};
         int ctl_first = n;
         n += hv_control_pollfds(&s->ctl, pfd + n, HV_MAX_POLLFDS - n);
         if (poll(pfd, (nfds_t)n, HV_POLL_MS) < 0 && errno != EINTR)
@@ -382,6 +426,12 @@ static void main_loop(struct hv_session *s)
         }
         if (in_idx >= 0 && (pfd[in_idx].revents & (POLLIN | POLLHUP)))
             read_console(s, &stdin_open);
+        if (vrf_idx >= 0 && (pfd[vrf_idx].revents & (POLLHUP | POLLERR))) {
+            hv_err("verifier process exited; the guest runs on, patching is "
+                   "refused until the VM restarts");
+            close(s->vrf.sock);
+            s->vrf.sock = -1;
+        }
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
         hv_serial_flush(&vm->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
@@ -413,6 +463,7 @@ static void teardown(struct hv_session *s)
     struct hv_vm *vm = &s->vm;
     hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0); /* no-op if a reason is set */
     hv_vcpu_join_all(vm);
+    hv_vrf_stop(&s->vrf);
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
     hv_serial_destroy(&vm->serial);
@@ -429,6 +480,8 @@ static void teardown(struct hv_session *s)
         close(vm->stop_fd);
     if (s->sig_fd >= 0)
         close(s->sig_fd);
+    if (s->status_fd >= 0)
+        close(s->status_fd);
 }
 
 int hv_run(const struct hv_config *cfg)
@@ -437,7 +490,8 @@ int hv_run(const struct hv_config *cfg)
     int code = CLI_EXIT_HOST;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
-    s.sig_fd = -1;
+    s.sig_fd = s.status_fd = -1;
+    s.vrf = (struct hv_vrf){.pid = -1, .sock = -1};
     s.ctl = (struct hv_control){.cmds = hv_run_cmds,
                                 .ncmds = sizeof hv_run_cmds /
                                          sizeof hv_run_cmds[0],
@@ -454,8 +508,15 @@ int hv_run(const struct hv_config *cfg)
            cfg->guest_path ? cfg->guest_path : "demo", cfg->ncpus,
            cfg->mem_size >> 20, cfg->control_path ? ", control " : "",
            cfg->control_path ? cfg->control_path : "");
+    s.status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    json_object_seed(0); /* jansson reads its hash seed now, not later */
     if (hv_vcpu_start_all(&s.vm) != 0)
         goto out;
+    if (cfg->no_sandbox)
+        hv_log("running without the seccomp sandbox (--no-sandbox)");
+    else if (hv_seccomp_enter() != 0)
+        goto out;
+    hv_vcpu_release(&s.vm);
     main_loop(&s);
     code = -1;
 out:
@@ -481,6 +542,8 @@ static const char hv_run_usage[] =
     "  --guest ELF       a demo-style guest image instead of the bundled one\n"
     "  --append CMDLINE  guest command line (demo: 'selfwrite' tries to\n"
     "                    overwrite its own code, which must be blocked)\n"
+    "  --no-sandbox      do not confine the monitor with seccomp (for\n"
+    "                    debugging under gdb; the verifier stays confined)\n"
     "  --kernel, --initrd, --tpm   reserved: Linux guests and TPMs come later\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
@@ -500,13 +563,22 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
 
 int cli_cmd_run(int argc, char **argv)
 {
-    enum { OPT_CPUS = 1, OPT_MEM, OPT_CONTROL, OPT_GUEST, OPT_APPEND, OPT_LATER };
+    enum {
+        OPT_CPUS = 1,
+        OPT_MEM,
+        OPT_CONTROL,
+        OPT_GUEST,
+        OPT_APPEND,
+        OPT_NO_SANDBOX,
+        OPT_LATER
+    };
     static const struct option opts[] = {
         {"cpus", required_argument, NULL, OPT_CPUS},
         {"mem", required_argument, NULL, OPT_MEM},
         {"control", required_argument, NULL, OPT_CONTROL},
         {"guest", required_argument, NULL, OPT_GUEST},
         {"append", required_argument, NULL, OPT_APPEND},
+        {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
         {"kernel", required_argument, NULL, OPT_LATER},
         {"initrd", required_argument, NULL, OPT_LATER},
         {"tpm", required_argument, NULL, OPT_LATER},
@@ -554,6 +626,9 @@ int cli_cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             cfg.cmdline = optarg;
+            break;
+        case OPT_NO_SANDBOX:
+            cfg.no_sandbox = 1;
             break;
         case OPT_LATER:
             fprintf(stderr, "hvpatch run: %s is not supported yet (Linux "

@@ -81,6 +81,13 @@ static void *vcpu_thread(void *arg)
     sigaddset(&set, HV_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+    pthread_mutex_lock(&vm->lock); /* no guest code before the sandbox */
+    vm->at_barrier++;
+    pthread_cond_broadcast(&vm->parked_cond);
+    while (!vm->released && !stopping(vm))
+        pthread_cond_wait(&vm->resume_cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
+
     while (!stopping(vm)) {
         if (ioctl(v->fd, KVM_RUN, 0) < 0) {
             if (errno != EINTR && errno != EAGAIN) {
@@ -128,7 +135,19 @@ int hv_vcpu_start_all(struct hv_vm *vm)
         }
         v->thread_started = 1;
     }
+    pthread_mutex_lock(&vm->lock);
+    while (vm->at_barrier < vm->ncpus && !stopping(vm))
+        pthread_cond_wait(&vm->parked_cond, &vm->lock);
+    pthread_mutex_unlock(&vm->lock);
     return 0;
+}
+
+void hv_vcpu_release(struct hv_vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    vm->released = 1;
+    pthread_cond_broadcast(&vm->resume_cond);
+    pthread_mutex_unlock(&vm->lock);
 }
 
 void hv_vcpu_join_all(struct hv_vm *vm)

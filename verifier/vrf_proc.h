@@ -1,0 +1,33 @@
+/* vrf_proc.h: the verifier process: the only writer of protected code.
+ *
+ * The monitor forks it before anything else (hv/hv_vrf.c). It loads the
+ * guest image's code into a memfd it maps writable, seals the memfd
+ * against every other writer, hands it to the monitor over SCM_RIGHTS,
+ * and then serves the monitor's requests (verifier/vrf_msg.h) under a
+ * seccomp allow-list with PR_SET_DUMPABLE 0. It exits when the monitor
+ * closes its end of the socket, and dies with the monitor. */
+#ifndef VRF_PROC_H
+#define VRF_PROC_H
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Seals a code memfd carries before the monitor may map it: nobody can
+ * resize it, map it writable anew, write() to it, or change the seals.
+ * The verifier's own writable mapping, made before sealing, stays. */
+#define VRF_CODE_SEALS \
+    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+/* The verifier's main: sock is its end of the socketpair, image the guest
+ * image (its own copy, after fork). Never returns. */
+void vrf_proc_main(int sock, const uint8_t *image, size_t len)
+    __attribute__((noreturn));
+
+/* Creates a memfd of `size` bytes holding the protected segments of a
+ * demo-style image, maps it writable at *wmap, and seals it with
+ * VRF_CODE_SEALS. Returns the fd, or -1 with the reason logged. */
+int vrf_code_create(const uint8_t *image, size_t len, size_t size,
+                    uint8_t **wmap);
+
+#endif /* VRF_PROC_H */

@@ -1,0 +1,27 @@
+/* vrf_sandbox.h: seccomp allow-lists (libseccomp) for hvpatch's processes.
+ *
+ * A denied system call raises SIGSYS; the handler names the call on stderr
+ * and ends the process at once, so a sandbox violation is never silent and
+ * never survivable. */
+#ifndef VRF_SANDBOX_H
+#define VRF_SANDBOX_H
+
+#include <seccomp.h>
+#include <stddef.h>
+
+/* One allowed system call, optionally with up to two argument conditions
+ * that must all hold. */
+struct vrf_sandbox_rule {
+    int nr;
+    unsigned nargs;
+    struct scmp_arg_cmp args[2];
+};
+
+/* Installs an allow-list filter on every thread of the calling process
+ * (TSYNC). who names the process in messages; exit_code is what the
+ * process exits with on a violation. Returns 0, or -1 with the reason
+ * logged. */
+int vrf_sandbox_enter(const char *who, const struct vrf_sandbox_rule *rules,
+                      size_t n, int exit_code);
+
+#endif /* VRF_SANDBOX_H */
