@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "hv/hv_control.h"
+#include "verifier/vrf_tpm.h"
 
 #define CLI_REPLY_TIMEOUT_MS 10000
 
@@ -80,18 +81,17 @@ static int conn_send(struct cli_conn *c, const char *text)
                : -1;
 }
 
-/* Connects, skips the greeting, runs one command, returns its "return"
- * value (new reference) or NULL after printing the error. */
-static json_t *cli_execute(const char *cmd, const char *path,
-                           const char *command)
+/* Connects, skips the greeting, sends one request (JSON text), returns
+ * its "return" value (new reference) or NULL after printing the error. */
+static json_t *cli_request(const char *cmd, const char *path,
+                           const char *req)
 {
     struct cli_conn *c = malloc(sizeof *c);
     json_t *ret = NULL;
-    char req[128], *line = NULL;
+    char *line = NULL;
     if (!c || conn_open(c, cmd, path) != 0)
         goto out_free;
     free(conn_line(c, cmd)); /* greeting */
-    snprintf(req, sizeof req, "{\"execute\":\"%s\"}", command);
     if (conn_send(c, req) != 0 || !(line = conn_line(c, cmd)))
         goto out;
     json_t *reply = json_loads(line, 0, NULL);
@@ -111,6 +111,14 @@ out:
 out_free:
     free(c);
     return ret;
+}
+
+static json_t *cli_execute(const char *cmd, const char *path,
+                           const char *command)
+{
+    char req[128];
+    snprintf(req, sizeof req, "{\"execute\":\"%s\"}", command);
+    return cli_request(cmd, path, req);
 }
 
 struct cli_opts {
@@ -170,9 +178,15 @@ static void print_status(json_t *s)
     json_t *code = json_object_get(s, "code");
     printf("code sha256:  %s\n",
            json_string_value(json_object_get(code, "sha256")));
-    json_t *g = json_object_get(s, "guest");
-    printf("image sha256: %s\n",
-           json_string_value(json_object_get(g, "image_sha256")));
+    json_t *b = json_object_get(s, "baseline"), *t = json_object_get(s, "tpm");
+    printf("baseline:     %s (%s)\n",
+           json_string_value(json_object_get(b, "image_sha256")),
+           json_string_value(json_object_get(b, "kind")));
+    printf("TPM:          %s", json_string_value(json_object_get(t, "state")));
+    if (json_object_get(t, "boot_id"))
+        printf(", boot id %s",
+               json_string_value(json_object_get(t, "boot_id")));
+    printf("\n");
     json_array_foreach(json_object_get(s, "vcpus"), i, v)
     {
         printf("vCPU %zu:       %lld heartbeats, %lld blocked writes\n", i,
@@ -290,4 +304,113 @@ int cli_cmd_control(int argc, char **argv)
     if (r != 0)
         return CLI_EXIT_HOST;
     return failed ? CLI_EXIT_REFUSED : CLI_EXIT_OK;
+}
+
+/* Fills q and *log from an attest reply; 0, or -1 if malformed. */
+static int quote_from_json(json_t *r, struct vrf_quote *q, uint8_t **log,
+                           size_t *log_len)
+{
+    const char *key;
+    json_t *v;
+    long n;
+    memset(q, 0, sizeof *q);
+    const char *ev = json_string_value(json_object_get(r, "eventlog"));
+    if (!ev || !(*log = malloc(strlen(ev) / 2 + 1)))
+        return -1;
+    if ((n = hv_control_unhex(ev, *log, strlen(ev) / 2)) <= 0)
+        return -1;
+    *log_len = (size_t)n;
+    struct {
+        const char *name;
+        uint8_t *buf;
+        size_t cap, *len;
+    } f[] = {{"quote", q->msg, sizeof q->msg, &q->msg_len},
+             {"signature", q->sig, sizeof q->sig, &q->sig_len},
+             {"ak_pub", q->ak_pub, sizeof q->ak_pub, &q->ak_pub_len}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        const char *h = json_string_value(json_object_get(r, f[i].name));
+        if (!h || (n = hv_control_unhex(h, f[i].buf, f[i].cap)) <= 0)
+            return -1;
+        *f[i].len = (size_t)n;
+    }
+    q->pcr_mask = (uint32_t)json_integer_value(json_object_get(r, "pcr_mask"));
+    json_object_foreach(json_object_get(r, "pcrs"), key, v)
+    {
+        unsigned i = (unsigned)atoi(key);
+        if (i >= FW_PCR_COUNT || !json_is_string(v) ||
+            hv_control_unhex(json_string_value(v), q->pcr[i], 32) != 32)
+            return -1;
+    }
+    return 0;
+}
+
+int cli_cmd_attest(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: hvpatch attest --vm SOCKET --nonce HEX --out DIR\n"
+        "Ask the VM's TPM for a quote over PCR 0, 4, 8, 9, 10 with your\n"
+        "nonce (1 to 64 bytes, hex) and write quote.msg, quote.sig,\n"
+        "quote.pcrs, ak.pub, ak.pem, eventlog.bin and nonce.hex into DIR,\n"
+        "in the formats tpm2_checkquote and tpm2_eventlog take. Check with\n"
+        "  hvpatch verify-attestation DIR --nonce HEX\n"
+        "Exit codes: 0 written, 1 usage, 2 cannot write DIR or reach the\n"
+        "VM, 4 the VM refused (no TPM, TPM gone).\n";
+    const char *vm = getenv("HVPATCH_VM"), *nonce = NULL, *out = NULL;
+    uint8_t nb[VRF_NONCE_MAX], *log = NULL;
+    size_t log_len = 0;
+    struct vrf_quote q;
+    char err[256], *req = NULL;
+    int c, ret = CLI_EXIT_REFUSED;
+    static const struct option opts[] = {
+        {"vm", required_argument, NULL, 'v'},
+        {"nonce", required_argument, NULL, 'n'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'v')
+            vm = optarg;
+        else if (c == 'n')
+            nonce = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else {
+            fputs(usage, c == 'h' ? stdout : stderr);
+            return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+    }
+    long nlen = nonce ? hv_control_unhex(nonce, nb, sizeof nb) : -1;
+    if (!vm || !out || nlen <= 0 || optind != argc) {
+        fprintf(stderr, "hvpatch attest: --vm, --out and --nonce (1 to 64 "
+                        "bytes of hex) are required\n%s",
+                usage);
+        return CLI_EXIT_USAGE;
+    }
+    json_t *args = json_pack("{s:s,s:{s:s}}", "execute", "attest",
+                             "arguments", "nonce", nonce);
+    req = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    json_t *r = req ? cli_request("attest", vm, req) : NULL;
+    if (!r)
+        goto out;
+    if (quote_from_json(r, &q, &log, &log_len) != 0) {
+        fprintf(stderr, "hvpatch attest: malformed reply from the VM\n");
+        ret = CLI_EXIT_HOST;
+    } else if (vrf_att_save(out, &q, nb, (size_t)nlen, log, log_len, err,
+                            sizeof err) != 0) {
+        fprintf(stderr, "hvpatch attest: %s\n", err);
+        ret = CLI_EXIT_HOST;
+    } else {
+        printf("attestation written to %s; check it with\n"
+               "  hvpatch verify-attestation %s --nonce %s\n",
+               out, out, nonce);
+        ret = CLI_EXIT_OK;
+    }
+    json_decref(r);
+out:
+    free(req);
+    free(log);
+    return ret;
 }

@@ -21,6 +21,9 @@ struct hv_config {
     const char *cmdline;      /* guest command line, or NULL */
     uint64_t start_ns;        /* CLOCK_MONOTONIC at `hvpatch run` start */
     int no_sandbox;           /* debugging: monitor without seccomp */
+    int no_tpm;               /* run without a TPM (nothing measured) */
+    const char *tpm_tcti;     /* an existing TPM (tpm2-tss TCTI), or NULL */
+    const char *tpm_state;    /* swtpm state directory, or NULL: temporary */
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

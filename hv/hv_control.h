@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define HV_CONTROL_MAX_LINE 4096 /* bytes per request, newline included */
 #define HV_CONTROL_MAX_CLIENTS 8
@@ -60,6 +61,14 @@ int hv_control_pollfds(const struct hv_control *c, struct pollfd *pfd,
 /* Accepts, reads and answers whatever the pollfds said is ready. */
 void hv_control_service(struct hv_control *c, const struct pollfd *pfd,
                         int n);
+
+/* Binary data in control JSON travels as lowercase hex strings. Returns a
+ * new JSON string, or NULL when out of memory. */
+json_t *hv_control_hex(const uint8_t *buf, size_t len);
+
+/* Decodes hex text (even length, [0-9a-fA-F] only) into out[0..cap).
+ * Returns the byte count, or -1 if malformed or longer than cap. */
+long hv_control_unhex(const char *text, uint8_t *out, size_t cap);
 
 /* Closes every socket and removes the socket file. */
 void hv_control_close(struct hv_control *c);

@@ -2,6 +2,7 @@
  * (signals, console input, control socket), and tear everything down. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -22,12 +24,16 @@
 #include "hv/hv_elf.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_swtpm.h"
 #include "hv/hv_vrf.h"
+#include "verifier/vrf_tpm.h"
 
 #define HV_POLL_MS 100
 #define HV_MAX_POLLFDS (4 + 1 + HV_CONTROL_MAX_CLIENTS)
 #define HV_VRF_READY_MS 5000 /* verifier start-up: parse, load, seal */
 #define HV_VRF_PING_MS 1000
+#define HV_VRF_ATTEST_MS 10000
+#define HV_QUOTE_LOG_MAX (1u << 20) /* event log bytes passed back */
 
 struct hv_session {
     struct hv_vm vm;
@@ -38,6 +44,14 @@ struct hv_session {
     int sig_fd;
     int status_fd; /* /proc/self/status, opened before the sandbox */
     int stop_signal;
+    /* TPM: our own swtpm (unless --tpm or --no-tpm) and what it measured. */
+    struct hv_swtpm swtpm;
+    char tpm_tmpdir[64]; /* a temporary swtpm state directory, or "" */
+    int reaper_fd;       /* closing it tells the reaper to remove it */
+    pid_t reaper_pid;
+    const char *tcti;
+    int tpm_state; /* enum vrf_tpm_state, as of the last answer */
+    uint8_t boot_id[32];
 };
 
 /* ------------------------------------------------------- control commands */
@@ -108,13 +122,29 @@ static json_t *blocked_json(struct hv_vm *vm)
                      pages);
 }
 
-/* Whether the verifier answers; a silent one is cut off for good. */
+/* Whether the verifier answers (a silent one is cut off for good), and
+ * what it says of the TPM. */
 static json_t *verifier_json(struct hv_session *s)
 {
     struct vrf_msg req = {.type = VRF_MSG_PING}, r;
-    int alive = hv_vrf_call(&s->vrf, &req, &r, HV_VRF_PING_MS) == 0 &&
+    int alive = hv_vrf_call(&s->vrf, &req, &r, NULL, HV_VRF_PING_MS) == 0 &&
                 r.type == VRF_MSG_PONG;
+    if (alive)
+        s->tpm_state = (int)r.args[1];
+    else if (s->tpm_state == VRF_TPM_STATE_OK)
+        s->tpm_state = VRF_TPM_STATE_GONE; /* nobody left to use it */
     return json_pack("{s:i,s:b}", "pid", (int)s->vrf.pid, "alive", alive);
+}
+
+static json_t *tpm_json(struct hv_session *s)
+{
+    static const char *const states[] = {"none", "ok", "gone"};
+    char boot_hex[65];
+    hex(s->boot_id, 32, boot_hex);
+    int st = s->tpm_state >= 0 && s->tpm_state <= 2 ? s->tpm_state : 2;
+    return json_pack("{s:s,s:s?,s:i,s:s?}", "state", states[st], "tcti",
+                     s->tcti, "swtpm_pid", (int)s->swtpm.pid, "boot_id",
+                     s->tcti ? boot_hex : NULL);
 }
 
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
@@ -128,16 +158,17 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     hv_prot_digest(vm, d);
     hex(d, 32, code_hex);
     hex(s->image_sha256, 32, img_hex);
+    json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
     return json_pack(
-        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s,s:s},s:o,s:o,s:i}",
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s},s:s,s:o,s:o,s:o,s:i}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
         gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
-        code_hex, "guest", "kind", "demo",
-        "image_sha256", img_hex, "cmdline",
-        s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", verifier_json(s),
-        "memory", rss_json(s->status_fd), "pid", (int)getpid());
+        code_hex, "baseline", "image_sha256", img_hex, "kind", "demo",
+        "cmdline", s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", vrf,
+        "tpm", tpm_json(s), "memory", rss_json(s->status_fd), "pid",
+        (int)getpid());
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -185,8 +216,75 @@ static json_t *cmd_quit(void *ctx, json_t *args, const char **err)
     return json_object();
 }
 
+/* Reads the verifier's quote memfd: struct vrf_quote, then the event log. */
+static json_t *quote_json(int fd, const struct vrf_msg *r, const char **err)
+{
+    struct vrf_quote q;
+    uint64_t log_len = r->args[1];
+    uint8_t *log = NULL;
+    json_t *ret = NULL, *pcrs = json_object();
+    *err = "malformed quote from the verifier";
+    if (r->args[0] != sizeof q || log_len == 0 || log_len > HV_QUOTE_LOG_MAX)
+        goto out;
+    log = malloc(log_len);
+    if (!log || pread(fd, &q, sizeof q, 0) != (ssize_t)sizeof q ||
+        pread(fd, log, log_len, sizeof q) != (ssize_t)log_len ||
+        q.msg_len > sizeof q.msg || q.sig_len > sizeof q.sig ||
+        q.ak_pub_len > sizeof q.ak_pub)
+        goto out;
+    for (unsigned i = 0; i < FW_PCR_COUNT; i++) {
+        char k[4];
+        snprintf(k, sizeof k, "%u", i);
+        if (q.pcr_mask & (1u << i))
+            json_object_set_new(pcrs, k, hv_control_hex(q.pcr[i], 32));
+    }
+    ret = json_pack("{s:o,s:o,s:o,s:I,s:O,s:o}", "quote",
+                    hv_control_hex(q.msg, q.msg_len), "signature",
+                    hv_control_hex(q.sig, q.sig_len), "ak_pub",
+                    hv_control_hex(q.ak_pub, q.ak_pub_len), "pcr_mask",
+                    (json_int_t)q.pcr_mask, "pcrs", pcrs, "eventlog",
+                    hv_control_hex(log, log_len));
+out:
+    json_decref(pcrs);
+    free(log);
+    return ret;
+}
+
+static json_t *cmd_attest(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    struct vrf_msg req = {.type = VRF_MSG_ATTEST}, r;
+    const char *nonce = json_string_value(json_object_get(args, "nonce"));
+    long n = nonce ? hv_control_unhex(nonce, req.data, VRF_NONCE_MAX) : -1;
+    int fd = -1;
+    if (n <= 0 || json_object_size(args) != 1) {
+        *err = "attest takes {\"nonce\": HEX} of 1 to 64 bytes";
+        return NULL;
+    }
+    req.args[0] = (uint64_t)n;
+    if (hv_vrf_call(&s->vrf, &req, &r, &fd, HV_VRF_ATTEST_MS) != 0) {
+        *err = "the verifier is not answering";
+        return NULL;
+    }
+    if (r.type != VRF_MSG_QUOTE || fd < 0) {
+        r.data[sizeof r.data - 1] = '\0';
+        *err = r.type == VRF_MSG_FAIL ? "the TPM refused (see the monitor "
+                                        "log)"
+                                      : "unexpected reply from the verifier";
+        if (r.type == VRF_MSG_FAIL)
+            hv_err("attest: %s", (const char *)r.data);
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    json_t *ret = quote_json(fd, &r, err);
+    close(fd);
+    return ret;
+}
+
 static const struct hv_control_cmd hv_run_cmds[] = {
     {"status", cmd_status, 0},
+    {"attest", cmd_attest, 1},
     {"pause", cmd_pause, 0},
     {"resume", cmd_resume, 0},
     {"quit", cmd_quit, 0},
@@ -303,6 +401,8 @@ static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
         hv_err("verifier loaded a different guest image than the monitor");
         return -1;
     }
+    s->tpm_state = (int)ready.args[1];
+    memcpy(s->boot_id, ready.data + 32, 32);
     int e = hv_img_parse(image, len, &img);
     if (e != HV_ELF_OK) { /* the verifier accepted it: cannot happen */
         hv_err("guest image rejected: %s", hv_elf_strerror(e));
@@ -312,6 +412,95 @@ static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
                                                            HV_KDATA_GPA};
     hv_elf_load(&img, image, hv_img_regions, dst);
     *entry = img.entry;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The sandboxed monitor cannot remove files, so a child forked now
+ * removes the temporary TPM directory once the monitor closes the pipe:
+ * at teardown, or when the monitor dies, however it dies. */
+static int spawn_reaper(struct hv_session *s)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    s->reaper_pid = fork();
+    if (s->reaper_pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (s->reaper_pid == 0) {
+        char c;
+        dup2(p[0], 3);
+        close_range(4, ~0u, 0);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        while (read(3, &c, 1) > 0 || errno == EINTR)
+            ;
+        nftw(s->tpm_tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+        _exit(0);
+    }
+    close(p[0]);
+    s->reaper_fd = p[1];
+    return 0;
+}
+
+static void stop_tpm(struct hv_session *s)
+{
+    if (s->swtpm.pid > 0)
+        hv_swtpm_stop(&s->swtpm, 0, NULL, 0);
+    if (s->reaper_fd >= 0) { /* a throw-away TPM: nothing to keep */
+        close(s->reaper_fd);
+        s->reaper_fd = -1;
+        waitpid(s->reaper_pid, NULL, 0);
+    }
+}
+
+/* Starts this VM's own swtpm, unless --tpm names another TPM or --no-tpm;
+ * sets s->tcti. */
+static int start_tpm(struct hv_session *s)
+{
+    const struct hv_config *cfg = s->cfg;
+    char err[512];
+    if (cfg->no_tpm)
+        return 0;
+    if (cfg->tpm_tcti) {
+        s->tcti = cfg->tpm_tcti;
+        return 0;
+    }
+    const char *dir = cfg->tpm_state;
+    if (!dir) {
+        snprintf(s->tpm_tmpdir, sizeof s->tpm_tmpdir, "%s",
+                 "/tmp/hvpatch-tpm-XXXXXX");
+        if (!mkdtemp(s->tpm_tmpdir)) {
+            hv_err("TPM: mkdtemp (swtpm state) failed: %s", strerror(errno));
+            s->tpm_tmpdir[0] = '\0';
+            return -1;
+        }
+        dir = s->tpm_tmpdir;
+        if (spawn_reaper(s) != 0) {
+            hv_err("TPM: cannot start the clean-up process: %s",
+                   strerror(errno));
+            rmdir(s->tpm_tmpdir);
+            return -1;
+        }
+    }
+    struct hv_swtpm_config sc = {.state_dir = dir};
+    if (hv_swtpm_start(&s->swtpm, &sc, err, sizeof err) != 0) {
+        hv_err("TPM: %s (or run with --no-tpm)", err);
+        return -1;
+    }
+    s->tcti = hv_swtpm_tcti(&s->swtpm);
     return 0;
 }
 
@@ -333,8 +522,19 @@ static int setup(struct hv_session *s)
         len = (size_t)(hv_demo_image_end - hv_demo_image);
     }
     mbedtls_sha256_ret(image, len, s->image_sha256, 0);
-    /* First, while this process has one thread: the verifier. */
-    if (hv_vrf_start(&s->vrf, image, len) != 0)
+    /* First, while this process has one thread: swtpm, then the verifier,
+     * which measures the boot into it before the guest may run. */
+    if (start_tpm(s) != 0)
+        goto cleanup;
+    struct vrf_proc_cfg vcfg = {
+        .tcti = s->tcti,
+        .tpm_flags = s->swtpm.pid > 0 ? VRF_TPM_OPEN_FLUSH_TRANSIENT : 0,
+        .mem_size = cfg->mem_size,
+        .ncpus = cfg->ncpus,
+        .cmdline = cfg->cmdline,
+        .kind = "demo",
+    };
+    if (hv_vrf_start(&s->vrf, image, len, &vcfg) != 0)
         goto cleanup;
     vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->stop_fd < 0) {
@@ -464,6 +664,7 @@ static void teardown(struct hv_session *s)
     hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0); /* no-op if a reason is set */
     hv_vcpu_join_all(vm);
     hv_vrf_stop(&s->vrf);
+    stop_tpm(s);
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
     hv_serial_destroy(&vm->serial);
@@ -492,6 +693,7 @@ int hv_run(const struct hv_config *cfg)
     s.cfg = cfg;
     s.sig_fd = s.status_fd = -1;
     s.vrf = (struct hv_vrf){.pid = -1, .sock = -1};
+    s.reaper_fd = -1;
     s.ctl = (struct hv_control){.cmds = hv_run_cmds,
                                 .ncmds = sizeof hv_run_cmds /
                                          sizeof hv_run_cmds[0],
@@ -544,7 +746,13 @@ static const char hv_run_usage[] =
     "                    overwrite its own code, which must be blocked)\n"
     "  --no-sandbox      do not confine the monitor with seccomp (for\n"
     "                    debugging under gdb; the verifier stays confined)\n"
-    "  --kernel, --initrd, --tpm   reserved: Linux guests and TPMs come later\n"
+    "  --tpm-state DIR   keep this VM's swtpm state in DIR (default: a\n"
+    "                    temporary directory, removed at exit); reuse it to\n"
+    "                    keep the anti-rollback counter across restarts\n"
+    "  --tpm TCTI        use another TPM through a tpm2-tss TCTI string\n"
+    "                    (e.g. swtpm:path=SOCK, device:/dev/tpmrm0)\n"
+    "  --no-tpm          no TPM: nothing is measured, attest is refused\n"
+    "  --kernel, --initrd   reserved: Linux guests come later\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
     "failure, 3 guest failure, 128+N stopped by signal N (SIGINT, SIGTERM).\n";
@@ -570,6 +778,9 @@ int cli_cmd_run(int argc, char **argv)
         OPT_GUEST,
         OPT_APPEND,
         OPT_NO_SANDBOX,
+        OPT_TPM,
+        OPT_TPM_STATE,
+        OPT_NO_TPM,
         OPT_LATER
     };
     static const struct option opts[] = {
@@ -581,7 +792,9 @@ int cli_cmd_run(int argc, char **argv)
         {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
         {"kernel", required_argument, NULL, OPT_LATER},
         {"initrd", required_argument, NULL, OPT_LATER},
-        {"tpm", required_argument, NULL, OPT_LATER},
+        {"tpm", required_argument, NULL, OPT_TPM},
+        {"tpm-state", required_argument, NULL, OPT_TPM_STATE},
+        {"no-tpm", no_argument, NULL, OPT_NO_TPM},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -630,6 +843,15 @@ int cli_cmd_run(int argc, char **argv)
         case OPT_NO_SANDBOX:
             cfg.no_sandbox = 1;
             break;
+        case OPT_TPM:
+            cfg.tpm_tcti = optarg;
+            break;
+        case OPT_TPM_STATE:
+            cfg.tpm_state = optarg;
+            break;
+        case OPT_NO_TPM:
+            cfg.no_tpm = 1;
+            break;
         case OPT_LATER:
             fprintf(stderr, "hvpatch run: %s is not supported yet (Linux "
                             "guests and TPMs are on the roadmap)\n",
@@ -646,6 +868,11 @@ int cli_cmd_run(int argc, char **argv)
     if (optind < argc) {
         fprintf(stderr, "hvpatch run: unexpected argument '%s'\n",
                 argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (cfg.no_tpm + !!cfg.tpm_tcti + !!cfg.tpm_state > 1) {
+        fprintf(stderr, "hvpatch run: --no-tpm, --tpm and --tpm-state "
+                        "exclude each other\n");
         return CLI_EXIT_USAGE;
     }
     return hv_run(&cfg);

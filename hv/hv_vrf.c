@@ -12,7 +12,8 @@
 #include "hv/hv_vrf.h"
 #include "verifier/vrf_proc.h"
 
-int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len)
+int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len,
+                 const struct vrf_proc_cfg *cfg)
 {
     int sv[2];
     v->pid = -1;
@@ -30,7 +31,7 @@ int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len)
     }
     if (v->pid == 0) {
         close(sv[0]);
-        vrf_proc_main(sv[1], image, len); /* does not return */
+        vrf_proc_main(sv[1], image, len, cfg); /* does not return */
     }
     close(sv[1]);
     v->sock = sv[0];
@@ -87,21 +88,25 @@ int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms, struct vrf_msg *ready)
 }
 
 int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
-                struct vrf_msg *reply, int timeout_ms)
+                struct vrf_msg *reply, int *fd, int timeout_ms)
 {
-    int fd;
+    int got;
+    if (fd)
+        *fd = -1;
     if (v->sock < 0)
         return -1;
     if (send(v->sock, req, sizeof *req, MSG_NOSIGNAL) != sizeof *req ||
-        recv_msg(v->sock, reply, &fd, timeout_ms) != 0) {
+        recv_msg(v->sock, reply, &got, timeout_ms) != 0) {
         hv_err("verifier: not answering; patching is disabled until the VM "
                "restarts");
         close(v->sock);
         v->sock = -1;
         return -1;
     }
-    if (fd >= 0)
-        close(fd); /* no reply carries an fd yet */
+    if (fd)
+        *fd = got;
+    else if (got >= 0)
+        close(got);
     return 0;
 }
 

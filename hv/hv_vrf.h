@@ -7,26 +7,29 @@
 #include <sys/types.h>
 
 #include "verifier/vrf_msg.h"
+#include "verifier/vrf_proc.h"
 
 struct hv_vrf {
     pid_t pid;
     int sock; /* the monitor's end of the socketpair, or -1 */
 };
 
-/* Forks the verifier for the guest image buf[0..len) (fork copies it).
- * The caller must still be single-threaded. Returns 0 or -1 (logged). */
-int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len);
+/* Forks the verifier for the guest image buf[0..len) and cfg (fork copies
+ * both). The caller must still be single-threaded. Returns 0 or -1. */
+int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len,
+                 const struct vrf_proc_cfg *cfg);
 
 /* Waits (at most timeout_ms) for the READY message and the code memfd that
  * comes with it. Returns the fd and fills *ready, or -1 (logged). */
 int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms,
                       struct vrf_msg *ready);
 
-/* Sends req and waits (at most timeout_ms) for one reply. Returns 0, or -1
- * if the verifier is gone or silent (then v->sock is closed: the verifier
- * is not trusted to come back, and patching stays refused). */
+/* Sends req and waits (at most timeout_ms) for one reply, and the fd that
+ * may come with it (*fd, or -1; pass fd NULL to refuse fds). Returns 0, or
+ * -1 if the verifier is gone or silent (then v->sock is closed: the
+ * verifier is not trusted to come back, and patching stays refused). */
 int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
-                struct vrf_msg *reply, int timeout_ms);
+                struct vrf_msg *reply, int *fd, int timeout_ms);
 
 /* Closes the socket (the verifier exits on EOF) and reaps the process,
  * killing it if it has not exited within a second. */

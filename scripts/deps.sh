@@ -4,7 +4,7 @@
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libjansson-dev libmbedtls-dev \
-libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev"
+libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev swtpm"
 test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools \
 qemu-system-x86 \
 busybox-static cpio lz4"

@@ -62,6 +62,17 @@ sleep 0.2
 b=$("$HVPATCH" status --vm "$sock" --json | jq -c '[.vcpus[].heartbeats]')
 echo "   heartbeats while paused: $a, after resume: $b"
 
+say "Attest: a TPM quote over the measured boot, checked by hvpatch"
+nonce=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$HVPATCH" attest --vm "$sock" --nonce "$nonce" --out "$tmp/att" >/dev/null
+"$HVPATCH" verify-attestation "$tmp/att" --nonce "$nonce" --ak "$tmp/att/ak.pub" |
+    head -3 | sed 's/^/   /'
+if command -v tpm2_checkquote >/dev/null; then
+    tpm2_checkquote -u "$tmp/att/ak.pem" -m "$tmp/att/quote.msg" \
+        -s "$tmp/att/quote.sig" -f "$tmp/att/quote.pcrs" -g sha256 \
+        -q "$nonce" >/dev/null && echo "   tpm2_checkquote: OK"
+fi
+
 say "Status"
 "$HVPATCH" status --vm "$sock" | sed 's/^/   /'
 

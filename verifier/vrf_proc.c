@@ -13,8 +13,7 @@
 #include "hv/hv_abi.h"
 #include "hv/hv_elf.h"
 #include "hv/hv_log.h"
-#include "verifier/vrf_msg.h"
-#include "verifier/vrf_proc.h"
+#include "verifier/vrf_proc_int.h"
 #include "verifier/vrf_sandbox.h"
 
 #define VRF_EXIT_FAIL 70 /* verifier start-up or sandbox failure */
@@ -81,11 +80,24 @@ static int send_msg(int sock, const struct vrf_msg *m, int fd)
 }
 
 /* What the verifier may do once it serves requests. Everything it needs
- * from the filesystem (the image, the code memfd) it has by then. */
+ * from the filesystem (the image, the code memfd, the TPM's socket) it
+ * has by then; it cannot open files. */
 static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(recvmsg), 0, {{0}}},      /* requests (and, later, fds) */
-    {SCMP_SYS(recvfrom), 0, {{0}}},     /* requests without fds */
+    {SCMP_SYS(recvfrom), 0, {{0}}},     /* requests; TPM responses */
     {SCMP_SYS(sendmsg), 0, {{0}}},      /* replies */
+    {SCMP_SYS(sendto), 0, {{0}}},       /* TPM commands */
+    {SCMP_SYS(poll), 0, {{0}}},         /* bounded waits on the TPM */
+    /* The TPM transport reconnects to swtpm's unix socket if needed. */
+    {SCMP_SYS(socket), 1, {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}},
+    {SCMP_SYS(connect), 0, {{0}}},
+    {SCMP_SYS(nanosleep), 0, {{0}}},
+    {SCMP_SYS(clock_nanosleep), 0, {{0}}},
+    {SCMP_SYS(getrandom), 0, {{0}}},    /* ESAPI session nonces */
+    /* Quotes go to the monitor in a sealed memfd. */
+    {SCMP_SYS(memfd_create), 0, {{0}}},
+    {SCMP_SYS(pwrite64), 0, {{0}}},
+    {SCMP_SYS(fcntl), 0, {{0}}},
     {SCMP_SYS(write), 1, {SCMP_A0(SCMP_CMP_EQ, STDERR_FILENO)}}, /* logs */
     {SCMP_SYS(close), 0, {{0}}},
     {SCMP_SYS(getpid), 0, {{0}}},
@@ -95,6 +107,7 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
      {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
       SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu)}},
     {SCMP_SYS(munmap), 0, {{0}}},
+    {SCMP_SYS(mremap), 0, {{0}}},
     {SCMP_SYS(brk), 0, {{0}}},
     {SCMP_SYS(madvise), 0, {{0}}},
     {SCMP_SYS(futex), 0, {{0}}}, /* glibc's internal locks */
@@ -104,10 +117,19 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(exit), 0, {{0}}},
 };
 
-static void serve(int sock)
+int vrf_proc_fail(struct vrf_msg *reply, const char *reason)
+{
+    reply->type = VRF_MSG_FAIL;
+    reply->status = -1;
+    strncpy((char *)reply->data, reason, sizeof reply->data - 1);
+    return 0;
+}
+
+static void serve(int sock, struct vrf_proc_tpm *pt)
 {
     struct vrf_msg m, r;
     for (;;) {
+        int fd = -1;
         ssize_t n = recv(sock, &m, sizeof m, 0);
         if (n == 0)
             _exit(0); /* the monitor is gone or done */
@@ -115,16 +137,20 @@ static void serve(int sock)
             continue;
         memset(&r, 0, sizeof r);
         if (n != (ssize_t)sizeof m) {
-            r.type = VRF_MSG_FAIL;
-            r.status = -EPROTO;
+            vrf_proc_fail(&r, "malformed request");
         } else if (m.type == VRF_MSG_PING) {
             r.type = VRF_MSG_PONG;
             r.args[0] = (uint64_t)getpid();
+            r.args[1] = (uint64_t)pt->state;
+        } else if (m.type == VRF_MSG_ATTEST) {
+            vrf_proc_tpm_attest(pt, &m, &r, &fd);
         } else {
-            r.type = VRF_MSG_FAIL;
-            r.status = -ENOSYS;
+            vrf_proc_fail(&r, "unknown request");
         }
-        if (send_msg(sock, &r, -1) != 0)
+        int sent = send_msg(sock, &r, fd);
+        if (fd >= 0)
+            close(fd);
+        if (sent != 0)
             _exit(0);
     }
 }
@@ -144,11 +170,13 @@ static void isolate_fds(int sock)
     close_range(4, ~0u, 0);
 }
 
-void vrf_proc_main(int sock, const uint8_t *image, size_t len)
+void vrf_proc_main(int sock, const uint8_t *image, size_t len,
+                   const struct vrf_proc_cfg *cfg)
 {
     pid_t parent = getppid();
     uint8_t *w;
     struct vrf_msg ready;
+    static struct vrf_proc_tpm pt; /* outlives the set-up: serve() uses it */
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(VRF_EXIT_FAIL); /* dies with the monitor, never outlives it */
@@ -163,16 +191,23 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len)
     ready.type = VRF_MSG_READY;
     ready.args[0] = HV_PROT_SIZE;
     mbedtls_sha256_ret(image, len, ready.data, 0);
+    /* Measured boot: before the monitor may run a single guest instruction. */
+    if (cfg->tcti &&
+        vrf_proc_tpm_boot(&pt, cfg, image, len, ready.data + 32) != 0)
+        _exit(VRF_EXIT_FAIL);
+    ready.args[1] = (uint64_t)pt.state;
     if (send_msg(sock, &ready, fd) != 0) {
         hv_err("verifier: sending the code memfd failed: %s",
                strerror(errno));
         _exit(VRF_EXIT_FAIL);
     }
     close(fd); /* the writable mapping w remains, here only */
+    if (pt.state == VRF_TPM_STATE_OK)
+        vrf_proc_tpm_ak(&pt); /* while the guest boots; failure: GONE */
     if (vrf_sandbox_enter("verifier", vrf_rules,
                           sizeof vrf_rules / sizeof vrf_rules[0],
                           VRF_EXIT_FAIL) != 0)
         _exit(VRF_EXIT_FAIL);
-    serve(sock);
+    serve(sock, &pt);
     _exit(0);
 }

@@ -19,10 +19,22 @@
 #define VRF_CODE_SEALS \
     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 
+/* What the verifier measures and where its TPM is. */
+struct vrf_proc_cfg {
+    const char *tcti;   /* tpm2-tss TCTI string, or NULL: no TPM */
+    unsigned tpm_flags; /* vrf_tpm_open() flags */
+    uint64_t mem_size;  /* guest RAM: shapes the firmware stub */
+    unsigned ncpus;
+    const char *cmdline; /* guest command line, or NULL */
+    const char *kind;    /* guest kind: "demo" */
+};
+
 /* The verifier's main: sock is its end of the socketpair, image the guest
- * image (its own copy, after fork). Never returns. */
-void vrf_proc_main(int sock, const uint8_t *image, size_t len)
-    __attribute__((noreturn));
+ * image (its own copy, after fork). Before it says READY it has loaded and
+ * sealed the code and, with a TPM, measured the boot (PCR 0, 4, 8, 9).
+ * Never returns. */
+void vrf_proc_main(int sock, const uint8_t *image, size_t len,
+                   const struct vrf_proc_cfg *cfg) __attribute__((noreturn));
 
 /* Creates a memfd of `size` bytes holding the protected segments of a
  * demo-style image, maps it writable at *wmap, and seals it with

@@ -1,0 +1,39 @@
+/* vrf_proc_int.h: private to the verifier process (vrf_proc*.c). */
+#ifndef VRF_PROC_INT_H
+#define VRF_PROC_INT_H
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "firmware/fw_eventlog.h"
+#include "verifier/vrf_msg.h"
+#include "verifier/vrf_proc.h"
+#include "verifier/vrf_tpm.h"
+
+struct vrf_proc_tpm {
+    struct vrf_tpm *t;
+    struct fw_evlog log; /* every measurement since boot */
+    int state;           /* enum vrf_tpm_state */
+};
+
+/* Opens the TPM, checks its PCRs are fresh and measures the boot
+ * (firmware stub, image, command line) into PCR 0, 4, 8 and the log.
+ * Fills boot_id. Returns 0, or -1 with the reason logged. */
+int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
+                      const uint8_t *image, size_t len, uint8_t boot_id[32]);
+
+/* Creates the attestation key under the EK. Returns 0 or -1 (logged; the
+ * TPM state becomes GONE). */
+int vrf_proc_tpm_ak(struct vrf_proc_tpm *pt);
+
+/* Answers VRF_MSG_ATTEST: a quote over PCR 0, 4, 8, 9, 10 with the
+ * monitor's nonce, and the event log, in a sealed memfd (*fd). Fills
+ * reply with QUOTE, or FAIL and the reason. Returns 0. */
+int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
+                        struct vrf_msg *reply, int *fd);
+
+/* Fills reply as a FAIL carrying reason. Returns 0. */
+int vrf_proc_fail(struct vrf_msg *reply, const char *reason);
+
+#endif /* VRF_PROC_INT_H */
