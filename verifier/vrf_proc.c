@@ -202,8 +202,13 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
         _exit(VRF_EXIT_FAIL);
     }
     close(fd); /* the writable mapping w remains, here only */
+    /* While the guest boots: the code's lock point (only this process can
+     * change the code, so measuring it now or before is the same) and the
+     * attestation key. A failure leaves the TPM state GONE. */
+    if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, w, HV_PROT_SIZE))
+        pt.state = VRF_TPM_STATE_GONE;
     if (pt.state == VRF_TPM_STATE_OK)
-        vrf_proc_tpm_ak(&pt); /* while the guest boots; failure: GONE */
+        vrf_proc_tpm_ak(&pt);
     if (vrf_sandbox_enter("verifier", vrf_rules,
                           sizeof vrf_rules / sizeof vrf_rules[0],
                           VRF_EXIT_FAIL) != 0)

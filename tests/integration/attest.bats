@@ -39,6 +39,10 @@ teardown() { vm_stop; }
     [[ $output == *"baseline: sha256:$(vm_status .baseline.image_sha256) kind=demo"* ]]
     [[ $output == *"boot id: $(vm_status .tpm.boot_id)"* ]]
     [[ $output == *'command line: "quiet demo"'* ]]
+    # The code's lock point is the one runtime record so far, and it names
+    # exactly the code the monitor sees.
+    [[ $output == *"runtime changes: 1"* ]]
+    [[ $output == *"text-lock id=guest-code seq=0 digest=$(vm_status .code.sha256)"* ]]
     tpm2_checkquote -u "$d/ak.pem" -m "$d/quote.msg" -s "$d/quote.sig" \
         -f "$d/quote.pcrs" -g sha256 -q "$NONCE" >/dev/null
     tpm2_eventlog "$d/eventlog.bin" >"$BATS_TEST_TMPDIR/ev.yaml" 2>/dev/null
