@@ -81,8 +81,9 @@ static json_t *rss_json(int status_fd)
         sscanf(line, "RssFile: %lu", &file);
         sscanf(line, "RssShmem: %lu", &shmem);
     }
-    return json_pack("{s:I,s:I}", "monitor_kib", (json_int_t)(anon + file),
-                     "guest_memory_kib", (json_int_t)shmem);
+    return json_pack("{s:I,s:I,s:I}", "monitor_kib",
+                     (json_int_t)(anon + file), "monitor_private_kib",
+                     (json_int_t)anon, "guest_memory_kib", (json_int_t)shmem);
 }
 
 static json_t *vcpus_json(struct hv_vm *vm)

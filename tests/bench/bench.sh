@@ -54,6 +54,7 @@ for _ in $(seq "$pauses"); do
     echo '{"execute":"resume"}'
 done | "$HVPATCH" control --vm "$tmp/s" | jq -r 'select(.return.pause_ns) | .return.pause_ns' >"$tmp/pause"
 rss=$(status | jq .memory.monitor_kib)
+rss_private=$(status | jq .memory.monitor_private_kib)
 guest_kib=$(status | jq .memory.guest_memory_kib)
 stop_vm
 
@@ -89,6 +90,7 @@ printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "start -> first heartbeat, --
 printf '| %-44s | %7.1f us | %7.1f us | %-10s |\n' "pause-all, 2 vCPUs (n=$(wc -l <"$tmp/pause"))" \
     "$(pct 50 <"$tmp/pause" | awk '{print $1/1000}')" "$(pct 99 <"$tmp/pause" | awk '{print $1/1000}')" "< 50 us"
 printf '| %-44s | %6d KiB | %10s | %-10s |\n' "monitor RSS without guest memory" "$rss" "-" "< 4 MiB"
+printf '| %-44s | %6d KiB | %10s | %-10s |\n' "  of which private (not shared library pages)" "$rss_private" "-" "-"
 printf '| %-44s | %6d KiB | %10s | %-10s |\n' "guest memory resident (RAM + code, shmem)" "$guest_kib" "-" "-"
 printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "package verify, chain cached (n=1000; p90)" \
     "$(field median "$tmp/warm" | awk '{print $1/1000}')" "$(field p90 "$tmp/warm" | awk '{print $1/1000}')" "< 2 ms"

@@ -57,6 +57,18 @@ teardown() { vm_stop; }
     strictly_greater "$a" "$(heartbeats)"
 }
 
+@test "--no-sandbox (for gdb) runs the guest and says it is unconfined" {
+    require_kvm
+    vm_start --no-sandbox --no-tpm
+    wait_for "heartbeats" 20 all_beating
+    grep -q "running without the seccomp sandbox" "$VM_ERR"
+    vm_stop
+    [ "$VM_RC" -eq 0 ]
+    vm_start --no-tpm
+    wait_for "heartbeats" 20 all_beating
+    ! grep -q "without the seccomp sandbox" "$VM_ERR"
+}
+
 @test "control socket is created mode 0600 and removed on exit" {
     require_kvm
     vm_start
