@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hv/hv_abi.h"
+#include "hv/hv_bytes.h"
 #include "hv/hv_elf.h"
 
 const struct hv_elf_region hv_img_regions[HV_IMG_NREGIONS] = {
@@ -41,19 +42,7 @@ const char *hv_elf_strerror(int err)
     return hv_elf_msgs[i];
 }
 
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
-/* True if [off, off + n) lies inside [0, len) without overflow. */
-static int in_file(uint64_t off, uint64_t n, size_t len)
-{
-    return off <= len && n <= len - off;
-}
 
 static int check_header(const uint8_t *b, size_t len, uint64_t *phoff,
                         unsigned *phnum)
@@ -63,16 +52,16 @@ static int check_header(const uint8_t *b, size_t len, uint64_t *phoff,
     if (len < sizeof(Elf64_Ehdr))
         return HV_ELF_ERR_SHORT;
     if (b[EI_CLASS] != ELFCLASS64 || b[EI_DATA] != ELFDATA2LSB ||
-        b[EI_VERSION] != EV_CURRENT || rd(b + 20, 4) != EV_CURRENT)
+        b[EI_VERSION] != EV_CURRENT || hv_rd_le(b + 20, 4) != EV_CURRENT)
         return HV_ELF_ERR_CLASS;
-    if (rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64)
+    if (hv_rd_le(b + 16, 2) != ET_EXEC || hv_rd_le(b + 18, 2) != EM_X86_64)
         return HV_ELF_ERR_TYPE;
-    *phoff = rd(b + 32, 8);
-    uint64_t phentsize = rd(b + 54, 2);
-    *phnum = (unsigned)rd(b + 56, 2);
+    *phoff = hv_rd_le(b + 32, 8);
+    uint64_t phentsize = hv_rd_le(b + 54, 2);
+    *phnum = (unsigned)hv_rd_le(b + 56, 2);
     if (phentsize != sizeof(Elf64_Phdr) || *phnum == 0 ||
         *phnum > HV_ELF_MAX_PHDRS ||
-        !in_file(*phoff, (uint64_t)*phnum * sizeof(Elf64_Phdr), len))
+        !hv_in_bounds(*phoff, (uint64_t)*phnum * sizeof(Elf64_Phdr), len))
         return HV_ELF_ERR_PHDRS;
     return HV_ELF_OK;
 }
@@ -92,13 +81,13 @@ static int add_segment(const uint8_t *ph, size_t len,
                        struct hv_elf_image *out)
 {
     struct hv_elf_seg s = {
-        .offset = rd(ph + 8, 8),
-        .paddr = rd(ph + 24, 8),
-        .filesz = rd(ph + 32, 8),
-        .memsz = rd(ph + 40, 8),
-        .flags = (uint32_t)rd(ph + 4, 4),
+        .offset = hv_rd_le(ph + 8, 8),
+        .paddr = hv_rd_le(ph + 24, 8),
+        .filesz = hv_rd_le(ph + 32, 8),
+        .memsz = hv_rd_le(ph + 40, 8),
+        .flags = (uint32_t)hv_rd_le(ph + 4, 4),
     };
-    if (!in_file(s.offset, s.filesz, len))
+    if (!hv_in_bounds(s.offset, s.filesz, len))
         return HV_ELF_ERR_SEG_FILE;
     if (s.memsz == 0 || s.filesz > s.memsz)
         return HV_ELF_ERR_SEG_SIZE;
@@ -148,10 +137,10 @@ int hv_elf_parse(const uint8_t *buf, size_t len,
     int ret = check_header(buf, len, &phoff, &phnum);
     if (ret != HV_ELF_OK)
         return ret;
-    out->entry = rd(buf + 24, 8);
+    out->entry = hv_rd_le(buf + 24, 8);
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = buf + phoff + (uint64_t)i * sizeof(Elf64_Phdr);
-        uint32_t type = (uint32_t)rd(ph, 4);
+        uint32_t type = (uint32_t)hv_rd_le(ph, 4);
         if (type == PT_INTERP || type == PT_DYNAMIC)
             return HV_ELF_ERR_DYNAMIC;
         if (type != PT_LOAD)

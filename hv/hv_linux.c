@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <string.h>
 
+#include "hv/hv_bytes.h"
 #include "hv/hv_linux.h"
 
 #define MIB (1ull << 20)
@@ -82,20 +83,7 @@ const char *hv_linux_strerror(int err)
     return hv_linux_msgs[i];
 }
 
-/* Little-endian read of n bytes at p; callers have checked the bounds. */
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
-/* True if [off, off + n) lies inside [0, len) without overflow. */
-static int in_file(uint64_t off, uint64_t n, size_t len)
-{
-    return off <= len && n <= len - off;
-}
 
 static int is_pow2(uint64_t v)
 {
@@ -109,7 +97,7 @@ static int is_pow2(uint64_t v)
 static int bz_version_string(const uint8_t *b, uint64_t setup_size,
                              struct hv_linux_image *out)
 {
-    uint64_t kv = rd(b + BZ_KERNEL_VERSION, 2);
+    uint64_t kv = hv_rd_le(b + BZ_KERNEL_VERSION, 2);
     if (kv == 0)
         return HV_LINUX_OK;
     uint64_t p = kv + BZ_JUMP;
@@ -133,12 +121,12 @@ static int bz_version_string(const uint8_t *b, uint64_t setup_size,
 /* kernel_info (2.15+): "LToP", size, size_total, inside the kernel. */
 static int bz_kernel_info(const uint8_t *b, uint64_t pm_off, uint64_t pm_len)
 {
-    uint64_t off = rd(b + BZ_KERNEL_INFO_OFFSET, 4);
+    uint64_t off = hv_rd_le(b + BZ_KERNEL_INFO_OFFSET, 4);
     if (off > pm_len || pm_len - off < 12)
         return HV_LINUX_ERR_BZ_KERNEL_INFO;
     const uint8_t *ki = b + pm_off + off;
-    uint64_t size = rd(ki + 4, 4), total = rd(ki + 8, 4);
-    if (rd(ki, 4) != BZ_KERNEL_INFO_MAGIC || size < 12 || total < size ||
+    uint64_t size = hv_rd_le(ki + 4, 4), total = hv_rd_le(ki + 8, 4);
+    if (hv_rd_le(ki, 4) != BZ_KERNEL_INFO_MAGIC || size < 12 || total < size ||
         total > pm_len - off)
         return HV_LINUX_ERR_BZ_KERNEL_INFO;
     return HV_LINUX_OK;
@@ -154,11 +142,11 @@ int hv_linux_parse_bzimage(const uint8_t *b, size_t len,
     if (len < BZ_VERSION + 2)
         return HV_LINUX_ERR_BZ_SHORT;
     /* 2. Magic: the boot sector flag and the setup header signature. */
-    if (rd(b + BZ_BOOT_FLAG, 2) != HV_BZ_BOOT_FLAG ||
-        rd(b + BZ_HEADER, 4) != HV_BZ_HDR_MAGIC)
+    if (hv_rd_le(b + BZ_BOOT_FLAG, 2) != HV_BZ_BOOT_FLAG ||
+        hv_rd_le(b + BZ_HEADER, 4) != HV_BZ_HDR_MAGIC)
         return HV_LINUX_ERR_BZ_MAGIC;
     /* 3. Protocol 2.12 or later: xloadflags and the 64-bit entry. */
-    uint16_t protocol = (uint16_t)rd(b + BZ_VERSION, 2);
+    uint16_t protocol = (uint16_t)hv_rd_le(b + BZ_VERSION, 2);
     if (protocol < HV_BZ_PROTOCOL_MIN)
         return HV_LINUX_ERR_BZ_VERSION;
     /* 4. The header ends at 0x202 + the byte at 0x201 (the operand of the
@@ -178,27 +166,27 @@ int hv_linux_parse_bzimage(const uint8_t *b, size_t len,
     if (setup_size < hdr_end || setup_size >= len)
         return HV_LINUX_ERR_BZ_SETUP_SECTS;
     /* 6. syssize: the protected-mode kernel, in 16-byte units. */
-    uint64_t pm_len = rd(b + BZ_SYSSIZE, 4) * 16;
+    uint64_t pm_len = hv_rd_le(b + BZ_SYSSIZE, 4) * 16;
     if (pm_len == 0 || pm_len > len - setup_size)
         return HV_LINUX_ERR_BZ_SYSSIZE;
     /* 7. A bzImage, loaded high. */
     if (!(b[BZ_LOADFLAGS] & HV_BZ_LOADED_HIGH))
         return HV_LINUX_ERR_BZ_NOT_HIGH;
     /* 8. A 64-bit entry point at +0x200. */
-    uint16_t xlf = (uint16_t)rd(b + BZ_XLOADFLAGS, 2);
+    uint16_t xlf = (uint16_t)hv_rd_le(b + BZ_XLOADFLAGS, 2);
     if (!(xlf & HV_BZ_XLF_KERNEL_64))
         return HV_LINUX_ERR_BZ_NO64;
     /* 9. Alignment: a power of two from 4 KiB to 1 GiB, at least the
      * kernel's minimum, and the preferred address aligned to it. */
-    uint64_t align = rd(b + BZ_KERNEL_ALIGNMENT, 4);
+    uint64_t align = hv_rd_le(b + BZ_KERNEL_ALIGNMENT, 4);
     uint64_t min_align = b[BZ_MIN_ALIGNMENT];
-    uint64_t pref = rd(b + BZ_PREF_ADDRESS, 8);
+    uint64_t pref = hv_rd_le(b + BZ_PREF_ADDRESS, 8);
     if (!is_pow2(align) || align < 0x1000 || align > (1u << 30) ||
         min_align > 30 || (1ull << min_align) > align || pref % align != 0)
         return HV_LINUX_ERR_BZ_ALIGN;
     /* 10. init_size: what the kernel claims from its load address while
      * it decompresses and runs; covers at least the loaded kernel. */
-    uint64_t init_size = rd(b + BZ_INIT_SIZE, 4);
+    uint64_t init_size = hv_rd_le(b + BZ_INIT_SIZE, 4);
     if (init_size < pm_len || init_size > HV_LINUX_MAX_INIT)
         return HV_LINUX_ERR_BZ_INIT_SIZE;
     /* 11. Loaded at pref_address (relocatable or not, it is where the
@@ -206,12 +194,12 @@ int hv_linux_parse_bzimage(const uint8_t *b, size_t len,
     if (pref < MIB || pref > FOUR_GIB || init_size > FOUR_GIB - pref)
         return HV_LINUX_ERR_BZ_LOAD_ADDR;
     /* 12. The command line the kernel accepts, without its NUL. */
-    uint64_t cmdline_size = rd(b + BZ_CMDLINE_SIZE, 4);
+    uint64_t cmdline_size = hv_rd_le(b + BZ_CMDLINE_SIZE, 4);
     if (cmdline_size == 0)
         return HV_LINUX_ERR_BZ_CMDLINE_SIZE;
     /* 13. The compressed payload lies inside the protected-mode kernel. */
-    uint64_t po = rd(b + BZ_PAYLOAD_OFFSET, 4);
-    uint64_t pl = rd(b + BZ_PAYLOAD_LENGTH, 4);
+    uint64_t po = hv_rd_le(b + BZ_PAYLOAD_OFFSET, 4);
+    uint64_t pl = hv_rd_le(b + BZ_PAYLOAD_LENGTH, 4);
     if (pl == 0 || po > pm_len || pl > pm_len - po)
         return HV_LINUX_ERR_BZ_PAYLOAD;
     /* 14. kernel_info, from protocol 2.15. */
@@ -225,7 +213,7 @@ int hv_linux_parse_bzimage(const uint8_t *b, size_t len,
     if (ret != HV_LINUX_OK)
         return ret;
 
-    uint64_t initrd_max = rd(b + BZ_INITRD_ADDR_MAX, 4);
+    uint64_t initrd_max = hv_rd_le(b + BZ_INITRD_ADDR_MAX, 4);
     struct fw_linux_kernel *k = &out->boot;
     k->kind = FW_LINUX_ENTRY_BZIMAGE64;
     k->entry = pref + HV_BZ_ENTRY64_OFFSET;
@@ -262,15 +250,15 @@ static int elf_header(const uint8_t *b, size_t len, uint64_t *phoff,
     if (len < sizeof(Elf64_Ehdr))
         return HV_LINUX_ERR_ELF_SHORT;
     if (b[EI_CLASS] != ELFCLASS64 || b[EI_DATA] != ELFDATA2LSB ||
-        b[EI_VERSION] != EV_CURRENT || rd(b + 20, 4) != EV_CURRENT)
+        b[EI_VERSION] != EV_CURRENT || hv_rd_le(b + 20, 4) != EV_CURRENT)
         return HV_LINUX_ERR_ELF_CLASS;
-    if (rd(b + 16, 2) != ET_EXEC || rd(b + 18, 2) != EM_X86_64)
+    if (hv_rd_le(b + 16, 2) != ET_EXEC || hv_rd_le(b + 18, 2) != EM_X86_64)
         return HV_LINUX_ERR_ELF_TYPE;
-    *phoff = rd(b + 32, 8);
-    *phnum = (unsigned)rd(b + 56, 2);
-    if (rd(b + 54, 2) != sizeof(Elf64_Phdr) || *phnum == 0 ||
+    *phoff = hv_rd_le(b + 32, 8);
+    *phnum = (unsigned)hv_rd_le(b + 56, 2);
+    if (hv_rd_le(b + 54, 2) != sizeof(Elf64_Phdr) || *phnum == 0 ||
         *phnum > HV_LINUX_MAX_PHDRS ||
-        !in_file(*phoff, (uint64_t)*phnum * sizeof(Elf64_Phdr), len))
+        !hv_in_bounds(*phoff, (uint64_t)*phnum * sizeof(Elf64_Phdr), len))
         return HV_LINUX_ERR_ELF_PHDRS;
     return HV_LINUX_OK;
 }
@@ -278,13 +266,13 @@ static int elf_header(const uint8_t *b, size_t len, uint64_t *phoff,
 static int add_load(const uint8_t *ph, size_t len, struct fw_linux_kernel *k)
 {
     struct fw_linux_seg s = {
-        .offset = rd(ph + 8, 8),
-        .gpa = rd(ph + 24, 8), /* p_paddr: PVH starts with paging off */
-        .filesz = rd(ph + 32, 8),
-        .memsz = rd(ph + 40, 8),
-        .exec = (rd(ph + 4, 4) & PF_X) != 0,
+        .offset = hv_rd_le(ph + 8, 8),
+        .gpa = hv_rd_le(ph + 24, 8), /* p_paddr: PVH starts with paging off */
+        .filesz = hv_rd_le(ph + 32, 8),
+        .memsz = hv_rd_le(ph + 40, 8),
+        .exec = (hv_rd_le(ph + 4, 4) & PF_X) != 0,
     };
-    if (!in_file(s.offset, s.filesz, len))
+    if (!hv_in_bounds(s.offset, s.filesz, len))
         return HV_LINUX_ERR_SEG_FILE;
     if (s.memsz == 0 || s.filesz > s.memsz)
         return HV_LINUX_ERR_SEG_SIZE;
@@ -307,22 +295,22 @@ static int add_load(const uint8_t *ph, size_t len, struct fw_linux_kernel *k)
 static int scan_notes(const uint8_t *b, size_t len, const uint8_t *ph,
                       unsigned *found, uint64_t *entry)
 {
-    uint64_t off = rd(ph + 8, 8), size = rd(ph + 32, 8);
-    uint64_t palign = rd(ph + 48, 8);
+    uint64_t off = hv_rd_le(ph + 8, 8), size = hv_rd_le(ph + 32, 8);
+    uint64_t palign = hv_rd_le(ph + 48, 8);
     uint64_t a = palign == 8 ? 8 : 4;
     if (palign != 0 && palign != 1 && palign != 4 && palign != 8)
         return HV_LINUX_ERR_NOTE_ALIGN;
     if (off % 4 != 0)
         return HV_LINUX_ERR_NOTE_ALIGN;
-    if (!in_file(off, size, len))
+    if (!hv_in_bounds(off, size, len))
         return HV_LINUX_ERR_NOTE;
     const uint8_t *n = b + off;
     uint64_t pos = 0;
     while (pos < size) {
         if (size - pos < 12)
             return HV_LINUX_ERR_NOTE;
-        uint64_t namesz = rd(n + pos, 4), descsz = rd(n + pos + 4, 4);
-        uint64_t type = rd(n + pos + 8, 4);
+        uint64_t namesz = hv_rd_le(n + pos, 4), descsz = hv_rd_le(n + pos + 4, 4);
+        uint64_t type = hv_rd_le(n + pos + 8, 4);
         uint64_t name = pos + 12;
         uint64_t desc = name + ((namesz + a - 1) & ~(a - 1));
         if (namesz > size - name || desc > size || descsz > size - desc)
@@ -333,7 +321,7 @@ static int scan_notes(const uint8_t *b, size_t len, const uint8_t *ph,
              * either way a 32-bit physical address. */
             if (descsz != 4 && descsz != 8)
                 return HV_LINUX_ERR_PVH_SIZE;
-            uint64_t e = rd(n + desc, (unsigned)descsz);
+            uint64_t e = hv_rd_le(n + desc, (unsigned)descsz);
             if (e >= FOUR_GIB)
                 return HV_LINUX_ERR_PVH_SIZE;
             if (++*found > 1)
@@ -362,7 +350,7 @@ int hv_linux_parse_pvh(const uint8_t *b, size_t len, struct hv_linux_image *out)
     /* 3. Every program header: loadable segments and notes. */
     for (unsigned i = 0; i < phnum; i++) {
         const uint8_t *ph = b + phoff + (uint64_t)i * sizeof(Elf64_Phdr);
-        uint32_t type = (uint32_t)rd(ph, 4);
+        uint32_t type = (uint32_t)hv_rd_le(ph, 4);
         if (type == PT_INTERP || type == PT_DYNAMIC)
             ret = HV_LINUX_ERR_DYNAMIC;
         else if (type == PT_LOAD)
@@ -410,8 +398,8 @@ int hv_linux_parse(const uint8_t *b, size_t len, struct hv_linux_image *out)
         return HV_LINUX_ERR_SIZE;
     if (len >= SELFMAG && memcmp(b, ELFMAG, SELFMAG) == 0)
         return hv_linux_parse_pvh(b, len, out);
-    if (len >= BZ_HEADER + 4 && rd(b + BZ_BOOT_FLAG, 2) == HV_BZ_BOOT_FLAG &&
-        rd(b + BZ_HEADER, 4) == HV_BZ_HDR_MAGIC)
+    if (len >= BZ_HEADER + 4 && hv_rd_le(b + BZ_BOOT_FLAG, 2) == HV_BZ_BOOT_FLAG &&
+        hv_rd_le(b + BZ_HEADER, 4) == HV_BZ_HDR_MAGIC)
         return hv_linux_parse_bzimage(b, len, out);
     return HV_LINUX_ERR_FORMAT;
 }
