@@ -102,9 +102,30 @@ $(B)/bench/tpm_tool: tests/integration/tpm_tool.c \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(HOST_LDFLAGS) $^ \
 		$(HOST_LIBS) -o $@
+# libvirt lab (lab/): eligibility probe and kernel-text audit; one source
+# per line. libvirt and libxml2 are dlopen()ed by lab_virt.c and
+# lab_probe.c when a lab command runs (the monitor must not map them), so
+# only their headers are needed here.
+LAB_SRCS := \
+	lab/lab_err.c \
+	lab/lab_symbols.c \
+	lab/lab_record.c \
+	lab/lab_audit.c \
+	lab/lab_pkgs.c \
+	lab/lab_virt.c \
+	lab/lab_probe.c \
+	lab/lab_cli.c \
+	lab/lab_audit_cli.c
+$(B)/host/lab/lab_probe.o $(B)/asan/lab/lab_probe.o: \
+	HOST_CPPFLAGS += $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+# ASan intercepts the XDR calls of libvirt's RPC and resolves them at
+# start-up: with libvirt dlopen()ed later they would call NULL, so the
+# sanitizer build loads libtirpc from the start.
+$(B)/asan/hvpatch: HOST_LIBS += -Wl,--no-as-needed -l:libtirpc.so.3 \
+	-Wl,--as-needed
 
 HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
-	$(CLI_SRCS)
+	$(CLI_SRCS) $(LAB_SRCS)
 HOST_OBJS := $(HOST_SRCS:%.c=$(B)/host/%.o)
 ASAN_OBJS := $(HOST_SRCS:%.c=$(B)/asan/%.o)
 DEMO_OBJ := $(B)/host/hv/hv_demo_image.o
@@ -227,6 +248,18 @@ UNIT_DEPS_eventlog := firmware/fw_eventlog.c firmware/fw_measure.c
 UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
 	verifier/vrf_tpm_check.c
+# libvirt lab (lab/).
+LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
+	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
+	verifier/vrf_verify.c keys/keys_err.c keys/keys_io.c keys/keys_trust.c
+UNIT_TESTS += \
+	lab_record \
+	lab_audit \
+	lab_probe
+UNIT_DEPS_lab_record := lab/lab_err.c lab/lab_symbols.c lab/lab_record.c
+UNIT_DEPS_lab_audit := lab/lab_err.c lab/lab_symbols.c lab/lab_record.c \
+	lab/lab_audit.c lab/lab_pkgs.c $(LAB_VRF_DEPS)
+UNIT_DEPS_lab_probe := lab/lab_err.c lab/lab_probe.c lab/lab_virt.c
 # Linux boot protocol.
 UNIT_TESTS += \
 	linux
@@ -302,6 +335,12 @@ FUZZ_DEPS_eventlog := firmware/fw_eventlog.c
 FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
 	verifier/vrf_tpm_check.c
+# libvirt lab (lab/).
+FUZZ_TARGETS += \
+	lab_record \
+	lab_map
+FUZZ_DEPS_lab_record := lab/lab_err.c lab/lab_symbols.c lab/lab_record.c
+FUZZ_DEPS_lab_map := lab/lab_err.c lab/lab_symbols.c
 # Linux boot protocol.
 FUZZ_TARGETS += \
 	bzimage \

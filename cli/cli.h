@@ -9,6 +9,9 @@ enum {
     CLI_EXIT_HOST = 2,  /* host set-up failure (KVM, files, sockets, ...) */
     CLI_EXIT_GUEST = 3, /* guest failed: unexpected exit, fault, panic */
     CLI_EXIT_REFUSED = 4, /* a request was refused (bad request, policy) */
+    CLI_EXIT_SIGNED_ONLY = 5, /* audit: changed only as signed packages say */
+    CLI_EXIT_UNKNOWN_CHANGE = 6, /* audit: a change nobody signed */
+    CLI_EXIT_NOT_ELIGIBLE = 7, /* lab probe: a host is not eligible */
 };
 
 struct cli_cmd {
@@ -32,6 +35,8 @@ int cli_cmd_inspect(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_revoke(int argc, char **argv);
 int cli_cmd_verify_attestation(int argc, char **argv); /* vrf_tpm_cli.c */
+int cli_cmd_lab(int argc, char **argv);   /* lab/lab_cli.c */
+int cli_cmd_audit(int argc, char **argv); /* lab/lab_audit_cli.c */
 
 /* True if argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);

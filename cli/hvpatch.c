@@ -22,6 +22,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"revoke", cli_cmd_revoke, "issue a CRL revoking signing certificates"},
     {"verify-attestation", cli_cmd_verify_attestation,
      "check an attestation directory (offline)"},
+    {"lab", cli_cmd_lab, "probe hosts for hot patch eligibility (libvirt)"},
+    {"audit", cli_cmd_audit, "record or check a libvirt guest's kernel text"},
 };
 
 static void usage(FILE *f)

@@ -4,10 +4,11 @@
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libjansson-dev libmbedtls-dev \
-libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev swtpm"
+libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev swtpm \
+libvirt-dev libxml2-dev"
 test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools \
-qemu-system-x86 \
-busybox-static cpio lz4"
+libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
+busybox-static cpio lz4 socat"
 
 case "${1:-build}" in
 build | demo) want="$build_pkgs" ;;

@@ -98,3 +98,4 @@ printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "package verify, chain built 
     "$(field median "$tmp/cold" | awk '{print $1/1000}')" "$(field p90 "$tmp/cold" | awk '{print $1/1000}')" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "swtpm start-up (n=5)" "$tpm_start" "-" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "TPM quote + check vs event log (n=100)" "$tpm_quote" "-" "< 50 ms"
+tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"
