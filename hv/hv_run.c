@@ -56,12 +56,6 @@ struct hv_session {
 
 /* ------------------------------------------------------- control commands */
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static json_t *gpa_json(uint64_t gpa)
 {
     char s[24];
@@ -140,12 +134,10 @@ static json_t *verifier_json(struct hv_session *s)
 static json_t *tpm_json(struct hv_session *s)
 {
     static const char *const states[] = {"none", "ok", "gone"};
-    char boot_hex[65];
-    hex(s->boot_id, 32, boot_hex);
     int st = s->tpm_state >= 0 && s->tpm_state <= 2 ? s->tpm_state : 2;
-    return json_pack("{s:s,s:s?,s:i,s:s?}", "state", states[st], "tcti",
+    return json_pack("{s:s,s:s?,s:i,s:o?}", "state", states[st], "tcti",
                      s->tcti, "swtpm_pid", (int)s->swtpm.pid, "boot_id",
-                     s->tcti ? boot_hex : NULL);
+                     s->tcti ? hv_control_hex(s->boot_id, 32) : NULL);
 }
 
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
@@ -153,20 +145,18 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     struct hv_session *s = ctx;
     struct hv_vm *vm = &s->vm;
     uint8_t d[32];
-    char code_hex[65], img_hex[65];
     (void)args;
     (void)err;
     hv_prot_digest(vm, d);
-    hex(d, 32, code_hex);
-    hex(s->image_sha256, 32, img_hex);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
     return json_pack(
-        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:s},s:{s:s,s:s},s:s,s:o,s:o,s:o,s:i}",
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
         gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
-        code_hex, "baseline", "image_sha256", img_hex, "kind", "demo",
+        hv_control_hex(d, 32), "baseline", "image_sha256",
+        hv_control_hex(s->image_sha256, 32), "kind", "demo",
         "cmdline", s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", vrf,
         "tpm", tpm_json(s), "memory", rss_json(s->status_fd), "pid",
         (int)getpid());

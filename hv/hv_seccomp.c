@@ -14,9 +14,6 @@
 #include "verifier/vrf_sandbox.h"
 
 #define ANY {{0}}
-#define ANON_NOEXEC                                     \
-    {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),         \
-     SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu)}
 
 static const struct vrf_sandbox_rule hv_rules[] = {
     /* vCPU threads: run the guest, read registers for reports. */
@@ -46,7 +43,7 @@ static const struct vrf_sandbox_rule hv_rules[] = {
     {SCMP_SYS(restart_syscall), 0, ANY}, /* a sleep a signal interrupted */
     /* Threads' locks and the heap (jansson replies). */
     {SCMP_SYS(futex), 0, ANY},
-    {SCMP_SYS(mmap), 2, ANON_NOEXEC},
+    {SCMP_SYS(mmap), 2, VRF_SANDBOX_MMAP_ANON_NOEXEC},
     {SCMP_SYS(mprotect), 1, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}},
     {SCMP_SYS(munmap), 0, ANY},
     {SCMP_SYS(mremap), 0, ANY},

@@ -103,9 +103,7 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(getpid), 0, {{0}}},
     {SCMP_SYS(clock_gettime), 0, {{0}}},
     /* malloc: anonymous, never executable memory. */
-    {SCMP_SYS(mmap), 2,
-     {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
-      SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu)}},
+    {SCMP_SYS(mmap), 2, VRF_SANDBOX_MMAP_ANON_NOEXEC},
     {SCMP_SYS(munmap), 0, {{0}}},
     {SCMP_SYS(mremap), 0, {{0}}},
     {SCMP_SYS(brk), 0, {{0}}},

@@ -8,6 +8,7 @@
 
 #include <seccomp.h>
 #include <stddef.h>
+#include <sys/mman.h>
 
 /* One allowed system call, optionally with up to two argument conditions
  * that must all hold. */
@@ -16,6 +17,13 @@ struct vrf_sandbox_rule {
     unsigned nargs;
     struct scmp_arg_cmp args[2];
 };
+
+/* The two conditions of an mmap rule that admits only memory a heap
+ * needs: anonymous (fd == -1, compared in its low 32 bits) and never
+ * executable. Use as {SCMP_SYS(mmap), 2, VRF_SANDBOX_MMAP_ANON_NOEXEC}. */
+#define VRF_SANDBOX_MMAP_ANON_NOEXEC                                        \
+    {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),                             \
+     SCMP_A4(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu)}
 
 /* Installs an allow-list filter on every thread of the calling process
  * (TSYNC). who names the process in messages; exit_code is what the
