@@ -240,6 +240,14 @@ int vrf_att_save(const char *dir, const struct vrf_quote *q,
 int vrf_att_load(const char *dir, struct vrf_quote *q, uint8_t **log,
                  size_t *log_len, char *errbuf, size_t errlen);
 
+/* Reads the nonce the attestation was asked with (dir/nonce.hex, hex of
+ * 1..VRF_NONCE_MAX bytes) into nonce and *len. Taken from the directory it
+ * proves no freshness: a verifier that asked for the quote passes its own.
+ * Returns 0, VRF_ERR_TPM_ARG, VRF_ERR_TPM_IO, VRF_ERR_TPM_NOMEM or
+ * VRF_ERR_ATT_FORMAT (size or hex wrong), detail in errbuf. */
+int vrf_att_load_nonce(const char *dir, uint8_t nonce[VRF_NONCE_MAX],
+                       size_t *len, char *errbuf, size_t errlen);
+
 /* tpm2-tools' PCR file (lib/pcr.c pcr_fwrite_serialized, 5.x): the host
  * structs TPML_PCR_SELECTION (132 bytes) then a UINT32 count of TPML_DIGEST
  * (532 bytes each, up to 8 digests per list), all little-endian, padding

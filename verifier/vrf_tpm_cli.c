@@ -29,25 +29,6 @@ static void usage(FILE *f)
             VRF_ATT_NONCE, VRF_ATT_AK_PUB);
 }
 
-/* Parses hex (whitespace at the end allowed) into out; returns the byte
- * count or -1. */
-static int parse_hex(const char *s, uint8_t *out, size_t cap)
-{
-    size_t n = 0;
-    while (s[0] != '\0' && s[0] != '\n' && s[0] != ' ') {
-        unsigned v;
-        if (n == cap || sscanf(s, "%2x", &v) != 1 || s[1] == '\0' ||
-            strchr("0123456789abcdefABCDEF", s[0]) == NULL ||
-            strchr("0123456789abcdefABCDEF", s[1]) == NULL)
-            return -1;
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    while (*s == '\n' || *s == ' ')
-        s++;
-    return *s == '\0' && n > 0 ? (int)n : -1;
-}
-
 int cli_cmd_verify_attestation(int argc, char **argv)
 {
     const char *dir = NULL, *nonce_hex = NULL, *ak_file = NULL;
@@ -88,7 +69,8 @@ int cli_cmd_verify_attestation(int argc, char **argv)
     if (dir == NULL || (baseline_hex == NULL) != (kind == NULL))
         goto bad_usage;
     if (baseline_hex != NULL &&
-        parse_hex(baseline_hex, baseline, sizeof baseline) != FW_SHA256_SIZE) {
+        vrf_hex_parse(baseline_hex, baseline, sizeof baseline) !=
+            FW_SHA256_SIZE) {
         fprintf(stderr, "verify-attestation: --baseline needs 64 hex "
                         "digits\n");
         goto cleanup;
@@ -107,26 +89,19 @@ int cli_cmd_verify_attestation(int argc, char **argv)
         goto cleanup;
     }
     if (nonce_hex == NULL) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, VRF_ATT_NONCE);
-        rc = vrf_read_file(path, 2 * VRF_NONCE_MAX + 2, &file, &file_len, err,
-                           sizeof err);
-        if (rc != 0) {
+        size_t n = 0;
+        rc = vrf_att_load_nonce(dir, nonce, &n, err, sizeof err);
+        if (rc != 0 && rc != VRF_ERR_ATT_FORMAT) {
             fprintf(stderr, "verify-attestation: %s\n", err);
             goto cleanup;
         }
-        char *text = calloc(1, file_len + 1);
-        if (text == NULL)
-            goto cleanup;
-        memcpy(text, file, file_len);
-        nonce_len = parse_hex(text, nonce, sizeof nonce);
-        free(text);
+        nonce_len = rc == 0 ? (int)n : -1;
         fprintf(stderr,
-                "verify-attestation: warning: nonce read from %s: "
+                "verify-attestation: warning: nonce read from %s/%s: "
                 "this proves no freshness; pass --nonce\n",
-                path);
+                dir, VRF_ATT_NONCE);
     } else {
-        nonce_len = parse_hex(nonce_hex, nonce, sizeof nonce);
+        nonce_len = vrf_hex_parse(nonce_hex, nonce, sizeof nonce);
     }
     if (nonce_len < 0) {
         fprintf(stderr,
@@ -137,8 +112,6 @@ int cli_cmd_verify_attestation(int argc, char **argv)
         goto cleanup;
     }
     if (ak_file != NULL) {
-        free(file);
-        file = NULL;
         rc = vrf_read_file(ak_file, VRF_AK_PUB_MAX, &file, &file_len, err,
                            sizeof err);
         if (rc != 0) {

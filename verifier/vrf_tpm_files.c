@@ -364,6 +364,51 @@ cleanup:
     return ret;
 }
 
+int vrf_hex_parse(const char *s, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    while (s[0] != '\0' && s[0] != '\n' && s[0] != ' ') {
+        unsigned v;
+        if (n == cap || sscanf(s, "%2x", &v) != 1 || s[1] == '\0' ||
+            strchr("0123456789abcdefABCDEF", s[0]) == NULL ||
+            strchr("0123456789abcdefABCDEF", s[1]) == NULL)
+            return -1;
+        out[n++] = (uint8_t)v;
+        s += 2;
+    }
+    while (*s == '\n' || *s == ' ')
+        s++;
+    return *s == '\0' && n > 0 ? (int)n : -1;
+}
+
+int vrf_att_load_nonce(const char *dir, uint8_t nonce[VRF_NONCE_MAX],
+                       size_t *len, char *errbuf, size_t errlen)
+{
+    char path[4096], text[2 * VRF_NONCE_MAX + 3];
+    size_t n = 0;
+    int ret = VRF_ERR_TPM_ARG;
+
+    if (dir == NULL || nonce == NULL || len == NULL)
+        goto cleanup;
+    ret = read_into(dir, VRF_ATT_NONCE, (uint8_t *)text, sizeof text - 1, &n,
+                    errbuf, errlen);
+    if (ret != 0)
+        goto cleanup;
+    text[n] = '\0';
+    int got = vrf_hex_parse(text, nonce, VRF_NONCE_MAX);
+    ret = VRF_ERR_ATT_FORMAT;
+    if (got < 0) {
+        (void)join(path, sizeof path, dir, VRF_ATT_NONCE);
+        vrf_errf(errbuf, errlen, "%s: not 1..%u bytes of hex", path,
+                 VRF_NONCE_MAX);
+        goto cleanup;
+    }
+    *len = (size_t)got;
+    ret = 0;
+cleanup:
+    return ret;
+}
+
 int vrf_att_load(const char *dir, struct vrf_quote *q, uint8_t **log,
                  size_t *log_len, char *errbuf, size_t errlen)
 {

@@ -41,6 +41,10 @@ int vrf_tcti_swtpm_timed_out(TSS2_TCTI_CONTEXT *ctx);
 int vrf_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                   char *errbuf, size_t errlen);
 
+/* Parses hex (upper or lower case; spaces and newlines at the end
+ * allowed) into out[0..cap); returns the byte count (>= 1) or -1. */
+int vrf_hex_parse(const char *s, uint8_t *out, size_t cap);
+
 /* printf into an error buffer (NULL or 0 length: ignored). */
 void vrf_errf(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
