@@ -124,8 +124,13 @@ $(B)/host/lab/lab_probe.o $(B)/asan/lab/lab_probe.o: \
 $(B)/asan/hvpatch: HOST_LIBS += -Wl,--no-as-needed -l:libtirpc.so.3 \
 	-Wl,--as-needed
 
+# The verifier's hash-chained audit log (library) and `hvpatch audit
+# verify`; one source per line.
+AUDIT_SRCS := \
+	verifier/vrf_audit.c
+
 HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
-	$(CLI_SRCS) $(LAB_SRCS)
+	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS)
 HOST_OBJS := $(HOST_SRCS:%.c=$(B)/host/%.o)
 ASAN_OBJS := $(HOST_SRCS:%.c=$(B)/asan/%.o)
 DEMO_OBJ := $(B)/host/hv/hv_demo_image.o
@@ -248,6 +253,12 @@ UNIT_DEPS_eventlog := firmware/fw_eventlog.c firmware/fw_measure.c
 UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
 	verifier/vrf_tpm_check.c
+# Audit log: pcr10 members follow fw_eventlog's runtime-record rules; the
+# test builds the event logs they are compared with (fw_measure).
+UNIT_TESTS += \
+	audit
+UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	firmware/fw_eventlog.c firmware/fw_measure.c
 # libvirt lab (lab/).
 LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
 	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
@@ -335,6 +346,11 @@ FUZZ_DEPS_eventlog := firmware/fw_eventlog.c
 FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
 	verifier/vrf_tpm_check.c
+# Audit log.
+FUZZ_TARGETS += \
+	audit
+FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	firmware/fw_eventlog.c firmware/fw_measure.c
 # libvirt lab (lab/).
 FUZZ_TARGETS += \
 	lab_record \
