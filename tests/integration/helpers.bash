@@ -111,3 +111,52 @@ vm_wait_exit() {
     exec 7>&-
     VM_PID=
 }
+
+# ------------------------------------------------- a test's own swtpm
+# For suites that drive the TPM layer without a VM (build/tests/tpm_tool).
+# They set W (a short directory: unix socket paths) and PIDS=() in setup
+# and call stop_started in teardown.
+
+# stop_started: stop every process this test started (PIDS), then make
+# sure no swtpm that uses this test's directory is left.
+stop_started() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    PIDS=()
+    if pgrep -f "swtpm socket .*$W" >/dev/null; then
+        pkill -KILL -f "swtpm socket .*$W" || true
+        echo "# swtpm left behind by $BATS_TEST_NAME" >&3
+        return 1
+    fi
+}
+
+# start_swtpm DIR: a swtpm of the test's own (not hv_swtpm), unix sockets.
+start_swtpm() {
+    local dir=$1 i
+    mkdir -p "$dir"
+    swtpm socket --tpm2 --tpmstate dir="$dir" \
+        --server type=unixio,path="$dir/tpm.sock" \
+        --ctrl type=unixio,path="$dir/tpm.sock.ctrl" \
+        --flags not-need-init,startup-clear --log file="$dir/swtpm.log" \
+        3>&- &
+    SWTPM_PID=$!
+    PIDS+=("$SWTPM_PID")
+    export TPM2TOOLS_TCTI="swtpm:path=$dir/tpm.sock"
+    TCTI=$TPM2TOOLS_TCTI
+    for i in $(seq 100); do
+        tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "swtpm did not start" >&2
+    return 1
+}
+
+stop_swtpm() {
+    kill -TERM "$SWTPM_PID"
+    wait "$SWTPM_PID" || true
+}

@@ -33,25 +33,7 @@ setup() {
 }
 
 teardown() {
-    cleanup
-}
-
-# cleanup: stop every process this test started, then make sure no swtpm
-# that uses this test's directory is left.
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-    PIDS=()
-    if pgrep -f "swtpm socket .*$W" >/dev/null; then
-        pkill -KILL -f "swtpm socket .*$W" || true
-        echo "# swtpm left behind by $BATS_TEST_NAME" >&3
-        return 1
-    fi
+    stop_started
 }
 
 # alive PID: true while PID runs (a zombie counts as dead).
@@ -60,32 +42,6 @@ alive() {
     local st
     st=$(sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f1)
     [ "$st" != Z ]
-}
-
-# start_swtpm DIR: a swtpm of the test's own (not hv_swtpm), unix sockets.
-start_swtpm() {
-    local dir=$1 i
-    mkdir -p "$dir"
-    swtpm socket --tpm2 --tpmstate dir="$dir" \
-        --server type=unixio,path="$dir/tpm.sock" \
-        --ctrl type=unixio,path="$dir/tpm.sock.ctrl" \
-        --flags not-need-init,startup-clear --log file="$dir/swtpm.log" \
-        3>&- &
-    SWTPM_PID=$!
-    PIDS+=("$SWTPM_PID")
-    export TPM2TOOLS_TCTI="swtpm:path=$dir/tpm.sock"
-    TCTI=$TPM2TOOLS_TCTI
-    for i in $(seq 100); do
-        tpm2_getcap properties-fixed >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "swtpm did not start" >&2
-    return 1
-}
-
-stop_swtpm() {
-    kill -TERM "$SWTPM_PID"
-    wait "$SWTPM_PID" || true
 }
 
 # boot_and_attest: measured boot, text lock and one patch into the test's
