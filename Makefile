@@ -127,7 +127,8 @@ $(B)/asan/hvpatch: HOST_LIBS += -Wl,--no-as-needed -l:libtirpc.so.3 \
 # The verifier's hash-chained audit log (library) and `hvpatch audit
 # verify`; one source per line.
 AUDIT_SRCS := \
-	verifier/vrf_audit.c
+	verifier/vrf_audit.c \
+	verifier/vrf_audit_cli.c
 
 HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
 	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS)

@@ -37,6 +37,9 @@ int cli_cmd_revoke(int argc, char **argv);
 int cli_cmd_verify_attestation(int argc, char **argv); /* vrf_tpm_cli.c */
 int cli_cmd_lab(int argc, char **argv);   /* lab/lab_cli.c */
 int cli_cmd_audit(int argc, char **argv); /* lab/lab_audit_cli.c */
+/* `hvpatch audit verify`, dispatched by cli_cmd_audit: argv[0] is
+ * "verify". */
+int cli_cmd_audit_verify(int argc, char **argv); /* vrf_audit_cli.c */
 
 /* True if argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);

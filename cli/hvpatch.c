@@ -23,7 +23,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"verify-attestation", cli_cmd_verify_attestation,
      "check an attestation directory (offline)"},
     {"lab", cli_cmd_lab, "probe hosts for hot patch eligibility (libvirt)"},
-    {"audit", cli_cmd_audit, "record or check a libvirt guest's kernel text"},
+    {"audit", cli_cmd_audit,
+     "check a libvirt guest's kernel text; verify an audit log"},
 };
 
 static void usage(FILE *f)

@@ -43,7 +43,9 @@ static const char audit_usage[] =
     "  URI: e.g. qemu:///system, qemu+ssh://root@host/system (default:\n"
     "  libvirt's default). Exit 0: intact (or recorded); 5: changed only\n"
     "  as signed packages say; 6: unknown modification; 2: libvirt, host\n"
-    "  or file error; 1: usage.\n";
+    "  or file error; 1: usage.\n"
+    "       hvpatch audit verify LOG [--attestation DIR] [--json]\n"
+    "  Checks the verifier's hash-chained audit log (see its --help).\n";
 
 struct audit_opts {
     const char *uri, *domain, *record, *check, *symbols, *packages, *trust;
@@ -744,11 +746,8 @@ int cli_cmd_audit(int argc, char **argv)
 
     /* `hvpatch audit verify LOG` (the audit-log verifier) is another
      * command sharing this name: sub-subcommands dispatch here first. */
-    if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
-        fprintf(stderr, "hvpatch audit verify: not available yet in this "
-                        "build (audit-log verification)\n");
-        return CLI_EXIT_USAGE;
-    }
+    if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+        return cli_cmd_audit_verify(argc - 1, argv + 1);
     if (cli_wants_help(argc, argv)) {
         fputs(audit_usage, stdout);
         return CLI_EXIT_OK;
