@@ -139,7 +139,8 @@ struct vrf_audit_report {
     size_t nsegs;
     size_t segs_cap; /* private */
     /* On failure: the 1-based line (0: not about a line) and the reason,
-     * e.g. "line 7: prev does not match the hash of line 6". */
+     * e.g. err_line 7, "prev does not match the hash of line 6" (shown as
+     * "line 7: ..." or "LOG:7: ..."). */
     uint64_t err_line;
     char detail[384];
 };
