@@ -37,6 +37,7 @@ HV_SRCS := \
 	hv/hv_control.c \
 	hv/hv_log.c \
 	hv/hv_run.c \
+	hv/hv_patch.c \
 	hv/hv_vrf.c \
 	hv/hv_seccomp.c
 FW_SRCS := \
@@ -52,6 +53,8 @@ CLI_SRCS := \
 # The verifier process and the sandbox both processes enter.
 VRF_PROC_SRCS := \
 	verifier/vrf_proc.c \
+	verifier/vrf_msg.c \
+	verifier/vrf_patch.c \
 	verifier/vrf_proc_tpm.c \
 	verifier/vrf_sandbox.c
 # verifier/ and keys/ (signed packages): one source per line.
@@ -260,6 +263,12 @@ UNIT_TESTS += \
 	audit
 UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
+# The verifier's patch engine.
+UNIT_TESTS += \
+	patch
+UNIT_DEPS_patch := verifier/vrf_patch.c verifier/vrf_msg.c \
+	verifier/vrf_audit.c hv/hv_log.c $(UNIT_DEPS_tpm_attest) $(VRF_SRCS) \
+	keys/keys_trust.c keys/keys_err.c keys/keys_io.c
 # libvirt lab (lab/).
 LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
 	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
@@ -297,7 +306,8 @@ PLAIN_UNIT_TESTS := isolation
 PLAIN_UNIT_DEPS_isolation := $(VRF_PROC_SRCS) hv/hv_seccomp.c hv/hv_elf.c \
 	hv/hv_log.c firmware/fw_boot.c firmware/fw_eventlog.c \
 	firmware/fw_measure.c verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c \
-	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c
+	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c verifier/vrf_audit.c \
+	$(VRF_SRCS) keys/keys_trust.c keys/keys_err.c keys/keys_io.c
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 	$(PLAIN_UNIT_TESTS:%=$(B)/tests/unit/test_%)
 
@@ -378,7 +388,7 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps deps-test build-check check demo bench fuzz clean format
+.PHONY: all deps deps-test build-check check demo bench fuzz soak clean format
 
 all: deps $(B)/hvpatch
 
@@ -405,6 +415,12 @@ bench: deps-test
 
 # Longer fuzzing than `make check` does: FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300
+# The apply/revert soak, longer than make check's: SOAK_CYCLES (10000).
+SOAK_CYCLES ?= 10000
+soak: deps-test
+	$(Q)$(MAKE) --no-print-directory build-check
+	$(Q)HVPATCH_SOAK_CYCLES=$(SOAK_CYCLES) bats -f soak tests/integration/apply.bats
+
 fuzz: deps-test
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BINS)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)

@@ -28,6 +28,8 @@ int cli_cmd_resume(int argc, char **argv);
 int cli_cmd_quit(int argc, char **argv);
 int cli_cmd_control(int argc, char **argv);
 int cli_cmd_attest(int argc, char **argv);
+int cli_cmd_apply(int argc, char **argv);
+int cli_cmd_revert(int argc, char **argv);
 int cli_cmd_keygen(int argc, char **argv);
 int cli_cmd_sign(int argc, char **argv);
 int cli_cmd_build(int argc, char **argv);

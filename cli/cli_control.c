@@ -1,5 +1,5 @@
 /* cli_control.c: clients of a running VM's control socket: `hvpatch
- * status|pause|resume|quit|control --vm SOCK`. */
+ * status|pause|resume|quit|apply|revert|attest|control --vm SOCK`. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -7,12 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "hv/hv_control.h"
+#include "verifier/vrf.h"
+#include "verifier/vrf_msg.h"
 #include "verifier/vrf_tpm.h"
 
 #define CLI_REPLY_TIMEOUT_MS 10000
@@ -72,27 +77,40 @@ static char *conn_line(struct cli_conn *c, const char *cmd)
     }
 }
 
-static int conn_send(struct cli_conn *c, const char *text)
+/* Sends one request line, and fd (>= 0) with it (SCM_RIGHTS). */
+static int conn_send_fd(struct cli_conn *c, const char *text, int fd)
 {
     size_t n = strlen(text);
-    return send(c->fd, text, n, MSG_NOSIGNAL) == (ssize_t)n &&
-                   send(c->fd, "\n", 1, MSG_NOSIGNAL) == 1
-               ? 0
-               : -1;
+    char *line = malloc(n + 1);
+    if (!line)
+        return -1;
+    memcpy(line, text, n);
+    line[n] = '\n';
+    ssize_t w = vrf_send_fd(c->fd, line, n + 1, fd);
+    free(line);
+    return w == (ssize_t)(n + 1) ? 0 : -1;
 }
 
-/* Connects, skips the greeting, sends one request (JSON text), returns
- * its "return" value (new reference) or NULL after printing the error. */
-static json_t *cli_request(const char *cmd, const char *path,
-                           const char *req)
+static int conn_send(struct cli_conn *c, const char *text)
+{
+    return conn_send_fd(c, text, -1);
+}
+
+/* Connects, skips the greeting, sends one request (JSON text) with fd
+ * (or -1), returns its "return" value (new reference), or NULL after
+ * printing the error; *code is then CLI_EXIT_HOST (no VM, no reply) or
+ * CLI_EXIT_REFUSED (an error reply). */
+static json_t *cli_request_fd(const char *cmd, const char *path,
+                              const char *req, int fd, int *code)
 {
     struct cli_conn *c = malloc(sizeof *c);
     json_t *ret = NULL;
     char *line = NULL;
+    *code = CLI_EXIT_HOST;
     if (!c || conn_open(c, cmd, path) != 0)
         goto out_free;
     free(conn_line(c, cmd)); /* greeting */
-    if (conn_send(c, req) != 0 || !(line = conn_line(c, cmd)))
+    if (conn_send_fd(c, req, fd) != 0 || !(line = conn_line(c, cmd)))
         goto out;
     json_t *reply = json_loads(line, 0, NULL);
     json_t *r = json_object_get(reply, "return");
@@ -103,6 +121,7 @@ static json_t *cli_request(const char *cmd, const char *path,
         fprintf(stderr, "hvpatch %s: %s\n", cmd,
                 e ? json_string_value(json_object_get(e, "desc"))
                   : "malformed reply");
+        *code = e ? CLI_EXIT_REFUSED : CLI_EXIT_HOST;
     }
     json_decref(reply);
 out:
@@ -111,6 +130,13 @@ out:
 out_free:
     free(c);
     return ret;
+}
+
+static json_t *cli_request(const char *cmd, const char *path,
+                           const char *req)
+{
+    int code;
+    return cli_request_fd(cmd, path, req, -1, &code);
 }
 
 static json_t *cli_execute(const char *cmd, const char *path,
@@ -197,6 +223,21 @@ static void print_status(json_t *s)
     printf("blocked guest writes: %lld\n",
            (long long)json_integer_value(json_object_get(
                json_object_get(s, "blocked_writes"), "total")));
+    json_t *pa = json_object_get(s, "patching");
+    if (json_is_true(json_object_get(pa, "enabled")))
+        printf("patching:     enabled, audit log %s\n",
+               json_string_value(json_object_get(pa, "audit_log")));
+    else
+        printf("patching:     off (%s)\n",
+               json_string_value(json_object_get(pa, "reason")));
+    json_array_foreach(json_object_get(s, "patches"), i, v)
+    {
+        printf("patch:        %s sequence %lld, applied %s, signed by %s\n",
+               json_string_value(json_object_get(v, "id")),
+               (long long)json_integer_value(json_object_get(v, "seq")),
+               json_string_value(json_object_get(v, "applied")),
+               json_string_value(json_object_get(v, "signer")));
+    }
 }
 
 static int simple_command(int argc, char **argv, const char *command,
@@ -250,6 +291,135 @@ int cli_cmd_quit(int argc, char **argv)
     return simple_command(argc, argv, "quit",
                           "usage: hvpatch quit --vm SOCKET [--json]\n"
                           "Stop a running VM (the monitor exits 0).\n");
+}
+
+/* The package file copied into a sealed memfd: what the VM reads is
+ * what this command read, whatever happens to the file meanwhile. */
+static int package_memfd(const char *cmd, const char *path)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (in < 0 || fstat(in, &st) != 0) {
+        fprintf(stderr, "hvpatch %s: %s: %s\n", cmd, path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        st.st_size > VRF_PKG_MAX_SIZE) {
+        fprintf(stderr, "hvpatch %s: %s: not a package (a regular file of 1 "
+                        "byte to 4 MiB)\n",
+                cmd, path);
+        goto out;
+    }
+    buf = malloc((size_t)st.st_size);
+    fd = memfd_create("hvpatch-package", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (!buf || fd < 0 || read(in, buf, (size_t)st.st_size) != st.st_size ||
+        write(fd, buf, (size_t)st.st_size) != st.st_size ||
+        fcntl(fd, F_ADD_SEALS,
+              F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        fprintf(stderr, "hvpatch %s: %s: cannot copy it for the VM: %s\n",
+                cmd, path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+out:
+    free(buf);
+    if (in >= 0)
+        close(in);
+    return fd;
+}
+
+static void print_patch_result(json_t *r)
+{
+    const char *op = json_string_value(json_object_get(r, "op"));
+    json_t *t = json_object_get(r, "time_ns");
+    printf("%s %s (sequence %lld) live in %.1f ms; the guest was paused "
+           "%.1f us; signed by %s\n",
+           op && strcmp(op, "revert") == 0 ? "reverted" : "applied",
+           json_string_value(json_object_get(r, "id")),
+           (long long)json_integer_value(json_object_get(r, "seq")),
+           (double)json_integer_value(json_object_get(t, "total")) / 1e6,
+           (double)json_integer_value(json_object_get(r, "pause_ns")) / 1e3,
+           json_string_value(json_object_get(r, "signer")));
+}
+
+/* Sends req (and fd) and prints the result; returns the exit code. */
+static int patch_request(const char *cmd, const struct cli_opts *o,
+                         json_t *req, int fd)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    int code = CLI_EXIT_HOST;
+    json_decref(req);
+    json_t *r = text ? cli_request_fd(cmd, o->vm, text, fd, &code) : NULL;
+    free(text);
+    if (!r)
+        return code;
+    if (o->json) {
+        char *s = json_dumps(r, JSON_COMPACT);
+        printf("%s\n", s ? s : "null");
+        free(s);
+    } else {
+        print_patch_result(r);
+    }
+    json_decref(r);
+    return CLI_EXIT_OK;
+}
+
+static const char cli_patch_exits[] =
+    "Exit status: 0 done, 1 usage, 2 the VM or the file cannot be reached,\n"
+    "4 refused (the reason is printed; the guest runs on, unchanged).\n";
+
+int cli_cmd_apply(int argc, char **argv)
+{
+    char usage[1024];
+    struct cli_opts o;
+    int code;
+    snprintf(usage, sizeof usage,
+             "usage: hvpatch apply --vm SOCKET [--json] PACKAGE\n"
+             "Apply a signed patch package to the running guest, without a\n"
+             "restart. The VM's verifier checks it (signature, chain,\n"
+             "revocation, baseline, sequence, pre-images), measures it into\n"
+             "the TPM, logs it, and writes it with every vCPU paused.\n%s",
+             cli_patch_exits);
+    if (parse_opts(argc, argv, usage, &o, &code))
+        return code;
+    if (optind + 1 != argc) {
+        fprintf(stderr, "hvpatch apply: one PACKAGE file is required\n%s",
+                usage);
+        return CLI_EXIT_USAGE;
+    }
+    int fd = package_memfd("apply", argv[optind]);
+    if (fd < 0)
+        return CLI_EXIT_HOST;
+    code = patch_request("apply", &o, json_pack("{s:s}", "execute", "apply"),
+                         fd);
+    close(fd);
+    return code;
+}
+
+int cli_cmd_revert(int argc, char **argv)
+{
+    char usage[1024];
+    struct cli_opts o;
+    int code;
+    snprintf(usage, sizeof usage,
+             "usage: hvpatch revert --vm SOCKET [--json] ID\n"
+             "Undo the latest applied patch, ID, in the running guest: its\n"
+             "sites get their original bytes back, measured and logged like\n"
+             "an apply. Patches are reverted newest first.\n%s",
+             cli_patch_exits);
+    if (parse_opts(argc, argv, usage, &o, &code))
+        return code;
+    if (optind + 1 != argc) {
+        fprintf(stderr, "hvpatch revert: one patch ID is required\n%s",
+                usage);
+        return CLI_EXIT_USAGE;
+    }
+    return patch_request("revert", &o,
+                         json_pack("{s:s,s:{s:s}}", "execute", "revert",
+                                   "arguments", "id", argv[optind]),
+                         -1);
 }
 
 /* Sends one raw request line; prints the reply; 1 if it was an error. */

@@ -13,6 +13,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"resume", cli_cmd_resume, "resume a paused VM"},
     {"quit", cli_cmd_quit, "stop a running VM"},
     {"control", cli_cmd_control, "send raw JSON requests to a control socket"},
+    {"apply", cli_cmd_apply, "apply a signed patch to a running guest"},
+    {"revert", cli_cmd_revert, "undo the latest patch in a running guest"},
     {"attest", cli_cmd_attest, "get a TPM quote and event log from a VM"},
     {"keygen", cli_cmd_keygen, "make a root CA and a patch-signing key"},
     {"build", cli_cmd_build, "build an unsigned patch package from a manifest"},

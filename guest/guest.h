@@ -47,7 +47,8 @@
 #define GUEST_SYS_KLOG_READ 3 /* (off, len, buf) -> bytes copied */
 #define GUEST_SYS_SHUTDOWN 4  /* (code) -> does not return */
 #define GUEST_SYS_SELFWRITE 5 /* (kind) -> GUEST_SELFWRITE_* */
-#define GUEST_SYS_COUNT 6
+#define GUEST_SYS_PATCHES 6   /* (struct hv_hc_patches *) -> 0 */
+#define GUEST_SYS_COUNT 7
 
 /* Error codes (returned negated), numbered as in Linux. */
 #define GUEST_EPERM 1
@@ -70,6 +71,10 @@
 /* Largest WRITE the kernel performs in one call; the library loops. */
 #define GUEST_WRITE_MAX 1024
 
+/* The kernel log klog reads (kernel.c, struct guest_klog below); here so
+ * that hot patches see the layout the running kernel has. */
+#define GUEST_KLOG_READ_MAX 64
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
@@ -77,6 +82,13 @@
  * user stack. tsc_khz is never 0; flags holds GUEST_F_*. */
 void workload_entry(uint64_t cpu, uint64_t ncpus, uint64_t tsc_khz,
                     uint64_t flags) __attribute__((noreturn));
+
+/* The kernel's secret and its log in one struct, so the log is guaranteed
+ * to follow the secret directly: what the sys_klog_read bug leaks. */
+struct guest_klog {
+    char secret[32];
+    char log[256];
+};
 
 /* One user stack per vCPU, in user bss (workload.c). */
 extern char workload_stacks[GUEST_MAX_VCPUS][GUEST_USTACK_SIZE];

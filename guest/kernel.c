@@ -32,7 +32,6 @@ _Static_assert(GUEST_F_SELFWRITE == HV_BOOT_F_SELFWRITE, "flag values");
 #define EFER_SCE 0x1u
 
 #define GUEST_EXC_VECTORS 32
-#define GUEST_KLOG_READ_MAX 64
 #define GUEST_DEFAULT_TSC_KHZ 1000000
 
 /* 64-bit TSS; rsp[0] is the stack ring 3 enters the kernel on. */
@@ -81,13 +80,6 @@ struct guest_cpu {
     struct hv_hc_heartbeat heartbeat;
     struct hv_hc_ucall ucall;
 } __attribute__((aligned(64)));
-
-/* The kernel's secret and its log in one struct, so the log is guaranteed
- * to follow the secret directly: what the sys_klog_read bug leaks. */
-struct guest_klog {
-    char secret[32];
-    char log[256];
-};
 
 long sys_klog_read(unsigned long off, unsigned long len, char *ubuf);
 void guest_main(uint64_t cpu, const struct hv_boot_info *boot)
@@ -421,6 +413,15 @@ static long guest_sys_selfwrite(uint64_t kind)
     return GUEST_SELFWRITE_CHANGED;
 }
 
+/* The monitor writes the list of live patches into the caller's buffer. */
+static long guest_sys_patches(uint64_t buf)
+{
+    if (!guest_user_range_ok(buf, sizeof(struct hv_hc_patches)))
+        return -GUEST_EFAULT;
+    outl(HV_PORT_HC_BASE + HV_HC_PATCHES, (uint32_t)buf);
+    return 0;
+}
+
 static long guest_do_syscall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
     switch (nr) {
@@ -437,6 +438,8 @@ static long guest_do_syscall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
         guest_halt();
     case GUEST_SYS_SELFWRITE:
         return guest_sys_selfwrite(a0);
+    case GUEST_SYS_PATCHES:
+        return guest_sys_patches(a0);
     default:
         return -GUEST_ENOSYS;
     }

@@ -42,6 +42,11 @@ long ulib_heartbeat(uint64_t count)
     return ulib_syscall(GUEST_SYS_HEARTBEAT, count, 0, 0);
 }
 
+long ulib_patches(struct hv_hc_patches *out)
+{
+    return ulib_syscall(GUEST_SYS_PATCHES, (uintptr_t)out, 0, 0);
+}
+
 long ulib_klog_read(uint64_t off, uint64_t len, void *buf)
 {
     return ulib_syscall(GUEST_SYS_KLOG_READ, off, len, (uintptr_t)buf);

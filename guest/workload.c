@@ -36,9 +36,14 @@ uint32_t workload_checksums[GUEST_MAX_VCPUS];
 struct workload {
     uint64_t cpu, ncpus, flags;
     uint64_t heartbeat_ticks, poll_ticks;
-    uint64_t last_heartbeat, last_poll;
+    uint64_t last_heartbeat, last_poll, last_patches;
     bool ready;
 };
+
+/* vCPU 0's view of the live hot patches (the monitor's list), to tell
+ * the console when one arrives or goes: the guest itself learns that it
+ * was fixed without a restart. */
+static struct hv_hc_patches workload_patches, workload_patches_new;
 
 /* vCPU 0's console input, accumulated until '\n'. */
 struct workload_console {
@@ -188,6 +193,41 @@ static void cmd_status(struct workload_args *a, const struct workload *w)
     }
 }
 
+static void workload_patch_line(const char *what,
+                                const struct hv_hc_patch *p)
+{
+    struct ulib_line l;
+
+    ulib_line_start(&l);
+    ulib_line_str(&l, what);
+    ulib_line_printable(&l, p->id, ulib_strlen(p->id));
+    ulib_line_str(&l, " (sequence ");
+    ulib_line_u64(&l, p->seq);
+    ulib_line_str(&l, ")");
+    ulib_line_end(&l);
+}
+
+/* `patches`: the hot patches live in this guest now. */
+static void cmd_patches(struct workload_args *a, const struct workload *w)
+{
+    struct ulib_line l;
+
+    (void)a;
+    (void)w;
+    if (ulib_patches(&workload_patches_new) != 0) {
+        ulib_puts("patches: error");
+        return;
+    }
+    ulib_line_start(&l);
+    ulib_line_str(&l, "patches: ");
+    ulib_line_u64(&l, workload_patches_new.count);
+    ulib_line_str(&l, " live");
+    ulib_line_end(&l);
+    for (unsigned i = 0;
+         i < workload_patches_new.count && i < HV_PATCHES_MAX; i++)
+        workload_patch_line("patches: ", &workload_patches_new.patch[i]);
+}
+
 static void cmd_shutdown(struct workload_args *a, const struct workload *w)
 {
     (void)a;
@@ -201,6 +241,7 @@ static const struct workload_cmd workload_cmds[] = {
     {"echo", "echo N TEXT", cmd_echo},
     {"klog", "klog OFF LEN", cmd_klog},
     {"status", "status", cmd_status},
+    {"patches", "patches", cmd_patches},
     {"shutdown", "shutdown", cmd_shutdown},
 };
 
@@ -395,12 +436,46 @@ static void workload_step(uint64_t cpu)
         workload_checksums[cpu] = ulib_checksum(out, (size_t)n);
 }
 
-/* vCPU 0's periodic duties: "guest: ready" once, then the console. */
+static bool workload_listed(const struct hv_hc_patches *l,
+                            const struct hv_hc_patch *p)
+{
+    for (unsigned i = 0; i < l->count && i < HV_PATCHES_MAX; i++)
+        if (l->patch[i].seq == p->seq &&
+            ulib_mem_is(l->patch[i].id, ulib_strlen(l->patch[i].id), p->id))
+            return true;
+    return false;
+}
+
+/* Tells the console which patches came and went since the last look. */
+static void workload_watch_patches(void)
+{
+    struct hv_hc_patches *old = &workload_patches, *cur = &workload_patches_new;
+
+    if (ulib_patches(cur) != 0 || cur->generation == old->generation)
+        return;
+    for (unsigned i = 0; i < old->count && i < HV_PATCHES_MAX; i++)
+        if (!workload_listed(cur, &old->patch[i]))
+            workload_patch_line("guest: security update reverted: ",
+                                &old->patch[i]);
+    for (unsigned i = 0; i < cur->count && i < HV_PATCHES_MAX; i++)
+        if (!workload_listed(old, &cur->patch[i]))
+            workload_patch_line("guest: security update applied without a "
+                                "restart: ",
+                                &cur->patch[i]);
+    ulib_memcpy(old, cur, sizeof *old);
+}
+
+/* vCPU 0's periodic duties: "guest: ready" once, then the console and the
+ * list of live patches. */
 static void workload_vcpu0_tick(struct workload *w, uint64_t now)
 {
     if (!w->ready && workload_all_started(w)) {
         ulib_puts("guest: ready");
         w->ready = true;
+    }
+    if (now - w->last_patches >= w->heartbeat_ticks) {
+        workload_watch_patches();
+        w->last_patches = now;
     }
     if (now - w->last_poll >= w->poll_ticks) {
         workload_console_poll(w);
@@ -423,7 +498,7 @@ void workload_entry(uint64_t cpu, uint64_t ncpus, uint64_t tsc_khz,
     /* The monitor times start -> first heartbeat of every vCPU. */
     shared->heartbeat[cpu] = 1;
     ulib_heartbeat(1);
-    w.last_heartbeat = w.last_poll = ulib_rdtsc();
+    w.last_heartbeat = w.last_poll = w.last_patches = ulib_rdtsc();
     if (cpu == 0) {
         workload_banner(&w);
         if (flags & GUEST_F_SELFWRITE)

@@ -24,6 +24,8 @@ struct hv_config {
     int no_tpm;               /* run without a TPM (nothing measured) */
     const char *tpm_tcti;     /* an existing TPM (tpm2-tss TCTI), or NULL */
     const char *tpm_state;    /* swtpm state directory, or NULL: temporary */
+    const char *trust_dir;    /* patch trust store, or NULL: no patching */
+    const char *audit_path;   /* audit log (append-only), or NULL */
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

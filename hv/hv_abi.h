@@ -87,7 +87,7 @@
 #define HV_HC_HEARTBEAT 0 /* arg: GPA of struct hv_hc_heartbeat */
 #define HV_HC_UCALL 1     /* arg: GPA of struct hv_hc_ucall */
 #define HV_HC_SHUTDOWN 2  /* arg: exit code (value, not a GPA) */
-#define HV_HC_PATCHES 3   /* reserved: list of applied patches */
+#define HV_HC_PATCHES 3   /* arg: GPA of struct hv_hc_patches to fill */
 #define HV_HC_COUNT 4
 
 #define HV_BOOT_MAGIC 0x31544f4f42564820ull /* "HVBOOT1" little-endian */
@@ -131,6 +131,25 @@ struct hv_hc_ucall {
     unsigned long long args[4];
     char file[HV_UCALL_FILE_MAX]; /* NUL-terminated */
     char msg[HV_UCALL_MSG_MAX];   /* NUL-terminated */
+};
+
+/* The patches applied now, as HV_HC_PATCHES reports them: the monitor
+ * fills the guest's buffer. generation changes with every apply and
+ * revert; count is every live patch, of which the latest
+ * HV_PATCHES_MAX are listed, oldest first. */
+#define HV_PATCHES_MAX 8
+#define HV_PATCH_ID_MAX 40
+
+struct hv_hc_patch {
+    char id[HV_PATCH_ID_MAX]; /* NUL-terminated */
+    unsigned long long seq;
+    unsigned long long applied_ms; /* UTC, ms since the epoch */
+};
+
+struct hv_hc_patches {
+    unsigned int generation;
+    unsigned int count;
+    struct hv_hc_patch patch[HV_PATCHES_MAX];
 };
 
 #endif /* HV_ABI_H */

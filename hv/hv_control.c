@@ -67,8 +67,7 @@ static const char *check_request(json_t *req, const char **name,
     return NULL;
 }
 
-char *hv_control_handle(const struct hv_control *c, const char *line,
-                        size_t len)
+char *hv_control_handle(struct hv_control *c, const char *line, size_t len)
 {
     json_error_t jerr;
     const char *name = NULL, *err = NULL;
@@ -91,9 +90,11 @@ char *hv_control_handle(const struct hv_control *c, const char *line,
         out = hv_control_error("GenericError", "command takes no arguments",
                                id);
     } else {
+        c->err_class = NULL;
         json_t *ret = cmd->run(c->ctx, args, &err);
         if (!ret) {
-            out = hv_control_error("GenericError",
+            out = hv_control_error(c->err_class ? c->err_class
+                                                : "GenericError",
                                    err ? err : "command failed", id);
         } else {
             json_t *r = json_pack("{s:o}", "return", ret);
@@ -104,6 +105,13 @@ char *hv_control_handle(const struct hv_control *c, const char *line,
     }
     json_decref(req);
     return out;
+}
+
+int hv_control_take_fd(struct hv_control *c)
+{
+    int fd = c->req_fd;
+    c->req_fd = -1;
+    return fd;
 }
 
 json_t *hv_control_hex(const uint8_t *buf, size_t len)
@@ -166,8 +174,9 @@ int hv_control_listen(struct hv_control *c, const char *path)
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     struct stat st;
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
-        c->clients[i].fd = -1;
+        c->clients[i].fd = c->clients[i].pending_fd = -1;
     c->listen_fd = -1;
+    c->req_fd = -1;
     if (strlen(path) >= sizeof a.sun_path) {
         hv_err("control socket path too long (max %zu bytes): %s",
                sizeof a.sun_path - 1, path);
@@ -204,15 +213,22 @@ int hv_control_listen(struct hv_control *c, const char *path)
     return c->path ? 0 : -1;
 }
 
+static void drop_client(struct hv_control_client *cl)
+{
+    close(cl->fd);
+    cl->fd = -1;
+    if (cl->pending_fd >= 0)
+        close(cl->pending_fd);
+    cl->pending_fd = -1;
+}
+
 static void send_line(struct hv_control_client *cl, char *text)
 {
     size_t n = strlen(text);
     text[n] = '\n'; /* replaces the NUL; the length is known */
     ssize_t w = send(cl->fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w != (ssize_t)(n + 1)) { /* a client that does not read is dropped */
-        close(cl->fd);
-        cl->fd = -1;
-    }
+    if (w != (ssize_t)(n + 1)) /* a client that does not read is dropped */
+        drop_client(cl);
     free(text);
 }
 
@@ -235,6 +251,7 @@ static void accept_client(struct hv_control *c)
         struct hv_control_client *cl = &c->clients[i];
         if (cl->fd < 0) {
             cl->fd = fd;
+            cl->pending_fd = -1;
             cl->len = 0;
             cl->discarding = 0;
             greet(c, cl);
@@ -254,10 +271,16 @@ static void process_lines(struct hv_control *c, struct hv_control_client *cl)
     char *nl;
     while (cl->fd >= 0 && (nl = memchr(cl->buf, '\n', cl->len)) != NULL) {
         size_t n = (size_t)(nl - cl->buf);
-        if (cl->discarding)
+        if (cl->discarding) {
             cl->discarding = 0; /* the end of an oversized request */
-        else if (n > 0)
+        } else if (n > 0) {
+            c->req_fd = cl->pending_fd;
+            cl->pending_fd = -1;
             send_line(cl, hv_control_handle(c, cl->buf, n));
+            if (c->req_fd >= 0) /* sent with a command that takes none */
+                close(c->req_fd);
+            c->req_fd = -1;
+        }
         memmove(cl->buf, nl + 1, cl->len - n - 1);
         cl->len -= n + 1;
     }
@@ -272,12 +295,36 @@ static void process_lines(struct hv_control *c, struct hv_control_client *cl)
     }
 }
 
+/* Reads what the client sent, and the one fd it may have sent with it
+ * (a later fd replaces an unused earlier one). */
+static ssize_t recv_client(struct hv_control_client *cl)
+{
+    struct iovec iov = {.iov_base = cl->buf + cl->len,
+                        .iov_len = sizeof cl->buf - cl->len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = cm.buf,
+                        .msg_controllen = sizeof cm.buf};
+    ssize_t r = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
+    struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
+        h->cmsg_len == CMSG_LEN(sizeof(int))) {
+        if (cl->pending_fd >= 0)
+            close(cl->pending_fd);
+        memcpy(&cl->pending_fd, CMSG_DATA(h), sizeof(int));
+    }
+    return r;
+}
+
 static void read_client(struct hv_control *c, struct hv_control_client *cl)
 {
-    ssize_t r = recv(cl->fd, cl->buf + cl->len, sizeof cl->buf - cl->len, 0);
+    ssize_t r = recv_client(cl);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        close(cl->fd);
-        cl->fd = -1;
+        drop_client(cl);
         return;
     }
     if (r > 0) {
@@ -317,10 +364,8 @@ void hv_control_service(struct hv_control *c, const struct pollfd *pfd, int n)
 void hv_control_close(struct hv_control *c)
 {
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
-        if (c->clients[i].fd >= 0) {
-            close(c->clients[i].fd);
-            c->clients[i].fd = -1;
-        }
+        if (c->clients[i].fd >= 0)
+            drop_client(&c->clients[i]);
     if (c->listen_fd >= 0)
         close(c->listen_fd);
     c->listen_fd = -1;

@@ -28,6 +28,7 @@ struct hv_control_cmd {
 
 struct hv_control_client {
     int fd;
+    int pending_fd; /* an fd sent with a request (SCM_RIGHTS), or -1 */
     size_t len;
     int discarding; /* an oversized line is being skipped */
     char buf[HV_CONTROL_MAX_LINE];
@@ -39,13 +40,20 @@ struct hv_control {
     void *ctx;
     int listen_fd;
     char *path;
+    /* While a command runs: the fd its client sent with the request (-1
+     * if none; hv_control_take_fd takes it), and the error class its
+     * failure reports (NULL: GenericError; a command may set it). */
+    int req_fd;
+    const char *err_class;
     struct hv_control_client clients[HV_CONTROL_MAX_CLIENTS];
 };
 
 /* Handles one request line (without its newline). Returns the reply as a
  * malloc'd NUL-terminated JSON text without newline; never NULL. */
-char *hv_control_handle(const struct hv_control *c, const char *line,
-                        size_t len);
+char *hv_control_handle(struct hv_control *c, const char *line, size_t len);
+
+/* The fd sent with the current request, now the caller's; or -1. */
+int hv_control_take_fd(struct hv_control *c);
 
 /* An error reply of the given class, as hv_control_handle returns. */
 char *hv_control_error(const char *cls, const char *desc, json_t *id);

@@ -90,7 +90,11 @@ int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg)
         hv_log("guest shut down with code %u", arg);
         hv_vm_stop(v->vm, HV_STOP_GUEST_OFF, (int)(arg & 0xff));
         return -1;
-    default: /* HV_HC_PATCHES is reserved until the apply path lands */
+    case HV_HC_PATCHES:
+        if (hv_patch_hypercall(v->vm, arg) != 0)
+            return bad_request(v, nr, arg);
+        return 0;
+    default:
         return bad_request(v, nr, arg);
     }
 }

@@ -2,6 +2,7 @@
 #ifndef HV_INT_H
 #define HV_INT_H
 
+#include <jansson.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 
 #define HV_PROT_PAGES (HV_PROT_SIZE / 0x1000)
 #define HV_BLOCKED_LOG_FULL 16 /* blocked writes reported in full */
+#define HV_PATCH_LIVE_MAX 64   /* == VRF_PATCH_MAX_APPLIED */
 
 /* Why the VM stopped; the first reason recorded wins. */
 enum hv_stop {
@@ -71,9 +73,23 @@ struct hv_vm {
     atomic_uint_fast32_t blocked_page[HV_PROT_PAGES];
     atomic_uint_fast64_t blocked_reported; /* total when last reported */
     atomic_uint blocked_logged;            /* reported in full so far */
+    atomic_uint_fast64_t blocked_audited;  /* total when last audited */
+    atomic_uint_fast64_t blocked_last_gpa, blocked_last_rip;
 
     struct hv_serial serial;
     atomic_uint_fast64_t all_hb_ns; /* when every vCPU had a heartbeat */
+
+    /* Live patches as the verifier reported them (hv_patch.c): for
+     * status and for the guest's HV_HC_PATCHES. patch_lock guards them. */
+    pthread_mutex_t patch_lock;
+    struct hv_patch_info {
+        char id[HV_PATCH_ID_MAX];
+        char signer[200];
+        uint64_t seq;
+        uint64_t applied_ms;
+    } patches[HV_PATCH_LIVE_MAX];
+    unsigned npatches;
+    unsigned patch_gen;
 };
 
 /* hv_kvm.c: arch-neutral KVM set-up. */
@@ -121,7 +137,23 @@ int hv_vm_stop(struct hv_vm *vm, enum hv_stop why, int guest_code);
 int hv_prot_setup(struct hv_vm *vm, int fd, uint64_t size);
 void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len);
 void hv_prot_report(struct hv_vm *vm); /* rate-limited summary */
+/* Has the verifier audit the writes blocked since the last call (one
+ * record for all of them; the caller rate-limits). */
+struct hv_vrf;
+void hv_prot_audit(struct hv_vm *vm, struct hv_vrf *vrf);
 void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32]);
+
+/* hv_patch.c: apply and revert through the verifier. */
+struct hv_vrf;
+/* Applies the package behind fd (taken) / reverts patch id. Return the
+ * result object, or NULL with *err and *cls (the error class). */
+json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
+                       const char **err, const char **cls);
+json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                        const char **err, const char **cls);
+json_t *hv_patch_list_json(struct hv_vm *vm);
+/* HV_HC_PATCHES: fills the guest's struct hv_hc_patches at gpa. */
+int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa);
 
 /* hv_seccomp.c: enter the monitor's allow-list (all threads). */
 int hv_seccomp_enter(void);

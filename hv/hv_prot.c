@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hv/hv_int.h"
+#include "hv/hv_vrf.h"
 #include "hv/hv_log.h"
 #include "verifier/vrf_proc.h"
 
@@ -54,6 +55,8 @@ void hv_prot_blocked_write(struct hv_vcpu *v, hv_gpa_t gpa, unsigned len)
     /* A rep-string instruction exits once per element at the same RIP:
      * count every write, report the instruction once. */
     uint64_t rip = hv_x86_rip(v);
+    atomic_store(&vm->blocked_last_gpa, gpa);
+    atomic_store(&vm->blocked_last_rip, rip);
     if (rip == v->last_blocked_rip)
         return;
     v->last_blocked_rip = rip;
@@ -77,6 +80,20 @@ void hv_prot_report(struct hv_vm *vm)
                (unsigned long long)(total - seen), (unsigned long long)total);
         atomic_store(&vm->blocked_reported, total);
     }
+}
+
+void hv_prot_audit(struct hv_vm *vm, struct hv_vrf *vrf)
+{
+    uint64_t total = atomic_load(&vm->blocked_total);
+    uint64_t seen = atomic_load(&vm->blocked_audited);
+    struct vrf_msg req = {.type = VRF_MSG_BLOCKED}, r;
+    if (total == seen || vrf->sock < 0)
+        return;
+    req.args[0] = total - seen;
+    req.args[1] = atomic_load(&vm->blocked_last_gpa);
+    req.args[2] = atomic_load(&vm->blocked_last_rip);
+    if (hv_vrf_call(vrf, &req, &r, NULL, 1000) == 0)
+        atomic_store(&vm->blocked_audited, total);
 }
 
 void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32])

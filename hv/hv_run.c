@@ -140,6 +140,22 @@ static json_t *tpm_json(struct hv_session *s)
                      s->tcti ? hv_control_hex(s->boot_id, 32) : NULL);
 }
 
+/* Whether `apply` can work, and if not, why (the verifier says more). */
+static json_t *patching_json(struct hv_session *s)
+{
+    const char *why = NULL;
+    if (s->vrf.sock < 0)
+        why = "the verifier is gone";
+    else if (!s->cfg->trust_dir)
+        why = "started without --trust";
+    else if (s->tpm_state == VRF_TPM_STATE_NONE)
+        why = "no TPM";
+    else if (s->tpm_state != VRF_TPM_STATE_OK)
+        why = "the TPM is gone";
+    return json_pack("{s:b,s:s?,s:s?}", "enabled", why == NULL, "reason", why,
+                     "audit_log", s->cfg->audit_path);
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
@@ -150,7 +166,8 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     hv_prot_digest(vm, d);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
     return json_pack(
-        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i}",
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
+        "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
@@ -159,7 +176,8 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         hv_control_hex(s->image_sha256, 32), "kind", "demo",
         "cmdline", s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", vrf,
         "tpm", tpm_json(s), "memory", rss_json(s->status_fd), "pid",
-        (int)getpid());
+        (int)getpid(), "patches", hv_patch_list_json(vm), "patching",
+        patching_json(s));
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -273,8 +291,27 @@ static json_t *cmd_attest(void *ctx, json_t *args, const char **err)
     return ret;
 }
 
+static json_t *cmd_apply(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    int fd = hv_control_take_fd(&s->ctl);
+    (void)args;
+    return hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
+}
+
+static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    const char *id = json_string_value(json_object_get(args, "id"));
+    if (json_object_size(args) != 1)
+        id = NULL;
+    return hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
+}
+
 static const struct hv_control_cmd hv_run_cmds[] = {
     {"status", cmd_status, 0},
+    {"apply", cmd_apply, 0},
+    {"revert", cmd_revert, 1},
     {"attest", cmd_attest, 1},
     {"pause", cmd_pause, 0},
     {"resume", cmd_resume, 0},
@@ -342,6 +379,7 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
     vm->start_ns = cfg->start_ns;
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->patch_lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* for timedwait */
     pthread_cond_init(&vm->parked_cond, &ca);
@@ -524,6 +562,8 @@ static int setup(struct hv_session *s)
         .ncpus = cfg->ncpus,
         .cmdline = cfg->cmdline,
         .kind = "demo",
+        .trust_dir = cfg->trust_dir,
+        .audit_path = cfg->audit_path,
     };
     if (hv_vrf_start(&s->vrf, image, len, &vcfg) != 0)
         goto cleanup;
@@ -627,6 +667,7 @@ static void main_loop(struct hv_session *s)
         hv_serial_flush(&vm->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
+            hv_prot_audit(vm, &s->vrf);
             last_report = hv_now_ns();
         }
     }
@@ -654,6 +695,7 @@ static void teardown(struct hv_session *s)
     struct hv_vm *vm = &s->vm;
     hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0); /* no-op if a reason is set */
     hv_vcpu_join_all(vm);
+    hv_prot_audit(vm, &s->vrf);
     hv_vrf_stop(&s->vrf);
     stop_tpm(s);
     hv_prot_report(vm);
@@ -689,7 +731,8 @@ int hv_run(const struct hv_config *cfg)
                                 .ncmds = sizeof hv_run_cmds /
                                          sizeof hv_run_cmds[0],
                                 .ctx = &s,
-                                .listen_fd = -1};
+                                .listen_fd = -1,
+                                .req_fd = -1};
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
         s.ctl.clients[i].fd = -1;
     init_vm(&s.vm, cfg);
@@ -703,6 +746,7 @@ int hv_run(const struct hv_config *cfg)
            cfg->control_path ? cfg->control_path : "");
     s.status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     json_object_seed(0); /* jansson reads its hash seed now, not later */
+    tzset();             /* and glibc its time zone (gmtime_r) */
     if (hv_vcpu_start_all(&s.vm) != 0)
         goto out;
     if (cfg->no_sandbox)
@@ -742,7 +786,13 @@ static const char hv_run_usage[] =
     "                    keep the anti-rollback counter across restarts\n"
     "  --tpm TCTI        use another TPM through a tpm2-tss TCTI string\n"
     "                    (e.g. swtpm:path=SOCK, device:/dev/tpmrm0)\n"
-    "  --no-tpm          no TPM: nothing is measured, attest is refused\n"
+    "  --no-tpm          no TPM: nothing is measured, attest and patching\n"
+    "                    are refused\n"
+    "  --trust DIR       accept patches signed under this trust store\n"
+    "                    (DIR/anchors, DIR/crls: `hvpatch keygen` makes one);\n"
+    "                    needs --audit-log. Without it, patching is off\n"
+    "  --audit-log FILE  append every decision to FILE, a hash-chained JSON\n"
+    "                    log (`hvpatch audit verify FILE` checks it)\n"
     "  --kernel, --initrd   reserved: Linux guests come later\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
@@ -772,6 +822,8 @@ int cli_cmd_run(int argc, char **argv)
         OPT_TPM,
         OPT_TPM_STATE,
         OPT_NO_TPM,
+        OPT_TRUST,
+        OPT_AUDIT_LOG,
         OPT_LATER
     };
     static const struct option opts[] = {
@@ -786,6 +838,8 @@ int cli_cmd_run(int argc, char **argv)
         {"tpm", required_argument, NULL, OPT_TPM},
         {"tpm-state", required_argument, NULL, OPT_TPM_STATE},
         {"no-tpm", no_argument, NULL, OPT_NO_TPM},
+        {"trust", required_argument, NULL, OPT_TRUST},
+        {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -843,6 +897,12 @@ int cli_cmd_run(int argc, char **argv)
         case OPT_NO_TPM:
             cfg.no_tpm = 1;
             break;
+        case OPT_TRUST:
+            cfg.trust_dir = optarg;
+            break;
+        case OPT_AUDIT_LOG:
+            cfg.audit_path = optarg;
+            break;
         case OPT_LATER:
             fprintf(stderr, "hvpatch run: %s is not supported yet (Linux "
                             "guests and TPMs are on the roadmap)\n",
@@ -864,6 +924,11 @@ int cli_cmd_run(int argc, char **argv)
     if (cfg.no_tpm + !!cfg.tpm_tcti + !!cfg.tpm_state > 1) {
         fprintf(stderr, "hvpatch run: --no-tpm, --tpm and --tpm-state "
                         "exclude each other\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (cfg.trust_dir && !cfg.audit_path) {
+        fprintf(stderr, "hvpatch run: --trust needs --audit-log FILE: every "
+                        "patch decision is logged\n");
         return CLI_EXIT_USAGE;
     }
     return hv_run(&cfg);

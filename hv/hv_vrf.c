@@ -42,30 +42,10 @@ int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len,
 static int recv_msg(int sock, struct vrf_msg *m, int *fd, int timeout_ms)
 {
     struct pollfd p = {.fd = sock, .events = POLLIN};
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } c;
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = c.buf,
-                        .msg_controllen = sizeof c.buf};
     *fd = -1;
     if (poll(&p, 1, timeout_ms) <= 0)
         return -1;
-    ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-        cm->cmsg_len == CMSG_LEN(sizeof(int)))
-        memcpy(fd, CMSG_DATA(cm), sizeof *fd);
-    if (n != (ssize_t)sizeof *m || (mh.msg_flags & MSG_CTRUNC)) {
-        if (*fd >= 0)
-            close(*fd);
-        *fd = -1;
-        return -1;
-    }
-    return 0;
+    return vrf_msg_recv(sock, m, fd) == (ssize_t)sizeof *m ? 0 : -1;
 }
 
 int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms, struct vrf_msg *ready)
@@ -87,15 +67,15 @@ int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms, struct vrf_msg *ready)
     return fd;
 }
 
-int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
-                struct vrf_msg *reply, int *fd, int timeout_ms)
+int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
+                   struct vrf_msg *reply, int *fd, int timeout_ms)
 {
     int got;
     if (fd)
         *fd = -1;
     if (v->sock < 0)
         return -1;
-    if (send(v->sock, req, sizeof *req, MSG_NOSIGNAL) != sizeof *req ||
+    if (vrf_msg_send(v->sock, req, send_fd) != 0 ||
         recv_msg(v->sock, reply, &got, timeout_ms) != 0) {
         hv_err("verifier: not answering; patching is disabled until the VM "
                "restarts");
@@ -108,6 +88,12 @@ int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
     else if (got >= 0)
         close(got);
     return 0;
+}
+
+int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
+                struct vrf_msg *reply, int *fd, int timeout_ms)
+{
+    return hv_vrf_call_fd(v, req, -1, reply, fd, timeout_ms);
 }
 
 void hv_vrf_stop(struct hv_vrf *v)

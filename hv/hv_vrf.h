@@ -31,6 +31,10 @@ int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms,
 int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
                 struct vrf_msg *reply, int *fd, int timeout_ms);
 
+/* hv_vrf_call, passing send_fd (>= 0) with the request. */
+int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
+                   struct vrf_msg *reply, int *fd, int timeout_ms);
+
 /* Closes the socket (the verifier exits on EOF) and reaps the process,
  * killing it if it has not exited within a second. */
 void hv_vrf_stop(struct hv_vrf *v);

@@ -255,9 +255,4 @@ int keys_elf_read_gpa(const struct keys_elf *elf, uint64_t gpa, uint8_t *out,
 int keys_build(const char *manifest, const char *image_override, uint8_t **out,
                size_t *out_len, struct keys_diag *diag);
 
-/* The protected ranges of the demo guest (hv/hv_abi.h) as the verifier
- * takes them: kernel and user text (code, domains 0 and 1) and the two
- * patch areas. *n receives the count. */
-const struct vrf_range *keys_demo_ranges(size_t *n);
-
 #endif /* KEYS_H */

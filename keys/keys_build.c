@@ -30,21 +30,6 @@
 #define MAX_DEFSYMS 256u
 #define MAX_ARGS (64u + MAX_SOURCES + MAX_CFLAGS + MAX_DEFSYMS)
 
-/* The demo guest's protected ranges (hv/hv_abi.h); domain 0 is the
- * kernel, 1 user mode. */
-static const struct vrf_range demo_ranges[] = {
-    {HV_PROT_KTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 0},
-    {HV_PROT_UTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 1},
-    {HV_PROT_KPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 0},
-    {HV_PROT_UPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 1},
-};
-
-const struct vrf_range *keys_demo_ranges(size_t *n)
-{
-    *n = sizeof demo_ranges / sizeof demo_ranges[0];
-    return demo_ranges;
-}
-
 /* GUEST_CFLAGS of the Makefile, for the same reasons: freestanding, fixed
  * addresses (no PIC), no stack protector, no endbr64 (so a function starts
  * with its pad), no red zone, no SSE, and the 5-byte entry pad. */
@@ -553,10 +538,12 @@ static int valid_symbol_name(const char *s)
 /* The range of kind `kind` holding gpa in the demo guest, or NULL. */
 static const struct vrf_range *demo_range(uint64_t gpa, uint32_t kind)
 {
-    for (size_t i = 0; i < sizeof demo_ranges / sizeof demo_ranges[0]; i++)
-        if (demo_ranges[i].kind == kind && gpa >= demo_ranges[i].base &&
-            gpa - demo_ranges[i].base < demo_ranges[i].size)
-            return &demo_ranges[i];
+    size_t n;
+    const struct vrf_range *r = vrf_demo_ranges(&n);
+    for (size_t i = 0; i < n; i++)
+        if (r[i].kind == kind && gpa >= r[i].base &&
+            gpa - r[i].base < r[i].size)
+            return &r[i];
     return NULL;
 }
 
@@ -566,10 +553,10 @@ static const struct vrf_range *demo_range(uint64_t gpa, uint32_t kind)
 static int find_guest_symbol(struct build *b, const char *name,
                              struct keys_sym *s)
 {
-    for (size_t i = 0;
-         b->area_domain >= 0 && i < sizeof demo_ranges / sizeof demo_ranges[0];
-         i++) {
-        const struct vrf_range *r = &demo_ranges[i];
+    size_t n;
+    const struct vrf_range *ranges = vrf_demo_ranges(&n);
+    for (size_t i = 0; b->area_domain >= 0 && i < n; i++) {
+        const struct vrf_range *r = &ranges[i];
 
         if (r->kind == VRF_RANGE_CODE && (int)r->domain == b->area_domain &&
             keys_elf_find_in(&b->gelf, name, r->base, r->size, s, NULL) ==
@@ -1069,7 +1056,7 @@ int keys_build(const char *manifest, const char *image_override, uint8_t **out,
         ctx.kind = b->pkg.kind;
         ctx.read = guest_read;
         ctx.read_opaque = &b->gelf;
-        ctx.ranges = keys_demo_ranges(&ctx.n_ranges);
+        ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
         ret = KEYS_ERR_BUILD;
         vr = vrf_check_records(&ctx, &check);
         if (vr != VRF_OK) {

@@ -793,7 +793,7 @@ int cli_cmd_verify(int argc, char **argv)
         ctx.ranges = ranges;
         ctx.n_ranges = n_ranges;
     } else {
-        ctx.ranges = keys_demo_ranges(&ctx.n_ranges);
+        ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
     }
     ctx.read = offline_read;
     ctx.read_opaque = &guest;

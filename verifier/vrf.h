@@ -358,6 +358,10 @@ int vrf_verify(struct vrf_trust *trust, const struct vrf_ctx *ctx,
  * pkg->detail and pkg->fail_record), or VRF_ERR_ARG. */
 int vrf_check_records(const struct vrf_ctx *ctx, struct vrf_pkg *pkg);
 
+/* The demo guest's protected ranges (hv/hv_abi.h): its kernel and user
+ * text, and a patch area for each; domain 0 is the kernel, 1 user mode. */
+const struct vrf_range *vrf_demo_ranges(size_t *n);
+
 /* ------------------------------------------------------------------ helpers */
 /* 0 if a and b are equal, non-zero otherwise; time depends on len only. */
 int vrf_ct_memcmp(const void *a, const void *b, size_t len);

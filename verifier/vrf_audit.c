@@ -53,26 +53,45 @@ const char *vrf_audit_strerror(int err)
     return "unknown error";
 }
 
-/* The known events and the PCR 10 action each may carry (0: none). */
-static const struct {
-    const char *name;
-    uint8_t action;
-} vrf_audit_events[VRF_AUDIT_EV_COUNT] = {
-    [VRF_AUDIT_EV_BOOT] = {"boot", 0},
-    [VRF_AUDIT_EV_TEXT_LOCKED] = {"text-locked", FW_ACT_TEXT_LOCK},
-    [VRF_AUDIT_EV_REJECTED] = {"rejected", 0},
-    [VRF_AUDIT_EV_APPROVED] = {"approved", 0},
-    [VRF_AUDIT_EV_APPLIED] = {"applied", FW_ACT_PATCH},
-    [VRF_AUDIT_EV_ABORTED] = {"aborted", 0},
-    [VRF_AUDIT_EV_REVERTED] = {"reverted", FW_ACT_REVERT},
-    [VRF_AUDIT_EV_WRITE_BLOCKED] = {"guest-write-blocked", 0},
+/* The known events. Which of them change PCR 10 (pcr_action) follows
+ * the verifier's order, measure then write: "approved" carries the
+ * operation's own event (patch for an apply, revert for a revert),
+ * "aborted" the one that undoes it; "applied" and "reverted" only say
+ * the write happened. */
+static const char *const vrf_audit_events[VRF_AUDIT_EV_COUNT] = {
+    [VRF_AUDIT_EV_BOOT] = "boot",
+    [VRF_AUDIT_EV_TEXT_LOCKED] = "text-locked",
+    [VRF_AUDIT_EV_REJECTED] = "rejected",
+    [VRF_AUDIT_EV_APPROVED] = "approved",
+    [VRF_AUDIT_EV_APPLIED] = "applied",
+    [VRF_AUDIT_EV_ABORTED] = "aborted",
+    [VRF_AUDIT_EV_REVERTED] = "reverted",
+    [VRF_AUDIT_EV_WRITE_BLOCKED] = "guest-write-blocked",
 };
+
+/* The PCR 10 action record rec of event ev may carry, or 0 for none. */
+static uint8_t pcr_action(int ev, json_t *rec)
+{
+    const char *op = json_string_value(json_object_get(rec, "op"));
+    int apply = op && strcmp(op, "apply") == 0;
+    int revert = op && strcmp(op, "revert") == 0;
+    switch (ev) {
+    case VRF_AUDIT_EV_TEXT_LOCKED:
+        return FW_ACT_TEXT_LOCK;
+    case VRF_AUDIT_EV_APPROVED:
+        return apply ? FW_ACT_PATCH : revert ? FW_ACT_REVERT : 0;
+    case VRF_AUDIT_EV_ABORTED:
+        return apply ? FW_ACT_REVERT : revert ? FW_ACT_PATCH : 0;
+    default:
+        return 0;
+    }
+}
 
 const char *vrf_audit_event_name(int ev)
 {
     if (ev < 0 || ev >= VRF_AUDIT_EV_COUNT)
         return NULL;
-    return vrf_audit_events[ev].name;
+    return vrf_audit_events[ev];
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -290,8 +309,10 @@ static uint8_t action_of(const char *s)
 
 /* A "pcr10" member: only where the event changed PCR 10, in a boot with a
  * TPM; exactly the fields of a runtime event, valid as one. */
-static int check_pcr10(struct vrf_audit_report *rep, int ev, json_t *p)
+static int check_pcr10(struct vrf_audit_report *rep, int ev, json_t *rec,
+                       json_t *p)
 {
+    uint8_t want = pcr_action(ev, rec);
     const int code = VRF_ERR_AUDIT_PCR10;
     struct vrf_audit_segment *seg = last_seg(rep);
     struct vrf_audit_pcr10 e;
@@ -300,11 +321,11 @@ static int check_pcr10(struct vrf_audit_report *rep, int ev, json_t *p)
     json_t *v;
     int ret;
 
-    if (vrf_audit_events[ev].action == 0)
+    if (want == 0)
         return fail(rep, code,
                     "\"pcr10\" on a \"%s\" record (only text-locked, "
-                    "applied and reverted change PCR 10)",
-                    vrf_audit_events[ev].name);
+                    "approved and aborted, with an \"op\", change PCR 10)",
+                    vrf_audit_events[ev]);
     if (!seg->has_boot_id)
         return fail(rep, code,
                     "\"pcr10\" in a boot without a TPM (line %llu says "
@@ -318,12 +339,11 @@ static int check_pcr10(struct vrf_audit_report *rep, int ev, json_t *p)
     if (ret != 0)
         return ret;
     e.rec.action = action_of(json_string_value(v));
-    if (e.rec.action != vrf_audit_events[ev].action)
+    if (e.rec.action != want)
         return fail(rep, code,
-                    "\"pcr10.action\" of a \"%s\" record must be "
+                    "\"pcr10.action\" of this \"%s\" record must be "
                     "\"%s\"",
-                    vrf_audit_events[ev].name,
-                    fw_action_name(vrf_audit_events[ev].action));
+                    vrf_audit_events[ev], fw_action_name(want));
     ret = member(rep, code, p, "pcr10.", "seq", JSON_INTEGER, &v);
     if (ret != 0)
         return ret;
@@ -403,7 +423,7 @@ static int check_common(struct vrf_audit_report *rep, json_t *rec, int *ev)
     if (ret != 0)
         return ret;
     for (*ev = 0; *ev < VRF_AUDIT_EV_COUNT; (*ev)++)
-        if (strcmp(json_string_value(v), vrf_audit_events[*ev].name) == 0)
+        if (strcmp(json_string_value(v), vrf_audit_events[*ev]) == 0)
             break;
     if (*ev == VRF_AUDIT_EV_COUNT)
         return fail(rep, VRF_ERR_AUDIT_EVENT, "unknown event \"%s\"",
@@ -412,7 +432,7 @@ static int check_common(struct vrf_audit_report *rep, json_t *rec, int *ev)
         return fail(rep, VRF_ERR_AUDIT_EVENT,
                     "\"%s\" before any \"boot\" record (a log starts with "
                     "\"boot\")",
-                    vrf_audit_events[*ev].name);
+                    vrf_audit_events[*ev]);
     return 0;
 }
 
@@ -469,7 +489,7 @@ static int check_line(struct vrf_audit_report *rep, const uint8_t *line,
     }
     p = json_object_get(rec, "pcr10");
     if (p != NULL) {
-        ret = check_pcr10(rep, ev, p);
+        ret = check_pcr10(rep, ev, rec, p);
         if (ret != 0)
             goto cleanup;
     }

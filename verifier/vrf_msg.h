@@ -8,6 +8,7 @@
 #define VRF_MSG_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define VRF_MSG_DATA_MAX 240u
 
@@ -28,6 +29,46 @@ enum vrf_msg_type {
                             holds struct vrf_quote then the event log:
                             args[0] = sizeof(struct vrf_quote),
                             args[1] = event log length */
+    /* A patch or a revert is four steps (docs/MONITOR.md, "Applying"):
+     * PREPARE or PREPARE_REVERT (verify, measure, audit) -> APPROVED;
+     * then, with every vCPU paused, WRITE -> WRITTEN or BUSY (resume,
+     * retry a bounded number of times); then FINISH -> DONE. A FAIL ends
+     * the operation at any step; nothing is written before WRITTEN. */
+    VRF_MSG_PREPARE = 7, /* monitor -> verifier, with the package's fd */
+    VRF_MSG_PREPARE_REVERT = 8, /* monitor -> verifier: data = package id
+                                   (NUL-terminated) */
+    VRF_MSG_APPROVED = 9, /* verifier -> monitor: args[0] = sequence,
+                             args[1] = 1 apply, 2 revert;
+                             data = struct vrf_msg_patch */
+    VRF_MSG_WRITE = 10,   /* monitor -> verifier, every vCPU paused:
+                             args[0] = vCPU count, data = their RIPs
+                             (uint64_t each) */
+    VRF_MSG_WRITTEN = 11, /* verifier -> monitor: every record written */
+    VRF_MSG_BUSY = 12,    /* verifier -> monitor: nothing written, a vCPU
+                             is inside a range: args[0] = vCPU, args[1] =
+                             its RIP */
+    VRF_MSG_FINISH = 13,  /* monitor -> verifier: args[0] = VRF_FINISH_*,
+                             args[1] = pause ns of the write, args[2] =
+                             tries */
+    VRF_MSG_DONE = 14,    /* verifier -> monitor: the decision is in the
+                             audit log (fsync'd); args[0] = sequence */
+    VRF_MSG_BLOCKED = 15, /* monitor -> verifier: guest writes to protected
+                             code were blocked: args[0] = count since the
+                             last report, args[1] = GPA and args[2] = RIP
+                             of the latest; reply DONE */
+};
+
+enum vrf_finish {
+    VRF_FINISH_WRITTEN = 0, /* WRITTEN came back: the change is live */
+    VRF_FINISH_BUSY = 1,    /* every try was BUSY: nothing changed */
+    VRF_FINISH_NO_PAUSE = 2, /* the vCPUs could not be paused */
+};
+
+/* The data of APPROVED. */
+#define VRF_MSG_ID_MAX 40u
+struct vrf_msg_patch {
+    char id[VRF_MSG_ID_MAX];                        /* NUL-terminated */
+    char signer[VRF_MSG_DATA_MAX - VRF_MSG_ID_MAX]; /* subject, truncated */
 };
 
 enum vrf_tpm_state {
@@ -44,5 +85,22 @@ struct vrf_msg {
 };
 
 _Static_assert(sizeof(struct vrf_msg) == 280, "vrf_msg is part of an ABI");
+_Static_assert(sizeof(struct vrf_msg_patch) == VRF_MSG_DATA_MAX,
+               "vrf_msg_patch fills vrf_msg.data");
+
+/* Fills reply as a FAIL carrying reason (truncated). Returns 0. */
+int vrf_msg_fail(struct vrf_msg *reply, const char *reason);
+
+/* Sends buf, and fd when >= 0 with it (SCM_RIGHTS); returns what
+ * sendmsg returns. For any socket (the control socket's client too). */
+ssize_t vrf_send_fd(int sock, const void *buf, size_t len, int fd);
+
+/* Sends m, and fd when >= 0, with SCM_RIGHTS. Returns 0 or -1. */
+int vrf_msg_send(int sock, const struct vrf_msg *m, int fd);
+
+/* Receives one message and at most one fd (*fd, else -1). Returns what
+ * recvmsg returns, or -1 with errno EBADMSG for a short message or a
+ * truncated fd list (whose fd is then closed). */
+ssize_t vrf_msg_recv(int sock, struct vrf_msg *m, int *fd);
 
 #endif /* VRF_MSG_H */

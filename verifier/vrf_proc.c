@@ -8,11 +8,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hv/hv_abi.h"
 #include "hv/hv_elf.h"
 #include "hv/hv_log.h"
+#include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 #include "verifier/vrf_sandbox.h"
 
@@ -58,32 +60,11 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
     return fd;
 }
 
-static int send_msg(int sock, const struct vrf_msg *m, int fd)
-{
-    struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof *m};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } c;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&c, 0, sizeof c);
-        mh.msg_control = c.buf;
-        mh.msg_controllen = sizeof c.buf;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof *m ? 0 : -1;
-}
-
 /* What the verifier may do once it serves requests. Everything it needs
  * from the filesystem (the image, the code memfd, the TPM's socket) it
  * has by then; it cannot open files. */
 static const struct vrf_sandbox_rule vrf_rules[] = {
-    {SCMP_SYS(recvmsg), 0, {{0}}},      /* requests (and, later, fds) */
+    {SCMP_SYS(recvmsg), 0, {{0}}},      /* requests and package fds */
     {SCMP_SYS(recvfrom), 0, {{0}}},     /* requests; TPM responses */
     {SCMP_SYS(sendmsg), 0, {{0}}},      /* replies */
     {SCMP_SYS(sendto), 0, {{0}}},       /* TPM commands */
@@ -113,44 +94,87 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(restart_syscall), 0, {{0}}},
     {SCMP_SYS(exit_group), 0, {{0}}},
     {SCMP_SYS(exit), 0, {{0}}},
+    /* Packages: fds the monitor passes, read into memory once. */
+    {SCMP_SYS(fstat), 0, {{0}}},
+    {SCMP_SYS(newfstatat), 0, {{0}}},
+    {SCMP_SYS(pread64), 0, {{0}}},
 };
 
-int vrf_proc_fail(struct vrf_msg *reply, const char *reason)
+#define VRF_RULES_N (sizeof vrf_rules / sizeof vrf_rules[0])
+
+/* Answers one well-formed request; *out_fd is an fd to send back. */
+static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
+                     const struct vrf_msg *m, int fd, struct vrf_msg *r,
+                     int *out_fd)
 {
-    reply->type = VRF_MSG_FAIL;
-    reply->status = -1;
-    strncpy((char *)reply->data, reason, sizeof reply->data - 1);
-    return 0;
+    switch (m->type) {
+    case VRF_MSG_PING:
+        r->type = VRF_MSG_PONG;
+        r->args[0] = (uint64_t)getpid();
+        r->args[1] = (uint64_t)pt->state;
+        break;
+    case VRF_MSG_ATTEST:
+        vrf_proc_tpm_attest(pt, m, r, out_fd);
+        break;
+    case VRF_MSG_PREPARE:
+        vrf_patch_prepare(pp, pt, fd, r);
+        break;
+    case VRF_MSG_PREPARE_REVERT:
+        vrf_patch_prepare_revert(pp, pt, m, r);
+        break;
+    case VRF_MSG_WRITE:
+        vrf_patch_write(pp, m, r);
+        break;
+    case VRF_MSG_FINISH:
+        vrf_patch_finish(pp, pt, m, r);
+        break;
+    case VRF_MSG_BLOCKED:
+        vrf_patch_blocked(pp, m, r);
+        break;
+    default:
+        vrf_msg_fail(r, "unknown request");
+    }
 }
 
-static void serve(int sock, struct vrf_proc_tpm *pt)
+static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp)
 {
     struct vrf_msg m, r;
     for (;;) {
-        int fd = -1;
-        ssize_t n = recv(sock, &m, sizeof m, 0);
+        int in_fd, out_fd = -1;
+        ssize_t n = vrf_msg_recv(sock, &m, &in_fd);
         if (n == 0)
             _exit(0); /* the monitor is gone or done */
         if (n < 0 && errno == EINTR)
             continue;
         memset(&r, 0, sizeof r);
-        if (n != (ssize_t)sizeof m) {
-            vrf_proc_fail(&r, "malformed request");
-        } else if (m.type == VRF_MSG_PING) {
-            r.type = VRF_MSG_PONG;
-            r.args[0] = (uint64_t)getpid();
-            r.args[1] = (uint64_t)pt->state;
-        } else if (m.type == VRF_MSG_ATTEST) {
-            vrf_proc_tpm_attest(pt, &m, &r, &fd);
-        } else {
-            vrf_proc_fail(&r, "unknown request");
-        }
-        int sent = send_msg(sock, &r, fd);
-        if (fd >= 0)
-            close(fd);
+        if (n != (ssize_t)sizeof m)
+            vrf_msg_fail(&r, "malformed request");
+        else
+            dispatch(pt, pp, &m, in_fd, &r, &out_fd);
+        if (in_fd >= 0)
+            close(in_fd);
+        int sent = vrf_msg_send(sock, &r, out_fd);
+        if (out_fd >= 0)
+            close(out_fd);
         if (sent != 0)
             _exit(0);
     }
+}
+
+/* The allow-list plus writing and syncing the audit log's fd alone. */
+static int enter_sandbox(const struct vrf_patch *pp)
+{
+    struct vrf_sandbox_rule rules[VRF_RULES_N + 2];
+    size_t n = VRF_RULES_N;
+    memcpy(rules, vrf_rules, sizeof vrf_rules);
+    if (pp->have_audit) {
+        int fd = pp->audit.fd;
+        rules[n++] = (struct vrf_sandbox_rule){
+            SCMP_SYS(write), 1, {SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd)}};
+        rules[n++] = (struct vrf_sandbox_rule){
+            SCMP_SYS(fsync), 1, {SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fd)}};
+    }
+    return vrf_sandbox_enter("verifier", rules, n, VRF_EXIT_FAIL);
 }
 
 /* Keeps the socket as fd 3 and stderr; the console is not the verifier's. */
@@ -172,9 +196,10 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
                    const struct vrf_proc_cfg *cfg)
 {
     pid_t parent = getppid();
-    uint8_t *w;
+    uint8_t *w, code_sha[32], boot_id[32] = {0};
     struct vrf_msg ready;
-    static struct vrf_proc_tpm pt; /* outlives the set-up: serve() uses it */
+    static struct vrf_proc_tpm pt; /* outlive the set-up: serve() uses them */
+    static struct vrf_patch pp;
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(VRF_EXIT_FAIL); /* dies with the monitor, never outlives it */
@@ -183,18 +208,24 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     sock = 3;
 
     int fd = vrf_code_create(image, len, HV_PROT_SIZE, &w);
-    if (fd < 0)
+    if (fd < 0 || vrf_patch_init(&pp, cfg->trust_dir, cfg->audit_path) != 0)
         _exit(VRF_EXIT_FAIL);
+    pp.code = w;
+    pp.code_base = HV_PROT_BASE;
+    pp.code_size = HV_PROT_SIZE;
+    pp.kind = cfg->kind;
     memset(&ready, 0, sizeof ready);
     ready.type = VRF_MSG_READY;
     ready.args[0] = HV_PROT_SIZE;
     mbedtls_sha256_ret(image, len, ready.data, 0);
+    memcpy(pp.baseline, ready.data, 32);
     /* Measured boot: before the monitor may run a single guest instruction. */
-    if (cfg->tcti &&
-        vrf_proc_tpm_boot(&pt, cfg, image, len, ready.data + 32) != 0)
+    if (cfg->tcti && vrf_proc_tpm_boot(&pt, cfg, image, len, boot_id) != 0)
         _exit(VRF_EXIT_FAIL);
+    memcpy(ready.data + 32, boot_id, 32);
     ready.args[1] = (uint64_t)pt.state;
-    if (send_msg(sock, &ready, fd) != 0) {
+    vrf_patch_audit_boot(&pp, &pt, boot_id);
+    if (vrf_msg_send(sock, &ready, fd) != 0) {
         hv_err("verifier: sending the code memfd failed: %s",
                strerror(errno));
         _exit(VRF_EXIT_FAIL);
@@ -203,14 +234,15 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     /* While the guest boots: the code's lock point (only this process can
      * change the code, so measuring it now or before is the same) and the
      * attestation key. A failure leaves the TPM state GONE. */
-    if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, w, HV_PROT_SIZE))
+    mbedtls_sha256_ret(w, HV_PROT_SIZE, code_sha, 0);
+    if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, code_sha))
         pt.state = VRF_TPM_STATE_GONE;
+    vrf_patch_audit_lock(&pp, &pt, code_sha);
     if (pt.state == VRF_TPM_STATE_OK)
         vrf_proc_tpm_ak(&pt);
-    if (vrf_sandbox_enter("verifier", vrf_rules,
-                          sizeof vrf_rules / sizeof vrf_rules[0],
-                          VRF_EXIT_FAIL) != 0)
+    tzset(); /* glibc reads its time zone file now: gmtime_r needs it */
+    if (enter_sandbox(&pp) != 0)
         _exit(VRF_EXIT_FAIL);
-    serve(sock, &pt);
+    serve(sock, &pt, &pp);
     _exit(0);
 }

@@ -27,6 +27,8 @@ struct vrf_proc_cfg {
     unsigned ncpus;
     const char *cmdline; /* guest command line, or NULL */
     const char *kind;    /* guest kind: "demo" */
+    const char *trust_dir;  /* trust store, or NULL: patching refused */
+    const char *audit_path; /* audit log, or NULL: decisions not logged */
 };
 
 /* The verifier's main: sock is its end of the socketpair, image the guest

@@ -15,6 +15,7 @@ struct vrf_proc_tpm {
     struct vrf_tpm *t;
     struct fw_evlog log; /* every measurement since boot */
     int state;           /* enum vrf_tpm_state */
+    struct fw_runtime_rec lock_rec; /* the text lock's PCR 10 event */
 };
 
 /* Opens the TPM, checks its PCRs are fresh and measures the boot
@@ -26,8 +27,7 @@ int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
 /* Records the lock point of the code in PCR 10 and the log: action
  * text-lock, digest = SHA-256 of the whole protected region. For the demo
  * guest that is its first instruction. Returns 0 or -1 (logged). */
-int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t *code,
-                      size_t len);
+int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t digest[32]);
 
 /* Creates the attestation key under the EK. Returns 0 or -1 (logged; the
  * TPM state becomes GONE). */
@@ -39,7 +39,5 @@ int vrf_proc_tpm_ak(struct vrf_proc_tpm *pt);
 int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
                         struct vrf_msg *reply, int *fd);
 
-/* Fills reply as a FAIL carrying reason. Returns 0. */
-int vrf_proc_fail(struct vrf_msg *reply, const char *reason);
 
 #endif /* VRF_PROC_INT_H */

@@ -83,18 +83,18 @@ cleanup:
     return ret;
 }
 
-int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t *code,
-                      size_t len)
+int vrf_proc_tpm_lock(struct vrf_proc_tpm *pt, const uint8_t digest[32])
 {
     struct fw_runtime_rec rec = {.action = FW_ACT_TEXT_LOCK};
     snprintf(rec.id, sizeof rec.id, "%s", "guest-code");
-    mbedtls_sha256_ret(code, len, rec.digest, 0);
+    memcpy(rec.digest, digest, 32);
     int e = fw_measure_runtime(&pt->log, &rec, vrf_tpm_extend_cb, pt->t);
     if (e != 0) {
         hv_err("verifier: measuring the text lock failed: %s (%s)",
                fw_strerror(e), vrf_tpm_last_error(pt->t));
         return -1;
     }
+    pt->lock_rec = rec;
     return 0;
 }
 
@@ -133,20 +133,20 @@ int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
     struct vrf_quote q;
     *fd = -1;
     if (pt->state != VRF_TPM_STATE_OK)
-        return vrf_proc_fail(reply, pt->state == VRF_TPM_STATE_NONE
+        return vrf_msg_fail(reply, pt->state == VRF_TPM_STATE_NONE
                                         ? "this VM runs without a TPM"
                                         : "the TPM is gone; restart the VM");
     if (req->args[0] == 0 || req->args[0] > VRF_NONCE_MAX)
-        return vrf_proc_fail(reply, "the nonce must be 1 to 64 bytes");
+        return vrf_msg_fail(reply, "the nonce must be 1 to 64 bytes");
     if (vrf_tpm_quote(pt->t, FW_PCR_QUOTE_MASK, req->data,
                       (size_t)req->args[0], &q) != 0) {
         if (vrf_tpm_is_gone(pt->t))
             pt->state = VRF_TPM_STATE_GONE;
-        return vrf_proc_fail(reply, vrf_tpm_last_error(pt->t));
+        return vrf_msg_fail(reply, vrf_tpm_last_error(pt->t));
     }
     *fd = quote_memfd(&q, &pt->log);
     if (*fd < 0)
-        return vrf_proc_fail(reply, "cannot pass the quote (memfd)");
+        return vrf_msg_fail(reply, "cannot pass the quote (memfd)");
     reply->type = VRF_MSG_QUOTE;
     reply->args[0] = sizeof q;
     reply->args[1] = pt->log.len;

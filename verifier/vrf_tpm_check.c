@@ -176,8 +176,24 @@ static int check_boot(const struct fw_evlog_parsed *p, size_t *next,
 #undef REQUIRE
 }
 
+/* Whether patch r applies again the package of the latest patch, which
+ * has been reverted since (or whose apply was abandoned): the same id,
+ * sequence and package digest, the latest record of them a revert. */
+static int is_reapply(const struct fw_runtime_rec *done, size_t n,
+                      const struct fw_runtime_rec *r, uint64_t last_patch)
+{
+    if (r->sequence != last_patch)
+        return 0;
+    for (size_t k = n; k-- > 0;)
+        if (done[k].sequence == r->sequence && strcmp(done[k].id, r->id) == 0)
+            return done[k].action == FW_ACT_REVERT &&
+                   memcmp(done[k].digest, r->digest, FW_SHA256_SIZE) == 0;
+    return 0;
+}
+
 /* The runtime part: only PCR 10 tagged records, patch sequences strictly
- * increasing, a revert undoing an applied patch. */
+ * increasing (except a re-apply of the last patch after its revert), a
+ * revert undoing an applied patch. */
 static int check_runtime(const struct fw_evlog_parsed *p, size_t first,
                          struct vrf_attest_report *rep)
 {
@@ -205,7 +221,8 @@ static int check_runtime(const struct fw_evlog_parsed *p, size_t first,
             return VRF_ERR_ATT_LOG_CONTENT;
         }
         if (r->action == FW_ACT_PATCH) {
-            if (have_patch && r->sequence <= last_patch) {
+            if (have_patch && r->sequence <= last_patch &&
+                !is_reapply(rep->runtime, rep->nruntime, r, last_patch)) {
                 DETAIL(rep,
                        "event log record %zu: patch sequence %llu not "
                        "above the previous %llu",

@@ -8,6 +8,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/sha512.h>
 
+#include "hv/hv_abi.h"
 #include "verifier/vrf_int.h"
 
 int vrf_ct_memcmp(const void *a, const void *b, size_t len)
@@ -174,4 +175,17 @@ int vrf_pkg_signer(const struct vrf_pkg *pkg, struct vrf_signer *out)
 cleanup:
     mbedtls_x509_crt_free(&crt);
     return ret;
+}
+
+static const struct vrf_range vrf_demo[] = {
+    {HV_PROT_KTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 0},
+    {HV_PROT_UTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 1},
+    {HV_PROT_KPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 0},
+    {HV_PROT_UPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 1},
+};
+
+const struct vrf_range *vrf_demo_ranges(size_t *n)
+{
+    *n = sizeof vrf_demo / sizeof vrf_demo[0];
+    return vrf_demo;
 }

@@ -16,12 +16,6 @@
 #include "guest/guest.h"
 #include "hv/hv_abi.h"
 
-/* guest/kernel.c's definitions, as the running kernel has them. */
-#define GUEST_KLOG_READ_MAX 64
-struct guest_klog {
-    char secret[32];
-    char log[256];
-};
 extern struct guest_klog guest_klog;
 /* The kernel's own memcpy (rep movsb), not the user library's. */
 void *memcpy(void *dst, const void *src, size_t n);

@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const struct hv_control c = {.cmds = cmds, .ncmds = 3};
+    struct hv_control c = {.cmds = cmds, .ncmds = 3, .req_fd = -1};
     free(hv_control_handle(&c, (const char *)data, size));
     return 0;
 }

@@ -89,7 +89,8 @@ strictly_greater() {
 vm_stop() {
     [ -n "${VM_PID:-}" ] || return 0
     if kill -0 "$VM_PID" 2>/dev/null; then
-        "$HVPATCH" quit --vm "$VM_SOCK" >/dev/null 2>&1 || kill "$VM_PID"
+        "$HVPATCH" quit --vm "$VM_SOCK" >/dev/null 2>&1 ||
+            kill "$VM_PID" 2>/dev/null || true
     fi
     local i
     for ((i = 0; i < 100; i++)); do

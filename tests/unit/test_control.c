@@ -33,6 +33,19 @@ static json_t *cmd_fail(void *ctx, json_t *args, const char **err)
     return NULL;
 }
 
+static struct hv_control ctl;
+
+/* A command that fails with its own error class. */
+static json_t *cmd_refuse(void *ctx, json_t *args, const char **err)
+{
+    (void)ctx;
+    (void)args;
+    calls++;
+    ctl.err_class = "Refused";
+    *err = "no";
+    return NULL;
+}
+
 static json_t *cmd_args(void *ctx, json_t *args, const char **err)
 {
     (void)ctx;
@@ -45,8 +58,9 @@ static const struct hv_control_cmd cmds[] = {
     {"status", cmd_ok, 0},
     {"broken", cmd_fail, 0},
     {"witharg", cmd_args, 1},
+    {"refuse", cmd_refuse, 0},
 };
-static const struct hv_control ctl = {.cmds = cmds, .ncmds = 3};
+static struct hv_control ctl = {.cmds = cmds, .ncmds = 4, .req_fd = -1};
 
 /* Runs one request; checks the error class (NULL: success) and the number
  * of commands it ran. */
@@ -114,6 +128,9 @@ static void test_unknown_and_failing(void **s)
 {
     (void)s;
     expect("{\"execute\":\"nope\"}", "CommandNotFound", 0);
+    expect("{\"execute\":\"broken\"}", "GenericError", 1);
+    expect("{\"execute\":\"refuse\"}", "Refused", 1);
+    /* The class is the failing command's, not left over for the next. */
     expect("{\"execute\":\"broken\"}", "GenericError", 1);
 }
 

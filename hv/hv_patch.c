@@ -1,0 +1,286 @@
+/* hv_patch.c: the monitor's half of apply and revert. The verifier
+ * decides and writes; the monitor pauses the vCPUs for the write, reports
+ * their RIPs, retries while one is inside a range that changes, and keeps
+ * the list of live patches for `status` and for the guest.
+ *
+ * Runs on the main thread, one operation at a time: two clients asking at
+ * once are served one after the other, and both are audited. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hv/hv_int.h"
+#include "hv/hv_log.h"
+#include "hv/hv_vrf.h"
+
+#define HV_PATCH_TRIES 200      /* pauses before giving up as busy */
+#define HV_PATCH_RETRY_NS 1000000 /* guest runs 1 ms between tries */
+#define HV_PATCH_PREPARE_MS 30000 /* verify + quote + NV + fsync */
+#define HV_PATCH_WRITE_MS 1000
+#define HV_PATCH_FINISH_MS 10000
+
+/* What one operation did, for the reply and the benchmark. */
+struct hv_patch_run {
+    struct vrf_msg approved;
+    int outcome;       /* enum vrf_finish */
+    unsigned tries;
+    uint64_t pause_ns; /* of the write that happened, or the longest try */
+    uint64_t busy_cpu, busy_rip;
+    uint64_t t_prepare, t_write, t_finish; /* ns each */
+};
+
+static char hv_patch_err[VRF_MSG_DATA_MAX + 64]; /* main thread only */
+
+static const char *verifier_gone(const char **cls)
+{
+    *cls = "Unavailable";
+    return "the verifier is not answering: patching is refused until the "
+           "VM restarts (the guest keeps running)";
+}
+
+/* A FAIL from the verifier, or any other unexpected reply. */
+static const char *refused(struct vrf_msg *r, const char **cls)
+{
+    r->data[sizeof r->data - 1] = '\0';
+    *cls = "Refused";
+    if (r->type != VRF_MSG_FAIL)
+        return "unexpected reply from the verifier";
+    snprintf(hv_patch_err, sizeof hv_patch_err, "%s", (char *)r->data);
+    return hv_patch_err;
+}
+
+/* One try: pause, ask the verifier to write, resume. Returns 0 when
+ * written, 1 when busy, -1 when the vCPUs would not pause or the verifier
+ * failed (run->outcome says which). */
+static int write_once(struct hv_vm *vm, struct hv_vrf *vrf,
+                      struct hv_patch_run *run)
+{
+    struct vrf_msg req = {.type = VRF_MSG_WRITE}, r;
+    uint64_t rips[HV_MAX_VCPUS] = {0}, ns = 0;
+    if (hv_vm_pause(vm, rips, &ns) != 0) {
+        run->outcome = VRF_FINISH_NO_PAUSE;
+        return -1;
+    }
+    uint64_t t0 = hv_now_ns();
+    req.args[0] = vm->ncpus;
+    memcpy(req.data, rips, sizeof rips);
+    int e = hv_vrf_call(vrf, &req, &r, NULL, HV_PATCH_WRITE_MS);
+    hv_vm_resume(vm); /* whatever the verifier said */
+    uint64_t pause = ns + (hv_now_ns() - t0);
+    if (e != 0 || (r.type != VRF_MSG_WRITTEN && r.type != VRF_MSG_BUSY)) {
+        run->outcome = -1;
+        return -1;
+    }
+    if (r.type == VRF_MSG_WRITTEN || pause > run->pause_ns)
+        run->pause_ns = pause;
+    if (r.type == VRF_MSG_WRITTEN)
+        return 0;
+    run->busy_cpu = r.args[0];
+    run->busy_rip = r.args[1];
+    return 1;
+}
+
+static void write_phase(struct hv_vm *vm, struct hv_vrf *vrf,
+                        struct hv_patch_run *run)
+{
+    struct timespec gap = {0, HV_PATCH_RETRY_NS};
+    run->outcome = VRF_FINISH_BUSY;
+    for (run->tries = 1; run->tries <= HV_PATCH_TRIES; run->tries++) {
+        int e = write_once(vm, vrf, run);
+        if (e == 0) {
+            run->outcome = VRF_FINISH_WRITTEN;
+            return;
+        }
+        if (e < 0)
+            return;
+        nanosleep(&gap, NULL);
+    }
+    run->tries = HV_PATCH_TRIES;
+}
+
+static uint64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The live list follows the verifier's: push on apply, pop on revert. */
+static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
+{
+    struct vrf_msg_patch mp;
+    memcpy(&mp, approved->data, sizeof mp);
+    mp.id[sizeof mp.id - 1] = '\0';
+    mp.signer[sizeof mp.signer - 1] = '\0';
+    pthread_mutex_lock(&vm->patch_lock);
+    if (approved->args[1] == 1 && vm->npatches < HV_PATCH_LIVE_MAX) {
+        struct hv_patch_info *p = &vm->patches[vm->npatches++];
+        snprintf(p->id, sizeof p->id, "%s", mp.id);
+        snprintf(p->signer, sizeof p->signer, "%s", mp.signer);
+        p->seq = approved->args[0];
+        p->applied_ms = unix_ms();
+    } else if (approved->args[1] == 2 && vm->npatches > 0) {
+        vm->npatches--;
+    }
+    vm->patch_gen++;
+    pthread_mutex_unlock(&vm->patch_lock);
+}
+
+static json_t *result_json(const struct hv_patch_run *run)
+{
+    struct vrf_msg_patch mp;
+    memcpy(&mp, run->approved.data, sizeof mp);
+    mp.id[sizeof mp.id - 1] = '\0';
+    mp.signer[sizeof mp.signer - 1] = '\0';
+    return json_pack(
+        "{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
+        run->approved.args[1] == 1 ? "apply" : "revert", "id", mp.id, "seq",
+        (json_int_t)run->approved.args[0], "signer", mp.signer, "pause_ns",
+        (json_int_t)run->pause_ns, "tries", (json_int_t)run->tries, "time_ns",
+        "prepare", (json_int_t)run->t_prepare, "write",
+        (json_int_t)run->t_write, "finish", (json_int_t)run->t_finish,
+        "total",
+        (json_int_t)(run->t_prepare + run->t_write + run->t_finish));
+}
+
+/* PREPARE (or PREPARE_REVERT) is in req; fd goes with it. */
+static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
+                      const struct vrf_msg *req, int fd, const char **err,
+                      const char **cls)
+{
+    struct hv_patch_run run = {0};
+    struct vrf_msg fin = {.type = VRF_MSG_FINISH}, r;
+    uint64_t t0 = hv_now_ns();
+    int e = hv_vrf_call_fd(vrf, req, fd, &run.approved, NULL,
+                           HV_PATCH_PREPARE_MS);
+    if (fd >= 0)
+        close(fd);
+    if (e != 0) {
+        *err = verifier_gone(cls);
+        return NULL;
+    }
+    if (run.approved.type != VRF_MSG_APPROVED) {
+        *err = refused(&run.approved, cls);
+        return NULL;
+    }
+    uint64_t t1 = hv_now_ns();
+    write_phase(vm, vrf, &run);
+    uint64_t t2 = hv_now_ns();
+    if (run.outcome < 0) {
+        *err = verifier_gone(cls);
+        return NULL;
+    }
+    fin.args[0] = (uint64_t)run.outcome;
+    fin.args[1] = run.pause_ns;
+    fin.args[2] = run.tries;
+    if (hv_vrf_call(vrf, &fin, &r, NULL, HV_PATCH_FINISH_MS) != 0) {
+        *err = verifier_gone(cls);
+        return NULL;
+    }
+    if (run.outcome == VRF_FINISH_WRITTEN)
+        list_update(vm, &run.approved);
+    run.t_prepare = t1 - t0;
+    run.t_write = t2 - t1;
+    run.t_finish = hv_now_ns() - t2;
+    if (r.type != VRF_MSG_DONE) {
+        *err = refused(&r, cls);
+        return NULL;
+    }
+    if (run.outcome == VRF_FINISH_WRITTEN)
+        return result_json(&run);
+    *cls = "Busy";
+    if (run.outcome == VRF_FINISH_BUSY)
+        snprintf(hv_patch_err, sizeof hv_patch_err,
+                 "busy: vCPU %" PRIu64 " stayed inside a range to change "
+                 "(rip 0x%" PRIx64 ") for %u tries; nothing changed",
+                 run.busy_cpu, run.busy_rip, run.tries);
+    else
+        snprintf(hv_patch_err, sizeof hv_patch_err,
+                 "the vCPUs could not be paused (the VM is paused or "
+                 "stopping); nothing changed");
+    *err = hv_patch_err;
+    return NULL;
+}
+
+json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
+                       const char **err, const char **cls)
+{
+    struct vrf_msg req = {.type = VRF_MSG_PREPARE};
+    if (fd < 0) {
+        *cls = "GenericError";
+        *err = "apply needs the package's fd, sent with the request "
+               "(SCM_RIGHTS): use `hvpatch apply`";
+        return NULL;
+    }
+    if (vrf->sock < 0) {
+        close(fd);
+        *err = verifier_gone(cls);
+        return NULL;
+    }
+    return run_op(vm, vrf, &req, fd, err, cls);
+}
+
+json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                        const char **err, const char **cls)
+{
+    struct vrf_msg req = {.type = VRF_MSG_PREPARE_REVERT};
+    if (!id || !id[0] || strlen(id) >= VRF_MSG_ID_MAX) {
+        *cls = "GenericError";
+        *err = "revert takes {\"id\": ID} of 1 to 39 bytes";
+        return NULL;
+    }
+    if (vrf->sock < 0) {
+        *err = verifier_gone(cls);
+        return NULL;
+    }
+    memcpy(req.data, id, strlen(id) + 1);
+    return run_op(vm, vrf, &req, -1, err, cls);
+}
+
+json_t *hv_patch_list_json(struct hv_vm *vm)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&vm->patch_lock);
+    for (unsigned i = 0; i < vm->npatches; i++) {
+        const struct hv_patch_info *p = &vm->patches[i];
+        time_t t = (time_t)(p->applied_ms / 1000);
+        struct tm tm;
+        char when[40], ms[8];
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when - 8, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ms, sizeof ms, ".%03uZ", (unsigned)(p->applied_ms % 1000));
+        strcat(when, ms);
+        json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:s}", "id", p->id,
+                                           "seq", (json_int_t)p->seq,
+                                           "applied", when, "signer",
+                                           p->signer));
+    }
+    pthread_mutex_unlock(&vm->patch_lock);
+    return a;
+}
+
+int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa)
+{
+    struct hv_hc_patches *out = hv_gpa_ram(vm, gpa, sizeof *out);
+    struct hv_hc_patches l;
+    if (!out)
+        return -1;
+    memset(&l, 0, sizeof l);
+    pthread_mutex_lock(&vm->patch_lock);
+    unsigned first = vm->npatches > HV_PATCHES_MAX
+                         ? vm->npatches - HV_PATCHES_MAX
+                         : 0;
+    l.generation = vm->patch_gen;
+    l.count = vm->npatches;
+    for (unsigned i = first; i < vm->npatches; i++) {
+        struct hv_hc_patch *p = &l.patch[i - first];
+        memcpy(p->id, vm->patches[i].id, sizeof p->id);
+        p->seq = vm->patches[i].seq;
+        p->applied_ms = vm->patches[i].applied_ms;
+    }
+    pthread_mutex_unlock(&vm->patch_lock);
+    memcpy(out, &l, sizeof l);
+    return 0;
+}

@@ -1,0 +1,642 @@
+/* vrf_patch.c: the verifier process's patch engine (see vrf_patch.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <mbedtls/sha256.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "firmware/fw_measure.h"
+#include "hv/hv_abi.h"
+#include "hv/hv_log.h"
+#include "keys/keys.h"
+#include "verifier/vrf_patch.h"
+#include "verifier/vrf_proc_int.h"
+
+enum { OP_APPLY = 1, OP_REVERT = 2 };
+
+/* ------------------------------------------------------------ set-up */
+
+int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
+                   const char *audit_path)
+{
+    char err[512];
+    vrf_trust_init(&pp->trust);
+    if (trust_dir) {
+        struct keys_diag d = {{0}};
+        int e = keys_trust_load_dir(&pp->trust, trust_dir, &d);
+        if (e != KEYS_OK) {
+            hv_err("verifier: trust store %s: %s", trust_dir,
+                   d.text[0] ? d.text : keys_strerror(e));
+            return -1;
+        }
+        pp->have_trust = 1;
+    }
+    if (audit_path) {
+        int r = vrf_audit_open(&pp->audit, audit_path, err, sizeof err);
+        if (r < 0) {
+            hv_err("verifier: audit log %s: %s", audit_path, err);
+            return -1;
+        }
+        if (r == 1)
+            hv_log("verifier: audit log %s: %s", audit_path, err);
+        pp->have_audit = 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- audit */
+
+static json_t *hex_json(const uint8_t *p, size_t n)
+{
+    char s[2 * 64 + 1];
+    for (size_t i = 0; i < n && i < 64; i++)
+        snprintf(s + 2 * i, 3, "%02x", p[i]);
+    s[2 * (n < 64 ? n : 64)] = '\0';
+    return json_string(s);
+}
+
+static json_t *pcr10_json(const struct fw_runtime_rec *rec)
+{
+    return json_pack("{s:s,s:s,s:I,s:o}", "action",
+                     fw_action_name(rec->action), "id", rec->id, "seq",
+                     (json_int_t)rec->sequence, "digest",
+                     hex_json(rec->digest, 32));
+}
+
+/* Appends rec (stolen). Returns 0, or -1 if there is no log or the write
+ * failed (logged). */
+static int audit(struct vrf_patch *pp, json_t *rec)
+{
+    int ret = 0;
+    if (!rec)
+        return -1;
+    if (pp->have_audit && vrf_audit_append(&pp->audit, rec, NULL) != 0) {
+        hv_err("verifier: audit log write failed: %s", strerror(errno));
+        ret = -1;
+    }
+    json_decref(rec);
+    return ret;
+}
+
+void vrf_patch_audit_boot(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
+                          const uint8_t boot_id[32])
+{
+    int tpm = pt->state == VRF_TPM_STATE_OK;
+    audit(pp, json_pack("{s:s,s:o,s:s,s:o,s:s}", "event", "boot", "baseline",
+                        hex_json(pp->baseline, 32), "kind", pp->kind,
+                        "boot_id",
+                        tpm ? hex_json(boot_id, 32) : json_null(), "tpm",
+                        tpm ? "ok" : "none"));
+}
+
+void vrf_patch_audit_lock(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
+                          const uint8_t code_sha256[32])
+{
+    json_t *lock = json_pack("{s:s,s:o}", "event", "text-locked",
+                             "code_sha256", hex_json(code_sha256, 32));
+    if (lock && pt->state == VRF_TPM_STATE_OK &&
+        pt->lock_rec.action == FW_ACT_TEXT_LOCK)
+        json_object_set_new(lock, "pcr10", pcr10_json(&pt->lock_rec));
+    audit(pp, lock);
+}
+
+static void reject(struct vrf_patch *pp, struct vrf_msg *reply, int op,
+                   const char *id, const uint8_t *sha, const char *code,
+                   const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Refuses the operation: audit "rejected", reply FAIL "CODE: reason". */
+static void reject(struct vrf_patch *pp, struct vrf_msg *reply, int op,
+                   const char *id, const uint8_t *sha, const char *code,
+                   const char *fmt, ...)
+{
+    char reason[VRF_MSG_DATA_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    audit(pp, json_pack("{s:s,s:s,s:s?,s:o,s:s,s:s}", "event", "rejected",
+                        "op", op == OP_APPLY ? "apply" : "revert", "id",
+                        id && id[0] ? id : NULL, "package_sha256",
+                        sha ? hex_json(sha, 32) : json_null(), "code", code,
+                        "reason", reason));
+    char text[VRF_MSG_DATA_MAX];
+    snprintf(text, sizeof text, "%.32s: %.200s", code, reason);
+    vrf_msg_fail(reply, text);
+}
+
+/* ------------------------------------------------------ the operations */
+
+static void op_free(struct vrf_op *op)
+{
+    for (size_t i = 0; op->w && i < op->nw; i++) {
+        free(op->w[i].old_bytes);
+        free(op->w[i].new_bytes);
+    }
+    free(op->w);
+    memset(op, 0, sizeof *op);
+}
+
+/* Current code as an apply will find it: stale code reads as zero. */
+static int read_code(void *opaque, uint64_t gpa, uint8_t *buf, size_t len)
+{
+    const struct vrf_patch *pp = opaque;
+    if (gpa < pp->code_base || len > pp->code_size ||
+        gpa - pp->code_base > pp->code_size - len)
+        return -1;
+    memcpy(buf, pp->code + (gpa - pp->code_base), len);
+    for (size_t i = 0; i < pp->n_stale; i++) {
+        uint64_t lo = pp->stale[i].gpa, hi = lo + pp->stale[i].len;
+        uint64_t a = gpa > lo ? gpa : lo, b = gpa + len < hi ? gpa + len : hi;
+        if (a < b)
+            memset(buf + (a - gpa), 0, b - a);
+    }
+    return 0;
+}
+
+/* Order of writes: new code first, in-place replacements, then the jumps
+ * into the new code (the guest sees none of them until all are done; the
+ * order only keeps every prefix of the list consistent). */
+static int rec_rank(uint32_t kind)
+{
+    return kind == VRF_REC_CODE ? 0 : kind == VRF_REC_REPLACE ? 1 : 2;
+}
+
+static int op_build(struct vrf_patch *pp, const struct vrf_pkg *pkg,
+                    struct vrf_op *op)
+{
+    op->w = calloc(pkg->n_records, sizeof *op->w);
+    if (!op->w)
+        return -1;
+    for (int rank = 0; rank < 3; rank++)
+        for (size_t i = 0; i < pkg->n_records; i++) {
+            const struct vrf_record *r = &pkg->records[i];
+            const uint8_t *p;
+            size_t len;
+            if (rec_rank(r->kind) != rank)
+                continue;
+            vrf_record_new_bytes(r, &p, &len);
+            struct vrf_write *w = &op->w[op->nw++];
+            w->gpa = r->gpa;
+            w->len = (uint32_t)len;
+            w->kind = r->kind;
+            w->old_bytes = malloc(len);
+            w->new_bytes = malloc(len);
+            if (!w->old_bytes || !w->new_bytes ||
+                read_code(pp, r->gpa, w->old_bytes, len) != 0)
+                return -1;
+            memcpy(w->new_bytes, p, len);
+        }
+    return 0;
+}
+
+/* The package from the monitor's fd, copied: what is verified is what is
+ * written, whatever happens to the file afterwards. */
+static uint8_t *read_package(int fd, size_t *len, const char **why)
+{
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *why = "the package is not a regular file or memfd";
+        return NULL;
+    }
+    if (st.st_size <= 0 || st.st_size > VRF_PKG_MAX_SIZE) {
+        *why = "the package must be 1 byte to 4 MiB";
+        return NULL;
+    }
+    uint8_t *buf = malloc((size_t)st.st_size);
+    size_t got = 0;
+    while (buf && got < (size_t)st.st_size) {
+        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got,
+                          (off_t)got);
+        if (n <= 0 && !(n < 0 && errno == EINTR))
+            break;
+        got += n > 0 ? (size_t)n : 0;
+    }
+    if (!buf || got != (size_t)st.st_size) {
+        free(buf);
+        *why = "cannot read the package";
+        return NULL;
+    }
+    *len = got;
+    return buf;
+}
+
+/* Patching needs a working TPM, a trust store and no operation under
+ * way. Returns NULL or why not. */
+static const char *not_ready(const struct vrf_patch *pp,
+                             const struct vrf_proc_tpm *pt)
+{
+    if (pp->have_pending)
+        return "another patch operation is under way";
+    if (!pp->have_trust)
+        return "this VM was started without --trust: patching is off";
+    if (pt->state == VRF_TPM_STATE_NONE)
+        return "this VM runs without a TPM (--no-tpm): patching needs one";
+    if (pt->state != VRF_TPM_STATE_OK)
+        return "the TPM is gone: patching is refused until the VM restarts";
+    return NULL;
+}
+
+/* The TPM checks of an approval: a fresh quote replayed against the event
+ * log with the package's baseline, and the anti-rollback counter (which a
+ * re-apply of the last reverted package does not move). */
+static int tpm_approve(struct vrf_proc_tpm *pt, const struct vrf_pkg *pkg,
+                       int reapply, char *why, size_t n)
+{
+    struct vrf_attest_report rep;
+    memset(&rep, 0, sizeof rep);
+    int e = vrf_tpm_check_fresh(pt->t, pt->log.buf, pt->log.len,
+                                pkg->baseline, pkg->kind, &rep);
+    if (e == 0 && !reapply)
+        e = vrf_tpm_nv_check_seq(pt->t, pkg->sequence);
+    if (e != 0)
+        snprintf(why, n, "%.199s", rep.detail[0] ? rep.detail
+                                                : vrf_tpm_last_error(pt->t));
+    vrf_attest_report_free(&rep);
+    if (e != 0 && vrf_tpm_is_gone(pt->t))
+        pt->state = VRF_TPM_STATE_GONE;
+    return e;
+}
+
+static int tpm_failed(struct vrf_proc_tpm *pt, char *why, size_t n)
+{
+    snprintf(why, n, "%s", vrf_tpm_last_error(pt->t));
+    if (vrf_tpm_is_gone(pt->t))
+        pt->state = VRF_TPM_STATE_GONE;
+    return -1;
+}
+
+/* Extends PCR 10 with rec. Returns 0 or -1 (why says it). */
+static int tpm_extend(struct vrf_proc_tpm *pt, const struct fw_runtime_rec *rec,
+                      char *why, size_t n)
+{
+    if (fw_measure_runtime(&pt->log, rec, vrf_tpm_extend_cb, pt->t) != 0)
+        return tpm_failed(pt, why, n);
+    return 0;
+}
+
+static struct fw_runtime_rec op_rec(const struct vrf_op *op, uint8_t action)
+{
+    struct fw_runtime_rec rec = {.action = action, .sequence = op->seq};
+    memcpy(rec.digest, op->pkg_sha256, 32);
+    snprintf(rec.id, sizeof rec.id, "%s", op->id);
+    return rec;
+}
+
+static uint8_t undo_action(const struct vrf_op *op)
+{
+    return op->kind == OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
+}
+
+/* Remembers op's package as the one that may be applied again with the
+ * sequence the counter already holds. */
+static void allow_reapply(struct vrf_patch *pp, const struct vrf_op *op)
+{
+    memcpy(pp->reapply_sha256, op->pkg_sha256, 32);
+    pp->reapply_seq = op->seq;
+    pp->reapply_ok = 1;
+}
+
+/* Commits a new sequence to the counter, measures the operation and
+ * audits "approved". Every PCR 10 event is carried by an audit record, so
+ * the counter goes first (it adds no event). On failure replies FAIL and
+ * returns -1. */
+static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                   const struct vrf_op *op, const char *title, int reapply,
+                   struct vrf_msg *reply)
+{
+    struct fw_runtime_rec rec =
+        op_rec(op, op->kind == OP_APPLY ? FW_ACT_PATCH : FW_ACT_REVERT);
+    struct fw_runtime_rec undo = op_rec(op, undo_action(op));
+    char why[200];
+    if (op->kind == OP_APPLY && !reapply) {
+        if (vrf_tpm_nv_commit_seq(pt->t, op->seq) != 0) {
+            tpm_failed(pt, why, sizeof why);
+            reject(pp, reply, op->kind, op->id, op->pkg_sha256, "TPM", "%s",
+                   why);
+            return -1;
+        }
+        allow_reapply(pp, op); /* until it is written */
+    }
+    if (tpm_extend(pt, &rec, why, sizeof why) != 0) {
+        reject(pp, reply, op->kind, op->id, op->pkg_sha256, "TPM", "%s", why);
+        return -1;
+    }
+    json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s,s:I,s:o}", "event",
+                          "approved", "op",
+                          op->kind == OP_APPLY ? "apply" : "revert", "id",
+                          op->id, "seq", (json_int_t)op->seq,
+                          "package_sha256", hex_json(op->pkg_sha256, 32),
+                          "signer", op->signer, "records", (json_int_t)op->nw,
+                          "pcr10", pcr10_json(&rec));
+    if (a && title)
+        json_object_set_new(a, "title", json_string(title));
+    if (audit(pp, a) != 0 && pp->have_audit) {
+        tpm_extend(pt, &undo, why, sizeof why);
+        vrf_msg_fail(reply, "AUDIT: the audit log cannot be written");
+        return -1;
+    }
+    return 0;
+}
+
+/* Measured and audited: the operation is pending, to be written. */
+static int approve(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                   const struct vrf_op *op, const char *title, int reapply,
+                   struct vrf_msg *reply)
+{
+    if (measure(pp, pt, op, title, reapply, reply) != 0)
+        return -1;
+    pp->pending = *op;
+    pp->have_pending = 1;
+    reply->type = VRF_MSG_APPROVED;
+    reply->args[0] = op->seq;
+    reply->args[1] = (uint64_t)op->kind;
+    struct vrf_msg_patch mp;
+    memset(&mp, 0, sizeof mp);
+    snprintf(mp.id, sizeof mp.id, "%s", op->id);
+    snprintf(mp.signer, sizeof mp.signer, "%.199s", op->signer);
+    memcpy(reply->data, &mp, sizeof mp);
+    return 0;
+}
+
+void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
+                       struct vrf_msg *reply)
+{
+    const char *why = not_ready(pp, pt);
+    size_t len = 0;
+    uint8_t sha[32], *buf = NULL;
+    struct vrf_pkg pkg;
+    struct vrf_op op;
+    memset(&op, 0, sizeof op);
+    vrf_pkg_init(&pkg);
+    if (why) {
+        reject(pp, reply, OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
+        return;
+    }
+    buf = read_package(fd, &len, &why);
+    if (!buf) {
+        reject(pp, reply, OP_APPLY, NULL, NULL, "PACKAGE", "%s", why);
+        return;
+    }
+    mbedtls_sha256_ret(buf, len, sha, 0);
+    int reapply = pp->reapply_ok && memcmp(pp->reapply_sha256, sha, 32) == 0;
+    uint64_t highest = 0;
+    int e = vrf_tpm_nv_read_seq(pt->t, &highest);
+    if (e != 0) {
+        if (vrf_tpm_is_gone(pt->t))
+            pt->state = VRF_TPM_STATE_GONE;
+        reject(pp, reply, OP_APPLY, NULL, sha, "TPM", "%s",
+               vrf_tpm_last_error(pt->t));
+        goto out;
+    }
+    struct vrf_ctx ctx = {
+        .kind = pp->kind,
+        .current_seq = reapply && highest == pp->reapply_seq ? highest - 1
+                                                             : highest,
+        .now = (int64_t)time(NULL),
+        .read = read_code,
+        .read_opaque = pp,
+    };
+    memcpy(ctx.baseline, pp->baseline, 32);
+    ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
+    e = vrf_verify(&pp->trust, &ctx, buf, len, &pkg);
+    if (e != VRF_OK) {
+        reject(pp, reply, OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
+               vrf_strerror(e), pkg.detail[0] ? ": " : "", pkg.detail);
+        goto out;
+    }
+    char tpm_why[200];
+    reapply = reapply && pkg.sequence == highest;
+    if (tpm_approve(pt, &pkg, reapply, tpm_why, sizeof tpm_why) != 0) {
+        reject(pp, reply, OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
+        goto out;
+    }
+    op.kind = OP_APPLY;
+    op.seq = pkg.sequence;
+    memcpy(op.pkg_sha256, sha, 32);
+    snprintf(op.id, sizeof op.id, "%s", pkg.id);
+    snprintf(op.signer, sizeof op.signer, "%s", pkg.signer.subject);
+    if (op_build(pp, &pkg, &op) != 0)
+        reject(pp, reply, OP_APPLY, pkg.id, sha, "NOMEM", "out of memory");
+    else if (approve(pp, pt, &op, pkg.title, reapply, reply) == 0)
+        memset(&op, 0, sizeof op); /* pending owns the writes now */
+    op_free(&op);
+out:
+    vrf_pkg_free(&pkg);
+    free(buf);
+}
+
+void vrf_patch_prepare_revert(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                              const struct vrf_msg *req,
+                              struct vrf_msg *reply)
+{
+    char id[VRF_MSG_ID_MAX];
+    const char *why = not_ready(pp, pt);
+    memcpy(id, req->data, sizeof id);
+    id[sizeof id - 1] = '\0';
+    if (why) {
+        reject(pp, reply, OP_REVERT, id, NULL, "REFUSED", "%s", why);
+        return;
+    }
+    size_t i = pp->n_applied;
+    while (i > 0 && strcmp(pp->applied[i - 1].id, id) != 0)
+        i--;
+    if (i == 0) {
+        reject(pp, reply, OP_REVERT, id, NULL, "NOT_APPLIED",
+               "no applied patch has the id \"%s\"", id);
+        return;
+    }
+    const struct vrf_op *top = &pp->applied[pp->n_applied - 1];
+    if (i != pp->n_applied) {
+        reject(pp, reply, OP_REVERT, id, NULL, "NOT_LATEST",
+               "%s is not the latest patch: revert %s first", id, top->id);
+        return;
+    }
+    /* The pending revert borrows the patch's writes, with the contents
+     * swapped; finish() gives them back or drops the patch. */
+    struct vrf_op op = *top;
+    op.kind = OP_REVERT;
+    op.written = 0;
+    approve(pp, pt, &op, NULL, 0, reply);
+}
+
+/* Whether rip, or its alias view, lies in [gpa, gpa + len), at or after
+ * from bytes into it. */
+static int rip_in(uint64_t rip, uint64_t gpa, uint64_t len, uint64_t from)
+{
+    uint64_t views[2] = {rip, rip - (HV_ALIAS_BASE - HV_PROT_BASE)};
+    for (int v = 0; v < 2; v++)
+        if (views[v] - gpa >= from && views[v] - gpa < len)
+            return 1;
+    return 0;
+}
+
+/* Which writes an operation performs: a revert leaves new code alone. */
+static int op_writes(const struct vrf_op *op, const struct vrf_write *w)
+{
+    return op->kind == OP_APPLY || w->kind != VRF_REC_CODE;
+}
+
+int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
+                       const uint64_t *rips, size_t n)
+{
+    for (size_t c = 0; c < n; c++) {
+        for (size_t i = 0; i < op->nw; i++)
+            if (op_writes(op, &op->w[i]) &&
+                rip_in(rips[c], op->w[i].gpa, op->w[i].len, 1))
+                return (int)c;
+        for (size_t i = 0; op->kind == OP_APPLY && i < pp->n_stale; i++)
+            if (rip_in(rips[c], pp->stale[i].gpa, pp->stale[i].len, 0))
+                return (int)c;
+    }
+    return -1;
+}
+
+static void scrub_stale(struct vrf_patch *pp)
+{
+    for (size_t i = 0; i < pp->n_stale; i++)
+        memset(pp->code + (pp->stale[i].gpa - pp->code_base), 0,
+               pp->stale[i].len);
+    pp->n_stale = 0;
+}
+
+void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
+                     struct vrf_msg *reply)
+{
+    struct vrf_op *op = &pp->pending;
+    uint64_t rips[HV_MAX_VCPUS];
+    if (!pp->have_pending || op->written || req->args[0] == 0 ||
+        req->args[0] > HV_MAX_VCPUS) {
+        vrf_msg_fail(reply, "no approved operation to write");
+        return;
+    }
+    memcpy(rips, req->data, sizeof rips);
+    int busy = vrf_patch_rip_busy(pp, op, rips, (size_t)req->args[0]);
+    if (busy >= 0) {
+        reply->type = VRF_MSG_BUSY;
+        reply->args[0] = (uint64_t)busy;
+        reply->args[1] = rips[busy];
+        return;
+    }
+    if (op->kind == OP_APPLY) {
+        scrub_stale(pp);
+        for (size_t i = 0; i < op->nw; i++)
+            memcpy(pp->code + (op->w[i].gpa - pp->code_base),
+                   op->w[i].new_bytes, op->w[i].len);
+    } else {
+        for (size_t i = op->nw; i-- > 0;)
+            if (op_writes(op, &op->w[i]))
+                memcpy(pp->code + (op->w[i].gpa - pp->code_base),
+                       op->w[i].old_bytes, op->w[i].len);
+    }
+    op->written = 1;
+    reply->type = VRF_MSG_WRITTEN;
+}
+
+/* A reverted patch's new code becomes stale. Out of memory, it stays as
+ * it is (the vCPUs run now: it cannot be zeroed), and a later package
+ * that wants that space is refused by its pre-image check. */
+static void keep_stale(struct vrf_patch *pp, const struct vrf_op *op)
+{
+    for (size_t i = 0; i < op->nw; i++) {
+        if (op->w[i].kind != VRF_REC_CODE)
+            continue;
+        struct vrf_stale *s =
+            realloc(pp->stale, (pp->n_stale + 1) * sizeof *s);
+        if (!s)
+            return;
+        pp->stale = s;
+        pp->stale[pp->n_stale++] =
+            (struct vrf_stale){op->w[i].gpa, op->w[i].len};
+    }
+}
+
+/* The operation is live: keep the patch, or drop the reverted one. */
+static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
+                           struct vrf_msg *reply)
+{
+    struct vrf_op *op = &pp->pending;
+    int apply = op->kind == OP_APPLY;
+    json_t *a = json_pack("{s:s,s:s,s:I,s:I,s:I}", "event",
+                          apply ? "applied" : "reverted", "id", op->id, "seq",
+                          (json_int_t)op->seq, "pause_ns",
+                          (json_int_t)req->args[1], "tries",
+                          (json_int_t)req->args[2]);
+    if (apply) {
+        pp->applied[pp->n_applied++] = *op;
+        pp->reapply_ok = 0;
+    } else {
+        allow_reapply(pp, op);
+        keep_stale(pp, op);
+        op_free(&pp->applied[--pp->n_applied]);
+    }
+    memset(op, 0, sizeof *op);
+    pp->have_pending = 0;
+    if (audit(pp, a) != 0 && pp->have_audit) {
+        vrf_msg_fail(reply, "AUDIT: done, but the audit log cannot be "
+                             "written");
+        return;
+    }
+    reply->type = VRF_MSG_DONE;
+}
+
+/* Nothing was written: measure the undoing event, so that PCR 10 again
+ * says what the code is, and record why. */
+static void finish_aborted(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                           const struct vrf_msg *req, struct vrf_msg *reply)
+{
+    struct vrf_op *op = &pp->pending;
+    int apply = op->kind == OP_APPLY;
+    struct fw_runtime_rec undo = op_rec(op, undo_action(op));
+    char why[200] = "";
+    int measured = tpm_extend(pt, &undo, why, sizeof why) == 0;
+    json_t *a = json_pack(
+        "{s:s,s:s,s:s,s:I,s:s,s:I}", "event", "aborted", "op",
+        apply ? "apply" : "revert", "id", op->id, "seq", (json_int_t)op->seq,
+        "reason",
+        req->args[0] == VRF_FINISH_BUSY
+            ? "busy: a vCPU stayed inside a range to change"
+            : "the vCPUs could not be paused",
+        "tries", (json_int_t)req->args[2]);
+    if (a && measured)
+        json_object_set_new(a, "pcr10", pcr10_json(&undo));
+    else if (a)
+        json_object_set_new(a, "tpm_error", json_string(why));
+    if (apply)
+        op_free(op);
+    memset(op, 0, sizeof *op); /* a revert's writes stay with the patch */
+    pp->have_pending = 0;
+    audit(pp, a);
+    reply->type = VRF_MSG_DONE;
+}
+
+void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                      const struct vrf_msg *req, struct vrf_msg *reply)
+{
+    if (!pp->have_pending) {
+        vrf_msg_fail(reply, "no operation to finish");
+        return;
+    }
+    reply->args[0] = pp->pending.seq;
+    if (pp->pending.written)
+        finish_written(pp, req, reply);
+    else
+        finish_aborted(pp, pt, req, reply);
+}
+
+void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
+                       struct vrf_msg *reply)
+{
+    char gpa[24], rip[24];
+    snprintf(gpa, sizeof gpa, "0x%" PRIx64, req->args[1]);
+    snprintf(rip, sizeof rip, "0x%" PRIx64, req->args[2]);
+    audit(pp, json_pack("{s:s,s:I,s:s,s:s}", "event", "guest-write-blocked",
+                        "count", (json_int_t)req->args[0], "gpa", gpa, "rip",
+                        rip));
+    reply->type = VRF_MSG_DONE;
+}

@@ -1,0 +1,121 @@
+/* vrf_patch.h: the verifier process's patch engine: approve, write,
+ * revert, and record every decision (docs/MONITOR.md, "Applying").
+ *
+ * It owns the only writable mapping of the guest's protected code, the
+ * trust store, the audit log and the list of applied patches. Every
+ * operation follows one order, so that what the TPM and the audit log say
+ * is never less than what the guest runs:
+ *
+ *   prepare  verify the package (or find the patch to revert), check the
+ *            TPM (fresh quote, anti-rollback counter), extend PCR 10 and
+ *            commit the counter, append "approved";    guest running
+ *   write    check no vCPU is inside a range that changes, write every
+ *            record;                                   every vCPU paused
+ *   finish   append "applied"/"reverted"; or, if the write never
+ *            happened, extend the undoing event and append "aborted".
+ *
+ * A revert restores the bytes at the patched sites; the patch's new code
+ * stays in its patch area (unreachable, but a vCPU may be about to return
+ * into it: the RIP check cannot see return addresses on stacks) until the
+ * next apply's write zeroes it, with every vCPU paused and none inside.
+ * Until then the verifier reads that area as zero, as it will be. 
+ *
+ * Measuring before writing is the TCG rule (measure, then load): a crash
+ * between the two leaves a PCR that claims a change the code lacks, never
+ * the reverse. */
+#ifndef VRF_PATCH_H
+#define VRF_PATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "firmware/fw_eventlog.h"
+#include "verifier/vrf.h"
+#include "verifier/vrf_audit.h"
+#include "verifier/vrf_msg.h"
+
+#define VRF_PATCH_MAX_APPLIED 64u /* patches live at once */
+
+/* One run of bytes a patch changes, with both of its contents. */
+struct vrf_write {
+    uint64_t gpa;
+    uint32_t len;
+    uint32_t kind; /* enum vrf_rec_kind */
+    uint8_t *old_bytes; /* what was there (the pre-image) */
+    uint8_t *new_bytes;
+};
+
+/* A patch: applied, or being applied or reverted. */
+struct vrf_op {
+    int kind; /* 1 apply, 2 revert */
+    char id[VRF_ID_MAX + 1];
+    char signer[256];
+    uint64_t seq;
+    uint8_t pkg_sha256[32];
+    size_t nw;
+    struct vrf_write *w; /* owned; CODE records first, REDIRECTs last */
+    int written;
+};
+
+struct vrf_proc_tpm;
+
+struct vrf_patch {
+    uint8_t *code; /* the writable mapping of the protected region */
+    uint64_t code_base, code_size;
+    uint8_t baseline[32];
+    const char *kind;
+    struct vrf_trust trust;
+    int have_trust;
+    struct vrf_audit audit;
+    int have_audit;
+    struct vrf_op applied[VRF_PATCH_MAX_APPLIED]; /* oldest first */
+    size_t n_applied;
+    struct vrf_op pending;
+    int have_pending;
+    /* New code of reverted patches, left in place by the revert (a vCPU
+     * may still return into it) and zeroed by the next apply's write. */
+    struct vrf_stale {
+        uint64_t gpa, len;
+    } * stale;
+    size_t n_stale;
+    /* The last package reverted or aborted: its sequence is already in
+     * the TPM counter, but re-applying it is not a replay. */
+    uint8_t reapply_sha256[32];
+    uint64_t reapply_seq;
+    int reapply_ok;
+};
+
+/* Loads the trust store (trust_dir may be NULL: patching refused) and
+ * opens the audit log (audit_path may be NULL), before the sandbox.
+ * Returns 0 or -1 (logged). */
+int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
+                   const char *audit_path);
+
+/* Append the "boot" record (before the guest runs) and the
+ * "text-locked" one (pt may hold no TPM). */
+void vrf_patch_audit_boot(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
+                          const uint8_t boot_id[32]);
+void vrf_patch_audit_lock(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
+                          const uint8_t code_sha256[32]);
+
+/* The request handlers: each fills reply. fd is the package (PREPARE). */
+void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
+                       struct vrf_msg *reply);
+void vrf_patch_prepare_revert(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                              const struct vrf_msg *req,
+                              struct vrf_msg *reply);
+void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
+                     struct vrf_msg *reply);
+void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
+                      const struct vrf_msg *req, struct vrf_msg *reply);
+void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
+                       struct vrf_msg *reply);
+
+/* The RIP check alone (for tests): the index of the first RIP inside a
+ * range op changes, other than at a site's first byte, also through the
+ * demo guest's alias mapping; or -1. For an apply, the stale code it
+ * zeroes counts too, first byte included. */
+int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
+                       const uint64_t *rips, size_t n);
+
+#endif /* VRF_PATCH_H */
