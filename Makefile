@@ -362,6 +362,10 @@ FUZZ_TARGETS += \
 	audit
 FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
+# The verifier's patch-message handlers (what a hostile monitor sends).
+FUZZ_TARGETS += \
+	vrf_msg
+FUZZ_DEPS_vrf_msg := $(UNIT_DEPS_patch)
 # libvirt lab (lab/).
 FUZZ_TARGETS += \
 	lab_record \

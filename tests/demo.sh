@@ -79,11 +79,11 @@ run_shown "$HVPATCH" apply --vm "$sock" "$tmp/HP-2026-0002.hvp"
 type_line "echo 96 hi"
 console "echo: error"
 
-say "A tampered package (one bit of its code flipped) is refused"
+say "A tampered package (one bit of its signed payload flipped) is refused"
 python3 - "$tmp/HP-2026-0002.hvp" "$tmp/tampered.hvp" <<'PY'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read())
-b[b.find(b"\x48", len(b) // 2)] ^= 1
+b[len(b) - 150] ^= 1  # inside the signed payload
 open(sys.argv[2], "wb").write(b)
 PY
 run_shown "$HVPATCH" apply --vm "$sock" "$tmp/tampered.hvp" || true

@@ -275,6 +275,10 @@ static int tpm_failed(struct vrf_proc_tpm *pt, char *why, size_t n)
 static int tpm_extend(struct vrf_proc_tpm *pt, const struct fw_runtime_rec *rec,
                       char *why, size_t n)
 {
+    if (pt->state != VRF_TPM_STATE_OK) {
+        snprintf(why, n, "%s", "the TPM is gone");
+        return -1;
+    }
     if (fw_measure_runtime(&pt->log, rec, vrf_tpm_extend_cb, pt->t) != 0)
         return tpm_failed(pt, why, n);
     return 0;
@@ -374,6 +378,8 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     struct vrf_op op;
     memset(&op, 0, sizeof op);
     vrf_pkg_init(&pkg);
+    if (!why && pp->n_applied >= VRF_PATCH_MAX_APPLIED)
+        why = "64 patches are live: revert one first";
     if (why) {
         reject(pp, reply, OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
         return;
@@ -562,6 +568,10 @@ static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
 {
     struct vrf_op *op = &pp->pending;
     int apply = op->kind == OP_APPLY;
+    if (apply ? pp->n_applied >= VRF_PATCH_MAX_APPLIED : pp->n_applied == 0) {
+        vrf_msg_fail(reply, "no room for the patch, or nothing to revert");
+        return; /* approve() prevents both */
+    }
     json_t *a = json_pack("{s:s,s:s,s:I,s:I,s:I}", "event",
                           apply ? "applied" : "reverted", "id", op->id, "seq",
                           (json_int_t)op->seq, "pause_ns",

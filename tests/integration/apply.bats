@@ -19,12 +19,11 @@ setup_file() {
         "$HVPATCH" sign "$t/$n.hvp" --keys "$t/keys" -o "$t/$n.signed" \
             >/dev/null
     done
-    # Tampered: one bit of the new code flipped after signing.
+    # Tampered: one bit of the signed payload flipped after signing.
     python3 - "$t/2.signed" "$t/2.tampered" <<'EOF'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read())
-i = b.find(b"\x48", len(b) // 2)  # a byte inside the payload's code
-b[i] ^= 0x01
+b[len(b) - 150] ^= 0x01  # inside the signed payload, before the signature
 open(sys.argv[2], "wb").write(b)
 EOF
     # Wrong baseline: built against another image (one more byte at the end).
