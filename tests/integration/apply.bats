@@ -320,6 +320,6 @@ soak() {
     [ "$status" -eq 0 ]
 }
 
-@test "soak: ${HVPATCH_SOAK_CYCLES:-200} apply/revert cycles under load: no guest fault, heartbeats rising, chain valid" {
-    soak "${HVPATCH_SOAK_CYCLES:-200}"
+@test "soak: ${HVPATCH_SOAK_CYCLES:-1000} apply/revert cycles under load: no guest fault, heartbeats rising, chain valid" {
+    soak "${HVPATCH_SOAK_CYCLES:-1000}"
 }
