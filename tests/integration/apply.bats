@@ -83,6 +83,9 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     vm_wait_console "security update applied without a restart: HP-2026-0001 \(sequence 1\)"
     vm_send "klog 0xffffffffffffffe0 32"
     vm_wait_console "klog: -22$"
+    vm_send "patches"
+    vm_wait_console "patches: HP-2026-0001 \(sequence 1\)"
+    grep -q "patches: 1 live" "$VM_OUT"
     [ "$(grep -c KSECRET "$VM_OUT")" -eq 1 ]
     strictly_greater "$before" "$(heartbeats)"
     [ "$(vm_status '.patches[0].id')" = HP-2026-0001 ]
