@@ -8,10 +8,12 @@
  * record has "n" (0, 1, 2, ... in the file), "time" (UTC,
  * "YYYY-MM-DDThh:mm:ss.mmmZ"), "event" and "prev" (64 lowercase hex:
  * SHA-256 of the previous line without its newline; 64 zeros for n = 0).
- * Records that extended TPM PCR 10 carry "pcr10": {"action", "id", "seq",
- * "digest"}, the fields of the runtime event of the TPM event log
- * (firmware/fw_eventlog.h, struct fw_runtime_rec). A last line with no
- * "\n" is a torn tail (a write cut off by a crash): a warning, ignored.
+ * Records of decisions that extended TPM PCR 10 (the text lock, an
+ * approval, an abort: measured before the write) carry "pcr10":
+ * {"action", "id", "seq", "digest"}, the fields of the runtime event of
+ * the TPM event log (firmware/fw_eventlog.h, struct fw_runtime_rec). A
+ * last line with no "\n" is a torn tail (a write cut off by a crash): a
+ * warning, ignored.
  *
  * Errors are stable negative codes, never reused, in the block
  * -3300..-3349 (disjoint from FW_ERR_*, VRF_ERR_TPM_*, VRF_ERR_ATT_* and
@@ -148,12 +150,15 @@ struct vrf_audit_report {
 /* Checks a whole log in memory, line by line, stopping at the first
  * error: length, nesting (VRF_AUDIT_DEPTH_MAX), JSON, object, canonical
  * form, required members, n, prev, known event (the first must be
- * "boot"), the members of that event, pcr10 (only on text-locked,
- * applied, reverted with the matching action, only in a boot with a TPM,
- * at most VRF_AUDIT_PCR10_MAX per boot). Bytes after the last "\n" are a
- * torn tail (rep->torn_len), not an error, if shorter than a line. Fills
- * rep (pair with vrf_audit_report_free, also on failure). Returns 0 or a
- * VRF_ERR_AUDIT_* code with rep->err_line and rep->detail set. */
+ * "boot"), the members of that event, pcr10 (only on text-locked, and
+ * on approved and aborted whose "op" is "apply" or "revert", with the
+ * action they imply: text-lock; the operation's own on approved, the
+ * undoing one on aborted; never on applied or reverted; only in a boot
+ * with a TPM, at most VRF_AUDIT_PCR10_MAX per boot). Bytes after the
+ * last "\n" are a torn tail (rep->torn_len), not an error, if shorter
+ * than a line. Fills rep (pair with vrf_audit_report_free, also on
+ * failure). Returns 0 or a VRF_ERR_AUDIT_* code with rep->err_line and
+ * rep->detail set. */
 int vrf_audit_check(const uint8_t *buf, size_t len,
                     struct vrf_audit_report *rep);
 

@@ -2,8 +2,10 @@
 # audit_log.bats: `hvpatch audit verify` on audit logs made here with jq
 # and sha256sum (a second implementation of the format in docs/AUDIT.md):
 # good logs, each kind of damage with its exit code and LOG:LINE reason,
-# torn tails, --json, --help; and --attestation against a real swtpm
-# driven by build/tests/tpm_tool (no VM needed), agreeing and not.
+# where pcr10 may be (measure, then write: on approved and aborted, never
+# on applied or reverted), torn tails, --json, --help; and --attestation
+# against a real swtpm driven by build/tests/tpm_tool (no VM needed),
+# agreeing and not.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -49,22 +51,43 @@ boot_rec() {
     fi
 }
 
-# pcr_rec EVENT ACTION ID SEQ DIGEST: a record that extended PCR 10.
+# pcr_rec EVENT ACTION ID SEQ DIGEST: a record that extended PCR 10, with
+# no "op" (a "text-locked", or a misplaced event).
 pcr_rec() {
     echo "{\"event\":\"$1\",\"pcr10\":{\"action\":\"$2\",\"id\":\"$3\",\"seq\":$4,\"digest\":\"$5\"}}"
 }
 
-# good_log FILE: boots, a lock, decisions of every kind.
+# op_rec EVENT OP ACTION ID SEQ DIGEST: an "approved" or "aborted" record
+# of operation OP (apply, revert) as the verifier writes it, measure then
+# write: "approved" carries the operation's PCR 10 event (patch for an
+# apply), "aborted" the one that undoes it.
+op_rec() {
+    case $1 in
+    approved) echo "{\"event\":\"approved\",\"op\":\"$2\",\"id\":\"$4\",\"seq\":$5,\"package_sha256\":\"$6\",\"signer\":\"CN=hvpatch test signer\",\"records\":2,\"pcr10\":{\"action\":\"$3\",\"id\":\"$4\",\"seq\":$5,\"digest\":\"$6\"}}" ;;
+    *) echo "{\"event\":\"$1\",\"op\":\"$2\",\"id\":\"$4\",\"seq\":$5,\"reason\":\"busy: a vCPU stayed inside a range to change\",\"tries\":200,\"pcr10\":{\"action\":\"$3\",\"id\":\"$4\",\"seq\":$5,\"digest\":\"$6\"}}" ;;
+    esac
+}
+
+# done_rec EVENT ID SEQ: "applied" or "reverted": the write happened (no
+# pcr10: the approval carries it).
+done_rec() {
+    echo "{\"event\":\"$1\",\"id\":\"$2\",\"seq\":$3,\"pause_ns\":217396,\"tries\":1}"
+}
+
+# good_log FILE: boots, a lock, decisions of every kind: pkg-1 applied and
+# reverted, pkg-2's apply aborted.
 good_log() {
     append "$1" "$(boot_rec $A demo $B)"
     append "$1" "$(pcr_rec text-locked text-lock guest-code 0 $C)"
-    append "$1" '{"event":"approved","id":"pkg-1","seq":1}'
-    append "$1" "$(pcr_rec applied patch pkg-1 1 $C)"
-    append "$1" '{"event":"rejected","id":"pkg-0","reason":"signature does not verify"}'
-    append "$1" '{"event":"guest-write-blocked","gpa":1052672}'
-    append "$1" '{"event":"guest-write-blocked","gpa":1052680}'
-    append "$1" "$(pcr_rec reverted revert pkg-1 1 $C)"
-    append "$1" '{"event":"aborted","id":"pkg-2"}'
+    append "$1" "$(op_rec approved apply patch pkg-1 1 $C)"
+    append "$1" "$(done_rec applied pkg-1 1)"
+    append "$1" '{"event":"rejected","op":"apply","id":"pkg-0","package_sha256":null,"code":"VRF_ERR_SIG_INVALID","reason":"signature does not verify"}'
+    append "$1" '{"event":"guest-write-blocked","count":1,"gpa":"0x101000","rip":"0x400001a3"}'
+    append "$1" '{"event":"guest-write-blocked","count":6,"gpa":"0x101008","rip":"0x400001a3"}'
+    append "$1" "$(op_rec approved revert revert pkg-1 1 $C)"
+    append "$1" "$(done_rec reverted pkg-1 1)"
+    append "$1" "$(op_rec approved apply patch pkg-2 2 $A)"
+    append "$1" "$(op_rec aborted apply revert pkg-2 2 $A)"
     append "$1" "$(boot_rec $A linux null)"
     append "$1" '{"event":"applied","id":"pkg-3","seq":3}'
 }
@@ -107,10 +130,10 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
     [ "$status" -eq 0 ]
     echo "$output"
     [[ $output == *"audit log $LOG: OK, hash chain intact"* ]]
-    [[ $output == *"records: 11"* ]]
+    [[ $output == *"records: 13"* ]]
     [[ $output == *"boots: 2 (1 with a TPM)"* ]]
     [[ $output == *"text locks: 1"* ]]
-    [[ $output == *"patches: 1 approved, 2 applied, 1 reverted, 1 rejected, 1 aborted"* ]]
+    [[ $output == *"patches: 3 approved, 2 applied, 1 reverted, 1 rejected, 1 aborted"* ]]
     [[ $output == *"guest writes blocked: 2"* ]]
     [[ $output == *"last record hash: $(last_hash "$LOG")"* ]]
 }
@@ -128,15 +151,15 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
     run "$HV" audit verify "$LOG" --json
     [ "$status" -eq 0 ]
     [ "$(echo "$output" | jq -r .ok)" = true ]
-    [ "$(echo "$output" | jq -r .records)" = 11 ]
+    [ "$(echo "$output" | jq -r .records)" = 13 ]
     [ "$(echo "$output" | jq -r .boots)" = 2 ]
     [ "$(echo "$output" | jq -r '.events.applied')" = 2 ]
     [ "$(echo "$output" | jq -r '.events["guest-write-blocked"]')" = 2 ]
     [ "$(echo "$output" | jq -r .last_hash)" = "$(last_hash "$LOG")" ]
-    [ "$(echo "$output" | jq -r '.segments[0].pcr10')" = 3 ]
+    [ "$(echo "$output" | jq -r '.segments[0].pcr10')" = 5 ]
     [ "$(echo "$output" | jq -r '.segments[0].boot_id')" = "$B" ]
     [ "$(echo "$output" | jq -r '.segments[1].boot_id')" = null ]
-    [ "$(echo "$output" | jq -r '.segments[1].line')" = 10 ]
+    [ "$(echo "$output" | jq -r '.segments[1].line')" = 12 ]
     sed -i '3s/pkg-1/pkg-9/' "$LOG"
     run --separate-stderr "$HV" audit verify "$LOG" --json
     [ "$status" -eq 4 ]
@@ -191,13 +214,7 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
     [[ $output == "hvpatch audit verify: $LOG:3: longer than 4096 bytes"* ]]
 
     head -n 2 "$W/good.log" >"$LOG"
-    append "$LOG" "$(pcr_rec applied revert pkg-1 1 $C)"
-    run "$HV" audit verify "$LOG"
-    [ "$status" -eq 4 ]
-    [[ $output == *"$LOG:3: \"pcr10.action\" of a \"applied\" record must be \"patch\""* ]]
-
-    head -n 2 "$W/good.log" >"$LOG"
-    append "$LOG" "$(pcr_rec applied patch pkg-1 1 ${C^^})"
+    append "$LOG" "$(op_rec approved apply patch pkg-1 1 ${C^^})"
     run "$HV" audit verify "$LOG"
     [ "$status" -eq 4 ]
     [[ $output == *"$LOG:3: \"pcr10.digest\" is not 64 lowercase hex digits"* ]]
@@ -209,17 +226,63 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
     [[ $output == *"$LOG:1: \"approved\" before any \"boot\" record"* ]]
 }
 
+# refused KEEP RECORD REASON: the first KEEP lines of good.log, then
+# RECORD, are refused at RECORD's line with REASON (a prefix).
+refused() {
+    head -n "$1" "$W/good.log" >"$LOG"
+    append "$LOG" "$2"
+    run "$HV" audit verify "$LOG"
+    [ "$status" -eq 4 ]
+    [[ $output == "hvpatch audit verify: $LOG:$(($1 + 1)): $3"* ]]
+}
+
+@test "pcr10 only where the verifier measures: text-locked, approved and aborted with an op" {
+    good_log "$W/good.log"
+    # An aborted revert carries the undoing patch event.
+    head -n 4 "$W/good.log" >"$LOG"
+    append "$LOG" "$(op_rec approved revert revert pkg-1 1 $C)"
+    append "$LOG" "$(op_rec aborted revert patch pkg-1 1 $C)"
+    run "$HV" audit verify "$LOG"
+    [ "$status" -eq 0 ]
+    [[ $output == *"patches: 2 approved, 1 applied, 0 reverted, 0 rejected, 1 aborted"* ]]
+
+    # The write's own records carry none: the approval measured it.
+    refused 3 "$(pcr_rec applied patch pkg-1 1 $C)" \
+        '"pcr10" on a "applied" record (only text-locked, approved and aborted, with an "op", change PCR 10)'
+    refused 8 "$(pcr_rec reverted revert pkg-1 1 $C)" '"pcr10" on a "reverted" record'
+    # An approval or an abort says which operation it is.
+    refused 2 "$(pcr_rec approved patch pkg-1 1 $C)" '"pcr10" on a "approved" record'
+    refused 2 "$(op_rec approved install patch pkg-1 1 $C)" '"pcr10" on a "approved" record'
+    refused 3 "$(pcr_rec aborted revert pkg-1 1 $C)" '"pcr10" on a "aborted" record'
+    # The action follows the op: the operation's own on an approval, the
+    # undoing one on an abort.
+    refused 2 "$(op_rec approved apply revert pkg-1 1 $C)" \
+        '"pcr10.action" of this "approved" record must be "patch"'
+    refused 4 "$(op_rec approved revert patch pkg-1 1 $C)" \
+        '"pcr10.action" of this "approved" record must be "revert"'
+    refused 10 "$(op_rec aborted apply patch pkg-2 2 $A)" \
+        '"pcr10.action" of this "aborted" record must be "revert"'
+    refused 8 "$(op_rec aborted revert revert pkg-1 1 $C)" \
+        '"pcr10.action" of this "aborted" record must be "patch"'
+    refused 1 "$(pcr_rec text-locked patch guest-code 0 $C)" \
+        '"pcr10.action" of this "text-locked" record must be "text-lock"'
+    # Never in a boot without a TPM.
+    refused 13 "$(op_rec approved apply patch pkg-4 4 $C)" \
+        '"pcr10" in a boot without a TPM (line 12 says "tpm": "none")'
+}
+
 @test "a torn last line (a write cut off by a crash) is a warning, at every cut" {
     good_log "$W/good.log"
     size=$(stat -c %s "$W/good.log")
     last=$(tail -n1 "$W/good.log" | wc -c)
+    nrec=$(wc -l <"$W/good.log")
     for cut in 1 7 $((last / 2)) $((last - 1)); do
         head -c $((size - last + cut)) "$W/good.log" >"$LOG"
         run --separate-stderr "$HV" audit verify "$LOG"
         [ "$status" -eq 0 ]
-        [[ $stderr == "hvpatch audit verify: $LOG:11: warning: torn last line ($cut bytes without a newline) ignored"* ]]
-        [[ $output == *"records: 10"* ]]
-        [[ $output == *"last record hash: $(head -n 10 "$W/good.log" | last_hash /dev/stdin)"* ]]
+        [[ $stderr == "hvpatch audit verify: $LOG:$nrec: warning: torn last line ($cut bytes without a newline) ignored"* ]]
+        [[ $output == *"records: $((nrec - 1))"* ]]
+        [[ $output == *"last record hash: $(head -n $((nrec - 1)) "$W/good.log" | last_hash /dev/stdin)"* ]]
     done
     # Cut exactly after a newline: a shorter log, no warning.
     head -c $((size - last)) "$W/good.log" >"$LOG"
@@ -230,9 +293,10 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
 
 # ------------------------------------------------ against an attestation
 
-# tpm_session: a measured boot, a text lock and two patches into the
-# test's own swtpm, then an attestation in $W/att. Sets BOOT_ID, BASELINE.
-tpm_session() {
+# tpm_boot: a measured boot into the test's own swtpm, a text lock, then
+# tpm_event ACTION ID SEQ DIGEST for each PCR 10 event, then tpm_attest
+# (an attestation in $W/att). tpm_boot sets BOOT_ID, BASELINE.
+tpm_boot() {
     require_swtpm
     [ -x "$TOOL" ] || skip "build/tests/tpm_tool not built (make build/tests/tpm_tool)"
     [ ${#W} -lt 80 ] || skip "BATS_TEST_TMPDIR too long for a unix socket path"
@@ -243,15 +307,26 @@ tpm_session() {
     [ "$status" -eq 0 ]
     BOOT_ID=$(echo "$output" | sed -n 's/^boot id: //p')
     BASELINE=$(sha256sum "$W/image.bin" | cut -c1-64)
-    "$TOOL" runtime --tcti "$TCTI" --log "$W/ev.bin" --action lock \
-        --id guest-code --seq 0 --digest $C >/dev/null
-    "$TOOL" runtime --tcti "$TCTI" --log "$W/ev.bin" --action patch \
-        --id pkg-1 --seq 1 --digest $A >/dev/null
-    "$TOOL" runtime --tcti "$TCTI" --log "$W/ev.bin" --action patch \
-        --id pkg-2 --seq 2 --digest $B >/dev/null
+    tpm_event lock guest-code 0 $C
+}
+
+tpm_event() {
+    "$TOOL" runtime --tcti "$TCTI" --log "$W/ev.bin" --action "$1" \
+        --id "$2" --seq "$3" --digest "$4" >/dev/null
+}
+
+tpm_attest() {
     "$TOOL" attest --tcti "$TCTI" --log "$W/ev.bin" --nonce 0badc0ffee \
         --out "$W/att" >/dev/null
     stop_swtpm
+}
+
+# tpm_session: the lock and two patches.
+tpm_session() {
+    tpm_boot
+    tpm_event patch pkg-1 1 $A
+    tpm_event patch pkg-2 2 $B
+    tpm_attest
 }
 
 # session_log FILE [SEQ2_DIGEST]: the audit log the verifier would have
@@ -259,10 +334,11 @@ tpm_session() {
 session_log() {
     append "$1" "$(boot_rec $BASELINE demo $BOOT_ID)"
     append "$1" "$(pcr_rec text-locked text-lock guest-code 0 $C)"
-    append "$1" '{"event":"approved","id":"pkg-1","seq":1}'
-    append "$1" "$(pcr_rec applied patch pkg-1 1 $A)"
-    append "$1" '{"event":"guest-write-blocked","gpa":4096}'
-    append "$1" "$(pcr_rec applied patch pkg-2 2 ${2:-$B})"
+    append "$1" "$(op_rec approved apply patch pkg-1 1 $A)"
+    append "$1" "$(done_rec applied pkg-1 1)"
+    append "$1" '{"event":"guest-write-blocked","count":1,"gpa":"0x1000","rip":"0x400001a3"}'
+    append "$1" "$(op_rec approved apply patch pkg-2 2 ${2:-$B})"
+    append "$1" "$(done_rec applied pkg-2 2)"
 }
 
 @test "--attestation: the TPM's PCR 10 events equal the audit log's (real swtpm)" {
@@ -282,8 +358,8 @@ session_log() {
     [[ $output != *"later audit events"* ]]
 
     # The audit log has moved on since the quote: later events are counted.
-    append "$LOG" '{"event":"approved","id":"pkg-3","seq":3}'
-    append "$LOG" "$(pcr_rec applied patch pkg-3 3 $C)"
+    append "$LOG" "$(op_rec approved apply patch pkg-3 3 $C)"
+    append "$LOG" "$(done_rec applied pkg-3 3)"
     run "$HV" audit verify "$LOG" --attestation "$W/att" --json
     [ "$status" -eq 0 ]
     [ "$(echo "$output" | jq -r .attestation.covered)" = 3 ]
@@ -291,6 +367,36 @@ session_log() {
     [ "$(echo "$output" | jq -r .attestation.boot_line)" = 3 ]
     [ "$(echo "$output" | jq -r .attestation.boot_id)" = "$BOOT_ID" ]
     [ "$(echo "$output" | jq -r .attestation.ak)" = "trusted on first use" ]
+}
+
+@test "--attestation: approved and aborted carry the TPM's events (real swtpm)" {
+    # pkg-1 applied, its revert aborted (the undoing patch measured), pkg-2
+    # approved and aborted (the undoing revert measured).
+    tpm_boot
+    tpm_event patch pkg-1 1 $A
+    tpm_event revert pkg-1 1 $A
+    tpm_event patch pkg-1 1 $A
+    tpm_event patch pkg-2 2 $B
+    tpm_event revert pkg-2 2 $B
+    tpm_attest
+    append "$LOG" "$(boot_rec $BASELINE demo $BOOT_ID)"
+    append "$LOG" "$(pcr_rec text-locked text-lock guest-code 0 $C)"
+    append "$LOG" "$(op_rec approved apply patch pkg-1 1 $A)"
+    append "$LOG" "$(done_rec applied pkg-1 1)"
+    append "$LOG" "$(op_rec approved revert revert pkg-1 1 $A)"
+    append "$LOG" "$(op_rec aborted revert patch pkg-1 1 $A)"
+    append "$LOG" "$(op_rec approved apply patch pkg-2 2 $B)"
+    cp "$LOG" "$W/before-abort.log"
+    append "$LOG" "$(op_rec aborted apply revert pkg-2 2 $B)"
+    run --separate-stderr "$HV" audit verify "$LOG" --attestation "$W/att"
+    echo "$output"; echo "$stderr"
+    [ "$status" -eq 0 ]
+    [[ $output == *"pcr10: 6 TPM events equal the audit log's, in order, field by field"* ]]
+
+    # Without the abort's record, the TPM's last revert is in no record.
+    run --separate-stderr "$HV" audit verify "$W/before-abort.log" --attestation "$W/att"
+    [ "$status" -eq 4 ]
+    [[ $stderr == *"TPM event 6 (revert pkg-2 seq 2) is not in the audit log"* ]]
 }
 
 @test "--attestation: a differing or missing PCR 10 event, another boot, a bad quote: exit 4" {

@@ -1,7 +1,8 @@
 /* test_audit.c: the audit log: the writer (round trip, reopen continues
  * the chain, torn tail removed, broken chain refused, oversize record
  * refused), the checker (one vector per rejection, each with its code,
- * line and reason), pcr10 events per boot, the chunked file reader, and
+ * line and reason), pcr10 events per boot (where the verifier measures:
+ * text-locked, approved, aborted), the chunked file reader, and
  * the agreement with a TPM event log built by fw_measure_*. */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,9 +33,14 @@
 #define BOOT_NO_TPM                                                            \
     "{\"event\":\"boot\",\"baseline\":\"" HEX_A "\",\"kind\":\"demo\","        \
     "\"boot_id\":null,\"tpm\":\"none\"}"
+/* A record of event ev carrying a pcr10 event (action act, seq seq); the
+ * _OP form with an "op" member, which "approved" and "aborted" need. */
 #define PCR10(ev, act, seq)                                                    \
     "{\"event\":\"" ev "\",\"pcr10\":{\"action\":\"" act "\",\"id\":"          \
     "\"pkg-1\",\"seq\":" #seq ",\"digest\":\"" HEX_C "\"}}"
+#define PCR10_OP(ev, op, act, seq)                                             \
+    "{\"event\":\"" ev "\",\"op\":\"" op "\",\"pcr10\":{\"action\":\"" act     \
+    "\",\"id\":\"pkg-1\",\"seq\":" #seq ",\"digest\":\"" HEX_C "\"}}"
 
 static char tmpdir[] = "/tmp/test_audit.XXXXXX";
 
@@ -107,7 +113,7 @@ static struct mlog *build(const char *const *recs)
 
 /* ---------------------------------------------------- checker vectors */
 
-#define MAXREC 12
+#define MAXREC 16
 struct vector {
     const char *name;
     const char *recs[MAXREC]; /* NULL-terminated */
@@ -117,14 +123,36 @@ struct vector {
 };
 
 static const struct vector vectors[] = {
+    /* Measure, then write: "approved" carries the operation's event,
+     * "aborted" the one that undoes it, "applied" and "reverted" none. */
     {"every event, valid",
      {BOOT_TPM, PCR10("text-locked", "text-lock", 0),
-      "{\"event\":\"approved\",\"id\":\"pkg-1\"}", PCR10("applied", "patch", 1),
-      PCR10("reverted", "revert", 1),
-      "{\"event\":\"rejected\",\"reason\":\"bad signature\"}",
-      "{\"event\":\"aborted\"}",
+      PCR10_OP("approved", "apply", "patch", 1),
+      "{\"event\":\"applied\",\"id\":\"pkg-1\",\"seq\":1}",
+      PCR10_OP("approved", "revert", "revert", 1),
+      "{\"event\":\"reverted\",\"id\":\"pkg-1\",\"seq\":1}",
+      PCR10_OP("approved", "apply", "patch", 1),
+      PCR10_OP("aborted", "apply", "revert", 1),
+      "{\"event\":\"rejected\",\"op\":\"apply\",\"reason\":\"bad "
+      "signature\"}",
+      "{\"event\":\"aborted\",\"op\":\"apply\",\"tpm_error\":\"gone\"}",
       "{\"event\":\"guest-write-blocked\",\"gpa\":4096,\"count\":3}",
       BOOT_NO_TPM, "{\"event\":\"applied\",\"unknown\":[1,{\"x\":null}]}",
+      NULL},
+     0,
+     0,
+     ""},
+    {"an aborted revert carries patch, valid",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", 1),
+      "{\"event\":\"applied\"}", PCR10_OP("approved", "revert", "revert", 1),
+      PCR10_OP("aborted", "revert", "patch", 1), NULL},
+     0,
+     0,
+     ""},
+    {"approved and aborted without pcr10, valid",
+     {BOOT_TPM, "{\"event\":\"approved\",\"id\":\"pkg-1\"}",
+      "{\"event\":\"approved\",\"op\":\"apply\"}",
+      "{\"event\":\"aborted\",\"op\":\"revert\"}", "{\"event\":\"aborted\"}",
       NULL},
      0,
      0,
@@ -277,34 +305,109 @@ static const struct vector vectors[] = {
      VRF_ERR_AUDIT_MEMBER,
      1,
      "\"tpm\" is neither"},
-    {"pcr10 on an approval",
+    {"pcr10 on an approval without op",
      {BOOT_TPM, PCR10("approved", "patch", 1), NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
+     "\"pcr10\" on a \"approved\" record (only text-locked, approved and "
+     "aborted, with an \"op\""},
+    {"pcr10 on an approval of another op",
+     {BOOT_TPM, PCR10_OP("approved", "install", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
      "\"pcr10\" on a \"approved\" record"},
+    {"pcr10 on an approval whose op is not a string",
+     {BOOT_TPM,
+      "{\"event\":\"approved\",\"op\":1,\"pcr10\":{\"action\":\"patch\","
+      "\"id\":\"p\",\"seq\":1,\"digest\":\"" HEX_C "\"}}",
+      NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10\" on a \"approved\" record"},
+    {"pcr10 on an abort without op",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", 1),
+      PCR10("aborted", "revert", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     3,
+     "\"pcr10\" on a \"aborted\" record"},
+    {"pcr10 on applied (the approval carries it)",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", 1),
+      PCR10("applied", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     3,
+     "\"pcr10\" on a \"applied\" record"},
+    {"pcr10 on applied with an op",
+     {BOOT_TPM, PCR10_OP("applied", "apply", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10\" on a \"applied\" record"},
+    {"pcr10 on reverted (the approval carries it)",
+     {BOOT_TPM, PCR10_OP("approved", "revert", "revert", 1),
+      PCR10("reverted", "revert", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     3,
+     "\"pcr10\" on a \"reverted\" record"},
+    {"pcr10 on a rejection with an op",
+     {BOOT_TPM, PCR10_OP("rejected", "apply", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10\" on a \"rejected\" record"},
+    {"pcr10 on a blocked write",
+     {BOOT_TPM, PCR10("guest-write-blocked", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10\" on a \"guest-write-blocked\" record"},
     {"pcr10 without a TPM",
-     {BOOT_NO_TPM, PCR10("applied", "patch", 1), NULL},
+     {BOOT_NO_TPM, PCR10_OP("approved", "apply", "patch", 1), NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
      "in a boot without a TPM (line 1"},
-    {"pcr10 action of another event",
-     {BOOT_TPM, PCR10("applied", "revert", 1), NULL},
+    {"pcr10 action of a text lock",
+     {BOOT_TPM, PCR10("text-locked", "patch", 0), NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
-     "\"pcr10.action\" of a \"applied\" record must be \"patch\""},
+     "\"pcr10.action\" of this \"text-locked\" record must be \"text-lock\""},
+    {"pcr10 action of an approved apply",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "revert", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10.action\" of this \"approved\" record must be \"patch\""},
+    {"pcr10 action of an approved revert",
+     {BOOT_TPM, PCR10_OP("approved", "revert", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10.action\" of this \"approved\" record must be \"revert\""},
+    {"pcr10 action of an aborted apply",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", 1),
+      PCR10_OP("aborted", "apply", "patch", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     3,
+     "\"pcr10.action\" of this \"aborted\" record must be \"revert\""},
+    {"pcr10 action of an aborted revert",
+     {BOOT_TPM, PCR10_OP("approved", "revert", "revert", 1),
+      PCR10_OP("aborted", "revert", "revert", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     3,
+     "\"pcr10.action\" of this \"aborted\" record must be \"patch\""},
+    {"pcr10 action unknown",
+     {BOOT_TPM, PCR10_OP("approved", "apply", "install", 1), NULL},
+     VRF_ERR_AUDIT_PCR10,
+     2,
+     "\"pcr10.action\" of this \"approved\" record must be \"patch\""},
     {"pcr10 seq negative",
-     {BOOT_TPM, PCR10("applied", "patch", -1), NULL},
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", -1), NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
      "\"pcr10.seq\" is negative"},
     {"pcr10 seq a string",
-     {BOOT_TPM, PCR10("applied", "patch", "1"), NULL},
+     {BOOT_TPM, PCR10_OP("approved", "apply", "patch", "1"), NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
      "\"pcr10.seq\" is not an integer"},
     {"pcr10 digest short",
      {BOOT_TPM,
-      "{\"event\":\"applied\",\"pcr10\":{\"action\":\"patch\",\"id\":\"p\","
+      "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":{\"action\":"
+      "\"patch\",\"id\":\"p\","
       "\"seq\":1,\"digest\":\"abc\"}}",
       NULL},
      VRF_ERR_AUDIT_PCR10,
@@ -312,7 +415,8 @@ static const struct vector vectors[] = {
      "\"pcr10.digest\" is not 64 lowercase hex"},
     {"pcr10 id with a space",
      {BOOT_TPM,
-      "{\"event\":\"applied\",\"pcr10\":{\"action\":\"patch\",\"id\":\"a b\","
+      "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":{\"action\":"
+      "\"patch\",\"id\":\"a b\","
       "\"seq\":1,\"digest\":\"" HEX_C "\"}}",
       NULL},
      VRF_ERR_AUDIT_PCR10,
@@ -320,7 +424,8 @@ static const struct vector vectors[] = {
      "\"pcr10.id\" is not 1..128 printable"},
     {"pcr10 id missing",
      {BOOT_TPM,
-      "{\"event\":\"applied\",\"pcr10\":{\"action\":\"patch\","
+      "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":{\"action\":"
+      "\"patch\","
       "\"seq\":1,\"digest\":\"" HEX_C "\"}}",
       NULL},
      VRF_ERR_AUDIT_PCR10,
@@ -328,14 +433,15 @@ static const struct vector vectors[] = {
      "missing member \"pcr10.id\""},
     {"pcr10 extra member",
      {BOOT_TPM,
-      "{\"event\":\"applied\",\"pcr10\":{\"action\":\"patch\",\"id\":\"p\","
+      "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":{\"action\":"
+      "\"patch\",\"id\":\"p\","
       "\"seq\":1,\"digest\":\"" HEX_C "\",\"pcr\":10}}",
       NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
      "members besides"},
     {"pcr10 not an object",
-     {BOOT_TPM, "{\"event\":\"applied\",\"pcr10\":[]}", NULL},
+     {BOOT_TPM, "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":[]}", NULL},
      VRF_ERR_AUDIT_PCR10,
      2,
      "\"pcr10\" is not an object"},
@@ -419,8 +525,9 @@ static void test_checker_line_length(void **state)
  * and a cut after a "\n" leaves a shorter valid log. */
 static void test_checker_torn_tail(void **state)
 {
-    static const char *const recs[] = {BOOT_TPM, "{\"event\":\"aborted\"}",
-                                       PCR10("applied", "patch", 1), NULL};
+    static const char *const recs[] = {
+        BOOT_TPM, "{\"event\":\"aborted\"}",
+        PCR10_OP("approved", "apply", "patch", 1), NULL};
     struct vrf_audit_report rep;
     const struct mlog *l = build(recs);
     uint64_t lines = 0;
@@ -438,22 +545,30 @@ static void test_checker_torn_tail(void **state)
     }
 }
 
-/* Boot segments and their pcr10 events, fields as written. */
+/* Boot segments and their pcr10 events, fields as written: on the text
+ * lock, the approvals and the abort, never on applied or reverted. */
 static void test_pcr10_segments(void **state)
 {
     static const char *const recs[] = {
         BOOT_TPM,
         PCR10("text-locked", "text-lock", 0),
-        "{\"event\":\"applied\",\"pcr10\":{\"action\":\"patch\",\"id\":"
-        "\"pkg-7\",\"seq\":7,\"digest\":\"" HEX_A "\"}}",
+        "{\"event\":\"approved\",\"op\":\"apply\",\"pcr10\":{\"action\":"
+        "\"patch\",\"id\":\"pkg-7\",\"seq\":7,\"digest\":\"" HEX_A "\"}}",
+        "{\"event\":\"applied\",\"id\":\"pkg-7\"}",
         "{\"event\":\"guest-write-blocked\"}",
-        PCR10("reverted", "revert", 1),
+        PCR10_OP("approved", "revert", "revert", 1),
+        "{\"event\":\"reverted\",\"id\":\"pkg-1\"}",
+        PCR10_OP("approved", "apply", "patch", 1),
+        PCR10_OP("aborted", "apply", "revert", 1),
         BOOT_NO_TPM,
         "{\"event\":\"applied\"}",
         BOOT_TPM,
         PCR10("text-locked", "text-lock", 0),
         NULL,
     };
+    static const uint8_t acts[] = {FW_ACT_TEXT_LOCK, FW_ACT_PATCH,
+                                   FW_ACT_REVERT, FW_ACT_PATCH, FW_ACT_REVERT};
+    static const uint64_t lines[] = {2, 3, 6, 8, 9};
     struct vrf_audit_report rep;
     const struct mlog *l = build(recs);
 
@@ -461,7 +576,10 @@ static void test_pcr10_segments(void **state)
     assert_int_equal(vrf_audit_check((const uint8_t *)l->buf, l->len, &rep), 0);
     assert_int_equal(rep.nsegs, 3);
     assert_int_equal(rep.events[VRF_AUDIT_EV_BOOT], 3);
+    assert_int_equal(rep.events[VRF_AUDIT_EV_APPROVED], 3);
     assert_int_equal(rep.events[VRF_AUDIT_EV_APPLIED], 2);
+    assert_int_equal(rep.events[VRF_AUDIT_EV_REVERTED], 1);
+    assert_int_equal(rep.events[VRF_AUDIT_EV_ABORTED], 1);
     assert_int_equal(rep.events[VRF_AUDIT_EV_WRITE_BLOCKED], 1);
 
     const struct vrf_audit_segment *s = &rep.segs[0];
@@ -470,24 +588,24 @@ static void test_pcr10_segments(void **state)
     assert_int_equal(s->boot_id[0], 0xbb);
     assert_int_equal(s->baseline[31], 0xaa);
     assert_string_equal(s->kind, "demo");
-    assert_int_equal(s->npcr10, 3);
-    assert_int_equal(s->pcr10[0].line, 2);
-    assert_int_equal(s->pcr10[0].rec.action, FW_ACT_TEXT_LOCK);
-    assert_int_equal(s->pcr10[1].line, 3);
-    assert_int_equal(s->pcr10[1].rec.action, FW_ACT_PATCH);
+    assert_int_equal(s->npcr10, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(s->pcr10[i].line, lines[i]);
+        assert_int_equal(s->pcr10[i].rec.action, acts[i]);
+    }
     assert_string_equal(s->pcr10[1].rec.id, "pkg-7");
     assert_int_equal(s->pcr10[1].rec.sequence, 7);
     assert_int_equal(s->pcr10[1].rec.digest[0], 0xaa);
-    assert_int_equal(s->pcr10[2].line, 5);
-    assert_int_equal(s->pcr10[2].rec.action, FW_ACT_REVERT);
+    assert_string_equal(s->pcr10[2].rec.id, "pkg-1");
+    assert_int_equal(s->pcr10[2].rec.sequence, 1);
     assert_int_equal(s->pcr10[2].rec.digest[31], 0xcc);
 
-    assert_int_equal(rep.segs[1].line, 6);
+    assert_int_equal(rep.segs[1].line, 10);
     assert_false(rep.segs[1].has_boot_id);
     assert_int_equal(rep.segs[1].npcr10, 0);
-    assert_int_equal(rep.segs[2].line, 8);
+    assert_int_equal(rep.segs[2].line, 12);
     assert_int_equal(rep.segs[2].npcr10, 1);
-    assert_int_equal(rep.segs[2].pcr10[0].line, 9);
+    assert_int_equal(rep.segs[2].pcr10[0].line, 13);
     vrf_audit_report_free(&rep);
 }
 
@@ -511,7 +629,8 @@ static void test_pcr10_limit(void **state)
                               "\",\"tpm\":\"ok\"}",
                               hex)
                    : snprintf(line, sizeof line,
-                              "{\"event\":\"applied\",\"n\":%u,\"pcr10\":{"
+                              "{\"event\":\"approved\",\"n\":%u,\"op\":"
+                              "\"apply\",\"pcr10\":{"
                               "\"action\":\"patch\",\"digest\":\"" HEX_C
                               "\",\"id\":\"p\",\"seq\":%u},\"prev\":\"%s\","
                               "\"time\":\"" TIME "\"}",
@@ -659,8 +778,8 @@ static void test_writer_roundtrip(void **state)
     assert_int_equal(a.next_n, 1);
     assert_memory_equal(a.last_hash, h, 32);
     append_ok(&a, PCR10("text-locked", "text-lock", 0), h);
-    append_ok(&a, "{\"event\":\"approved\",\"id\":\"pkg-1\"}", h);
-    append_ok(&a, PCR10("applied", "patch", 1), h);
+    append_ok(&a, PCR10_OP("approved", "apply", "patch", 1), h);
+    append_ok(&a, "{\"event\":\"applied\",\"id\":\"pkg-1\"}", h);
     vrf_audit_close(&a);
     vrf_audit_close(&a); /* twice is fine */
     check_file(p, 4, h);
@@ -894,18 +1013,21 @@ static void measure(struct tpm_side *t, const char *kind,
     memcpy(t->att.kind, res.kind, sizeof t->att.kind);
 }
 
-static const char *const event_of[] = {
-    [FW_ACT_TEXT_LOCK] = "text-locked",
-    [FW_ACT_PATCH] = "applied",
-    [FW_ACT_REVERT] = "reverted",
+/* Where the verifier puts a runtime event of each action (measure, then
+ * write): the record that carries it, that record's "op", and the record
+ * that follows it without pcr10 (the write, or anything else). */
+static const struct {
+    const char *event, *op, *next;
+} carrier[] = {
+    [FW_ACT_TEXT_LOCK] = {"text-locked", NULL, "guest-write-blocked"},
+    [FW_ACT_PATCH] = {"approved", "apply", "applied"},
+    [FW_ACT_REVERT] = {"approved", "revert", "reverted"},
 };
 
-/* A boot record for t's boot, then one record per runtime event, each
- * followed by one without pcr10. */
-static void audit_boot(struct mlog *l, const struct tpm_side *t,
-                       const struct fw_runtime_rec *recs, size_t n)
+/* A boot record for t's boot. */
+static void add_boot(struct mlog *l, const struct tpm_side *t)
 {
-    char text[1024], id[65], base[65], dig[65];
+    char text[1024], id[65], base[65];
 
     fw_hex32(t->att.boot_id, id);
     fw_hex32(t->att.image_digest, base);
@@ -914,15 +1036,38 @@ static void audit_boot(struct mlog *l, const struct tpm_side *t,
              "\"boot_id\":\"%s\",\"tpm\":\"ok\"}",
              base, t->att.kind, id);
     add(l, text);
+}
+
+/* A record of event ev, with "op" unless op is NULL, carrying rec. */
+static void add_pcr10(struct mlog *l, const char *ev, const char *op,
+                      const struct fw_runtime_rec *rec)
+{
+    char text[1024], dig[65];
+
+    fw_hex32(rec->digest, dig);
+    snprintf(text, sizeof text,
+             "{\"event\":\"%s\",%s%s%s\"pcr10\":{\"action\":\"%s\","
+             "\"id\":\"%s\",\"seq\":%llu,\"digest\":\"%s\"}}",
+             ev, op ? "\"op\":\"" : "", op ? op : "", op ? "\"," : "",
+             fw_action_name(rec->action), rec->id,
+             (unsigned long long)rec->sequence, dig);
+    add(l, text);
+}
+
+/* A boot record for t's boot, then one record per runtime event where the
+ * verifier puts it, each followed by one without pcr10. */
+static void audit_boot(struct mlog *l, const struct tpm_side *t,
+                       const struct fw_runtime_rec *recs, size_t n)
+{
+    char text[64];
+
+    add_boot(l, t);
     for (size_t i = 0; i < n; i++) {
-        fw_hex32(recs[i].digest, dig);
-        snprintf(text, sizeof text,
-                 "{\"event\":\"%s\",\"pcr10\":{\"action\":\"%s\",\"id\":"
-                 "\"%s\",\"seq\":%llu,\"digest\":\"%s\"}}",
-                 event_of[recs[i].action], fw_action_name(recs[i].action),
-                 recs[i].id, (unsigned long long)recs[i].sequence, dig);
+        add_pcr10(l, carrier[recs[i].action].event, carrier[recs[i].action].op,
+                  &recs[i]);
+        snprintf(text, sizeof text, "{\"event\":\"%s\"}",
+                 carrier[recs[i].action].next);
         add(l, text);
-        add(l, "{\"event\":\"guest-write-blocked\"}");
     }
 }
 
@@ -988,7 +1133,7 @@ static void test_attestation_match(void **state)
     for (size_t f = 0; f < 4; f++) {
         memcpy(other, recs, sizeof other);
         if (f == 0)
-            other[3].action = FW_ACT_PATCH; /* an applied, not a revert */
+            other[3].action = FW_ACT_PATCH; /* an apply, not a revert */
         else if (f == 1)
             snprintf(other[3].id, sizeof other[3].id, "pkg-9");
         else if (f == 2)
@@ -1036,6 +1181,37 @@ static void test_attestation_match(void **state)
     t.rt[1].sequence = 8;
     assert_int_equal(match(&l, &t, &m), VRF_ERR_AUDIT_MISMATCH);
     assert_int_equal(m.err_line, 20); /* the third boot's first patch */
+
+    /* Operations that could not be written: the TPM has each one's event
+     * and the one that undoes it, which the audit log has on "approved"
+     * and "aborted" (the op of both is the operation's). */
+    struct fw_runtime_rec ab[6] = {
+        recs[0],
+        {.action = FW_ACT_PATCH, .sequence = 1, .id = "pkg-1"},
+        {.action = FW_ACT_REVERT, .sequence = 1, .id = "pkg-1"},
+        {.action = FW_ACT_PATCH, .sequence = 1, .id = "pkg-1"},
+        {.action = FW_ACT_PATCH, .sequence = 2, .id = "pkg-2"},
+        {.action = FW_ACT_REVERT, .sequence = 2, .id = "pkg-2"},
+    };
+    for (size_t i = 1; i < 6; i++)
+        memset(ab[i].digest, ab[i].id[4], 32);
+    measure(&t2, "demo", ab, 6);
+    memset(&l, 0, sizeof l);
+    add_boot(&l, &t2);
+    add_pcr10(&l, "text-locked", NULL, &ab[0]);
+    add_pcr10(&l, "approved", "apply", &ab[1]);
+    add(&l, "{\"event\":\"applied\"}");
+    add_pcr10(&l, "approved", "revert", &ab[2]);
+    add_pcr10(&l, "aborted", "revert", &ab[3]);
+    add_pcr10(&l, "approved", "apply", &ab[4]);
+    add_pcr10(&l, "aborted", "apply", &ab[5]);
+    assert_int_equal(match(&l, &t2, &m), 0);
+    assert_int_equal(m.covered, 6);
+    assert_int_equal(m.later, 0);
+    /* The quote taken between the approval and the abort. */
+    t2.att.nruntime = 5;
+    assert_int_equal(match(&l, &t2, &m), 0);
+    assert_int_equal(m.later, 1);
 
     /* A boot without a TPM never matches. */
     memset(&l, 0, sizeof l);
