@@ -225,9 +225,11 @@ CMOCKA_LIBS := -lcmocka
 # Monitor.
 UNIT_TESTS := \
 	elf \
-	control
+	control \
+	serial
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c
+UNIT_DEPS_serial := hv/hv_dev_serial.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \
