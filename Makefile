@@ -287,7 +287,7 @@ PLAIN_UNIT_TESTS := isolation
 PLAIN_UNIT_DEPS_isolation := $(VRF_PROC_SRCS) hv/hv_seccomp.c hv/hv_elf.c \
 	hv/hv_log.c firmware/fw_boot.c firmware/fw_eventlog.c \
 	firmware/fw_measure.c verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c \
-	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c
+	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c $(LINUX_SRCS)
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 	$(PLAIN_UNIT_TESTS:%=$(B)/tests/unit/test_%)
 

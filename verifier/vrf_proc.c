@@ -22,7 +22,7 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
                     uint8_t **wmap)
 {
     struct hv_elf_image img;
-    int e = hv_img_parse(image, len, &img);
+    int e = image ? hv_img_parse(image, len, &img) : HV_ELF_OK;
     if (e != HV_ELF_OK) {
         hv_err("guest image rejected: %s", hv_elf_strerror(e));
         return -1;
@@ -45,7 +45,8 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
         [HV_IMG_UTEXT] = w + (HV_PROT_UTEXT - HV_PROT_BASE),
         [HV_IMG_DATA] = NULL, /* guest RAM is the monitor's to load */
     };
-    hv_elf_load(&img, image, hv_img_regions, dst);
+    if (image)
+        hv_elf_load(&img, image, hv_img_regions, dst);
     /* Sealed after filling: from here on, this mapping is the only way to
      * write the code, and it exists in this process alone. */
     if (fcntl(fd, F_ADD_SEALS, VRF_CODE_SEALS) < 0) {
@@ -182,7 +183,9 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     isolate_fds(sock);
     sock = 3;
 
-    int fd = vrf_code_create(image, len, HV_PROT_SIZE, &w);
+    /* A Linux guest's code is empty until its text lock. */
+    int is_linux = strcmp(cfg->kind, "linux") == 0;
+    int fd = vrf_code_create(is_linux ? NULL : image, len, HV_PROT_SIZE, &w);
     if (fd < 0)
         _exit(VRF_EXIT_FAIL);
     memset(&ready, 0, sizeof ready);
@@ -203,7 +206,8 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     /* While the guest boots: the code's lock point (only this process can
      * change the code, so measuring it now or before is the same) and the
      * attestation key. A failure leaves the TPM state GONE. */
-    if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, w, HV_PROT_SIZE))
+    if (pt.state == VRF_TPM_STATE_OK && !is_linux &&
+        vrf_proc_tpm_lock(&pt, w, HV_PROT_SIZE))
         pt.state = VRF_TPM_STATE_GONE;
     if (pt.state == VRF_TPM_STATE_OK)
         vrf_proc_tpm_ak(&pt);
