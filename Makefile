@@ -33,10 +33,12 @@ HV_SRCS := \
 	hv/hv_elf.c \
 	hv/hv_prot.c \
 	hv/hv_dev_serial.c \
+	hv/hv_dev_platform.c \
 	hv/hv_hypercall.c \
 	hv/hv_control.c \
 	hv/hv_log.c \
 	hv/hv_run.c \
+	hv/hv_run_linux.c \
 	hv/hv_vrf.c \
 	hv/hv_seccomp.c
 FW_SRCS := \
@@ -218,6 +220,16 @@ $(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/test.ld
 	@mkdir -p $(@D)
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T tests/guests/test.ld \
 		$< -o $@
+
+# A tiny kernel with a PVH entry note for `hvpatch run --kernel` on any
+# KVM (tests/integration/linux_run.bats): one RWX segment at 1 MiB.
+$(B)/tests/guests/pvh_platform.elf: tests/guests/pvh_platform.S \
+		tests/guests/pvh.ld
+	$(call msg,GUEST-LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
+		-Wl,--no-warn-rwx-segments -T tests/guests/pvh.ld $< -o $@
+build-check: $(B)/tests/guests/pvh_platform.elf
 
 CMOCKA_LIBS := -lcmocka
 # Unit tests: tests/unit/test_<name>.c, linked with the host objects they
