@@ -375,7 +375,8 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps deps-test build-check check demo bench fuzz clean format
+.PHONY: all deps deps-test deps-linux build-check check demo linux-demo \
+	bench fuzz clean format
 
 all: deps $(B)/hvpatch
 
@@ -395,6 +396,14 @@ check: deps-test
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
 	$(Q)tests/demo.sh
+
+# Debian's cloud kernel under hvpatch, console on the terminal: a shell in
+# the guest on VT-x/AMD-V (tests/linux-demo.sh).
+linux-demo: deps-linux
+	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
+	$(Q)tests/linux-demo.sh
+deps-linux:
+	@scripts/deps.sh linux
 
 bench: deps-test
 	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool
