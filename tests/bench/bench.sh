@@ -1,22 +1,15 @@
 #!/usr/bin/env bash
 # bench.sh: `make bench`: measure the monitor and print one table.
 # Benchmarks report, they never fail on a number. Environment:
-#   BENCH_BOOTS (20) boots for start-up time, BENCH_PAUSES (1000) pauses.
+#   BENCH_BOOTS (20) boots for start-up time, BENCH_PAUSES (1000) pauses,
+#   BENCH_LINUX_BOOTS (3) Linux boots per VMM (tests/bench/bench_linux.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
 boots=${BENCH_BOOTS:-20}
 pauses=${BENCH_PAUSES:-1000}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# pct P: the P-th percentile (nearest rank) of the numbers on stdin.
-pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((p/100)*NR+0.999); if(i<1)i=1; print a[i]}'; }
+# shellcheck source=bench_lib.sh
+source tests/bench/bench_lib.sh
 
 start_vm() {
     "$HVPATCH" run --control "$tmp/s" "$@" </dev/null >/dev/null 2>"$tmp/err" &
@@ -98,4 +91,5 @@ printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "package verify, chain built 
     "$(field median "$tmp/cold" | awk '{print $1/1000}')" "$(field p90 "$tmp/cold" | awk '{print $1/1000}')" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "swtpm start-up (n=5)" "$tpm_start" "-" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "TPM quote + check vs event log (n=100)" "$tpm_quote" "-" "< 50 ms"
+tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
 tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"
