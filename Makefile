@@ -33,11 +33,13 @@ HV_SRCS := \
 	hv/hv_elf.c \
 	hv/hv_prot.c \
 	hv/hv_dev_serial.c \
+	hv/hv_dev_platform.c \
 	hv/hv_hypercall.c \
 	hv/hv_control.c \
 	hv/hv_log.c \
 	hv/hv_run.c \
 	hv/hv_patch.c \
+	hv/hv_run_linux.c \
 	hv/hv_vrf.c \
 	hv/hv_seccomp.c
 FW_SRCS := \
@@ -228,15 +230,27 @@ $(B)/tests/guests/%.elf: tests/guests/%.S tests/guests/test.ld
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -T tests/guests/test.ld \
 		$< -o $@
 
+# A tiny kernel with a PVH entry note for `hvpatch run --kernel` on any
+# KVM (tests/integration/linux_run.bats): one RWX segment at 1 MiB.
+$(B)/tests/guests/pvh_platform.elf: tests/guests/pvh_platform.S \
+		tests/guests/pvh.ld
+	$(call msg,GUEST-LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
+		-Wl,--no-warn-rwx-segments -T tests/guests/pvh.ld $< -o $@
+build-check: $(B)/tests/guests/pvh_platform.elf
+
 CMOCKA_LIBS := -lcmocka
 # Unit tests: tests/unit/test_<name>.c, linked with the host objects they
 # name in UNIT_DEPS_<name>.
 # Monitor.
 UNIT_TESTS := \
 	elf \
-	control
+	control \
+	serial
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c
+UNIT_DEPS_serial := hv/hv_dev_serial.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \
@@ -307,7 +321,8 @@ PLAIN_UNIT_DEPS_isolation := $(VRF_PROC_SRCS) hv/hv_seccomp.c hv/hv_elf.c \
 	hv/hv_log.c firmware/fw_boot.c firmware/fw_eventlog.c \
 	firmware/fw_measure.c verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c \
 	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c verifier/vrf_audit.c \
-	$(VRF_SRCS) keys/keys_trust.c keys/keys_err.c keys/keys_io.c
+	$(VRF_SRCS) keys/keys_trust.c keys/keys_err.c keys/keys_io.c \
+	$(LINUX_SRCS)
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 	$(PLAIN_UNIT_TESTS:%=$(B)/tests/unit/test_%)
 
@@ -392,7 +407,8 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps deps-test build-check check demo bench fuzz soak clean format
+.PHONY: all deps deps-test deps-linux build-check check demo linux-demo \
+	bench fuzz soak clean format
 
 all: deps $(B)/hvpatch
 
@@ -412,6 +428,14 @@ check: deps-test
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
 	$(Q)tests/demo.sh
+
+# Debian's cloud kernel under hvpatch, console on the terminal: a shell in
+# the guest on VT-x/AMD-V (tests/linux-demo.sh).
+linux-demo: deps-linux
+	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
+	$(Q)tests/linux-demo.sh
+deps-linux:
+	@scripts/deps.sh linux
 
 bench: deps-test
 	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool

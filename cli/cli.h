@@ -12,6 +12,7 @@ enum {
     CLI_EXIT_SIGNED_ONLY = 5, /* audit: changed only as signed packages say */
     CLI_EXIT_UNKNOWN_CHANGE = 6, /* audit: a change nobody signed */
     CLI_EXIT_NOT_ELIGIBLE = 7, /* lab probe: a host is not eligible */
+    CLI_EXIT_REBOOT = 8, /* run: the guest rebooted; run it again to restart */
 };
 
 struct cli_cmd {

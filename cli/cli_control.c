@@ -215,8 +215,11 @@ static void print_status(json_t *s)
     printf("\n");
     json_array_foreach(json_object_get(s, "vcpus"), i, v)
     {
-        printf("vCPU %zu:       %lld heartbeats, %lld blocked writes\n", i,
-               (long long)json_integer_value(json_object_get(v, "heartbeats")),
+        json_t *hb = json_object_get(v, "heartbeats"); /* demo guest */
+        printf("vCPU %zu:       ", i);
+        if (hb)
+            printf("%lld heartbeats, ", (long long)json_integer_value(hb));
+        printf("%lld blocked writes\n",
                (long long)json_integer_value(
                    json_object_get(v, "blocked_writes")));
     }

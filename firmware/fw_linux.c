@@ -325,9 +325,10 @@ static uint64_t gdt_entry(int code, int is64)
     return d;
 }
 
-static void write_gdt(uint8_t *ram, enum fw_linux_entry kind)
+/* fw points at the firmware area (GPA FW_LINUX_FW_GPA), here and below. */
+static void write_gdt(uint8_t *fw, enum fw_linux_entry kind)
 {
-    uint8_t *g = ram + FW_LINUX_GDT_GPA;
+    uint8_t *g = fw + (FW_LINUX_GDT_GPA - FW_LINUX_FW_GPA);
     memset(g, 0, FW_LINUX_GDT_ENTRIES * 8);
     put(g + FW_LINUX_SEL_CS, gdt_entry(1, kind == FW_LINUX_ENTRY_BZIMAGE64), 8);
     put(g + FW_LINUX_SEL_DS, gdt_entry(0, 0), 8);
@@ -336,9 +337,9 @@ static void write_gdt(uint8_t *ram, enum fw_linux_entry kind)
 /* Identity map of the first 4 GiB with 2 MiB pages: covers the kernel and
  * its init_size, boot_params and the command line, as the 64-bit boot
  * protocol requires, wherever they are. */
-static void write_page_tables(uint8_t *ram)
+static void write_page_tables(uint8_t *fw)
 {
-    uint8_t *pt = ram + FW_LINUX_PT_GPA;
+    uint8_t *pt = fw + (FW_LINUX_PT_GPA - FW_LINUX_FW_GPA);
     uint64_t pml4 = FW_LINUX_PT_GPA, pdpt = pml4 + PAGE, pd0 = pdpt + PAGE;
     memset(pt, 0, FW_LINUX_PT_PAGES * PAGE);
     put(pt, pdpt | PTE_P | PTE_W, 8);
@@ -413,13 +414,32 @@ static void write_pvh_info(uint8_t *ram, const struct fw_linux_layout *lay)
     }
 }
 
+int fw_linux_fw_area(uint8_t *fw, enum fw_linux_entry kind, unsigned ncpus)
+{
+    struct fw_acpi_info acpi;
+    uint8_t tables[2048]; /* 64 vCPUs need about 1.1 KiB */
+    if (kind != FW_LINUX_ENTRY_BZIMAGE64 && kind != FW_LINUX_ENTRY_PVH)
+        return FW_LINUX_ERR_KERNEL;
+    int ret = fw_acpi_build(tables, sizeof tables, FW_LINUX_ACPI_GPA, ncpus,
+                            &acpi);
+    if (ret != FW_LINUX_OK)
+        return ret;
+    /* Every check is done: from here on only writes. */
+    memset(fw, 0, FW_LINUX_FW_SIZE);
+    memcpy(fw + (FW_LINUX_ACPI_GPA - FW_LINUX_FW_GPA), tables, acpi.size);
+    write_gdt(fw, kind);
+    if (kind == FW_LINUX_ENTRY_BZIMAGE64)
+        write_page_tables(fw);
+    memcpy(fw + (FW_LINUX_RESET_GPA - FW_LINUX_FW_GPA), reset_vector,
+           sizeof reset_vector);
+    return FW_LINUX_OK;
+}
+
 int fw_linux_setup(uint8_t *ram, const struct fw_linux_config *cfg,
                    const struct fw_linux_kernel *k, const uint8_t *kimg,
                    size_t klen, const uint8_t *initrd,
                    struct fw_linux_layout *lay)
 {
-    struct fw_acpi_info acpi;
-    uint8_t tables[2048]; /* 64 vCPUs need about 1.1 KiB */
     int ret = fw_linux_plan(cfg, k, lay);
     if (ret != FW_LINUX_OK)
         return ret;
@@ -431,18 +451,13 @@ int fw_linux_setup(uint8_t *ram, const struct fw_linux_config *cfg,
     ret = FW_LINUX_ERR_INITRD;
     if (lay->initrd_size && !initrd)
         goto fail;
-    ret = fw_acpi_build(tables, sizeof tables, FW_LINUX_ACPI_GPA, cfg->ncpus,
-                        &acpi);
+    /* The firmware area first: it writes nothing unless it succeeds. */
+    ret = fw_linux_fw_area(ram + FW_LINUX_FW_GPA, k->kind, cfg->ncpus);
     if (ret != FW_LINUX_OK)
         goto fail;
 
     /* Every check is done: from here on only writes. */
-    memset(ram, 0, FW_LINUX_HIGH_GPA);
-    memcpy(ram + FW_LINUX_ACPI_GPA, tables, acpi.size);
-    write_gdt(ram, k->kind);
-    if (k->kind == FW_LINUX_ENTRY_BZIMAGE64)
-        write_page_tables(ram);
-    memcpy(ram + FW_LINUX_RESET_GPA, reset_vector, sizeof reset_vector);
+    memset(ram, 0, FW_LINUX_FW_GPA);
     if (lay->cmdline_len)
         memcpy(ram + lay->cmdline_gpa, cfg->cmdline, lay->cmdline_len);
     /* the NUL: the area was zeroed with the rest of the first MiB */

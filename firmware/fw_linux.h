@@ -66,6 +66,7 @@
 #define FW_LINUX_RESET_GPA 0xffff0ull /* BIOS reset vector, F000:FFF0 */
 #define FW_LINUX_FW_END 0x100000ull   /* end of the firmware area */
 #define FW_LINUX_HIGH_GPA 0x100000ull /* kernel and initrd live above */
+#define FW_LINUX_FW_SIZE (FW_LINUX_FW_END - FW_LINUX_FW_GPA)
 
 #define FW_LINUX_RAM_MIN (16ull << 20)
 #define FW_LINUX_RAM_MAX (3ull << 30) /* below the 32-bit MMIO hole */
@@ -242,6 +243,15 @@ int fw_linux_setup(uint8_t *ram, const struct fw_linux_config *cfg,
                    const struct fw_linux_kernel *k, const uint8_t *kimg,
                    size_t klen, const uint8_t *initrd,
                    struct fw_linux_layout *lay);
+
+/* Writes the firmware area for a kernel entered as `kind` on ncpus vCPUs
+ * into fw[0..FW_LINUX_FW_SIZE), which the guest sees at FW_LINUX_FW_GPA:
+ * ACPI tables, GDT, page tables (bzImage), reset vector, zeros elsewhere.
+ * It is exactly what fw_linux_setup() writes there and depends on nothing
+ * else, so a verifier can rebuild and measure it (PCR 0) without the
+ * guest's memory. Returns FW_LINUX_OK, or FW_LINUX_ERR_KERNEL (unknown
+ * kind), FW_LINUX_ERR_NCPUS or FW_LINUX_ERR_ACPI, having written nothing. */
+int fw_linux_fw_area(uint8_t *fw, enum fw_linux_entry kind, unsigned ncpus);
 
 /* The boot vCPU's state for lay (see enum fw_linux_entry). Application
  * processors get no state: Linux starts them with INIT/SIPI through the

@@ -11,6 +11,8 @@ typedef uint64_t hv_gpa_t;
 
 #define HV_DEFAULT_CPUS 2u
 #define HV_DEFAULT_MEM_MIB 64u
+#define HV_LINUX_MEM_MIB 256u     /* default RAM for a Linux guest */
+#define HV_LINUX_MIN_MEM_MIB 128u /* Debian's kernel needs ~62 MiB itself */
 #define HV_MAX_MEM_MIB 1024u /* RAM must end below HV_PROT_BASE */
 
 struct hv_config {
@@ -18,6 +20,9 @@ struct hv_config {
     uint64_t mem_size;        /* bytes, HV_RAM_MIN .. HV_MAX_MEM_MIB MiB */
     const char *control_path; /* unix socket for QMP-style control, or NULL */
     const char *guest_path;   /* demo-style guest ELF, or NULL: built-in */
+    const char *kernel_path;  /* Linux kernel (bzImage or PVH vmlinux), or
+                                 NULL: a demo-style guest */
+    const char *initrd_path;  /* Linux initrd, or NULL */
     const char *cmdline;      /* guest command line, or NULL */
     uint64_t start_ns;        /* CLOCK_MONOTONIC at `hvpatch run` start */
     int no_sandbox;           /* debugging: monitor without seccomp */

@@ -1,8 +1,15 @@
-/* hv_dev_serial.c: a 16550-compatible UART without interrupts (polled).
+/* hv_dev_serial.c: a 16550A-compatible UART (COM1).
  *
  * Output is line-buffered to out_fd; input is a bounded FIFO fed from the
- * host's stdin. Registers follow the 16550 data sheet closely enough for a
- * polling driver (LSR.DR / LSR.THRE) and for probing. */
+ * host's stdin. Registers follow the 16550 data sheet closely enough for
+ * a polling driver (LSR.DR / LSR.THRE), for probing (scratch, loopback,
+ * FIFO) and, once an interrupt line is attached, for Linux's 8250 driver:
+ * IER enables, IIR reports the highest-priority source (received data,
+ * then transmitter empty), and the line follows IIR. A transmitted byte
+ * leaves at once, so the transmitter is always empty; its interrupt is
+ * "pending" from the moment THR empties or IER.ETBEI is switched on, until
+ * IIR reports it or THR is written again (QEMU's serial.c does the same).
+ * Without an interrupt line (the demo guest polls) nothing is signalled. */
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +25,14 @@ enum {
     REG_MSR = 6,
     REG_SCR = 7,
 };
+#define IER_RDI 0x01  /* received data available */
+#define IER_THRI 0x02 /* transmitter holding register empty */
+#define IIR_NO_INT 0x01
+#define IIR_THRI 0x02
+#define IIR_RDI 0x04
+#define IIR_FIFO 0xc0 /* FIFOs enabled: what makes Linux say 16550A */
+#define FCR_FIFO 0x01
+#define FCR_CLEAR_RX 0x02
 #define LCR_DLAB 0x80
 #define LSR_DR 0x01
 #define LSR_THRE 0x20
@@ -30,6 +45,15 @@ void hv_serial_init(struct hv_serial *s, int out_fd)
     pthread_mutex_init(&s->lock, NULL);
     s->out_fd = out_fd;
     s->dll = 12; /* 9600 baud, as after reset */
+}
+
+void hv_serial_set_irq(struct hv_serial *s, void (*fn)(void *ctx, int level),
+                       void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->set_irq = fn;
+    s->irq_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void hv_serial_destroy(struct hv_serial *s)
@@ -57,6 +81,29 @@ void hv_serial_flush(struct hv_serial *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The interrupt source IIR reports, highest priority first. No line
+ * errors and no modem-status changes ever happen here. */
+static uint8_t iir_id_locked(const struct hv_serial *s)
+{
+    if ((s->ier & IER_RDI) && s->rx_len)
+        return IIR_RDI;
+    if ((s->ier & IER_THRI) && s->thr_ipending)
+        return IIR_THRI;
+    return IIR_NO_INT;
+}
+
+/* Drives the line to match IIR; only changes are signalled, so a source
+ * that clears and sets again is a new rising edge for an edge-triggered
+ * interrupt controller. */
+static void update_irq_locked(struct hv_serial *s)
+{
+    int level = iir_id_locked(s) != IIR_NO_INT;
+    if (s->set_irq && level != s->irq_level) {
+        s->irq_level = level;
+        s->set_irq(s->irq_ctx, level);
+    }
+}
+
 static void tx_byte_locked(struct hv_serial *s, uint8_t c)
 {
     s->tx[s->tx_len++] = (char)c;
@@ -79,23 +126,34 @@ void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val)
     pthread_mutex_lock(&s->lock);
     switch (off) {
     case REG_DATA:
-        if (s->lcr & LCR_DLAB)
+        if (s->lcr & LCR_DLAB) {
             s->dll = val;
-        else if (s->mcr & MCR_LOOP)
+            break;
+        }
+        s->thr_ipending = 0; /* writing THR clears its interrupt... */
+        update_irq_locked(s);
+        if (s->mcr & MCR_LOOP)
             rx_push_locked(s, val);
         else
             tx_byte_locked(s, val);
+        s->thr_ipending = 1; /* ...and the byte is gone at once */
+        update_irq_locked(s);
         break;
     case REG_IER:
-        if (s->lcr & LCR_DLAB)
+        if (s->lcr & LCR_DLAB) {
             s->dlm = val;
-        else
-            s->ier = val & 0x0f;
+            break;
+        }
+        if ((s->ier ^ val) & IER_THRI) /* THR is empty: pending if on */
+            s->thr_ipending = (val & IER_THRI) != 0;
+        s->ier = val & 0x0f;
+        update_irq_locked(s);
         break;
     case REG_IIR:
         s->fcr = val;
-        if (val & 0x02) /* clear receive FIFO */
+        if (val & FCR_CLEAR_RX)
             s->rx_len = 0;
+        update_irq_locked(s);
         break;
     case REG_LCR:
         s->lcr = val;
@@ -131,13 +189,19 @@ uint8_t hv_serial_read(struct hv_serial *s, unsigned off)
             v = s->rx[s->rx_head];
             s->rx_head = (s->rx_head + 1) % sizeof s->rx;
             s->rx_len--;
+            update_irq_locked(s);
         }
         break;
     case REG_IER:
         v = (s->lcr & LCR_DLAB) ? s->dlm : s->ier;
         break;
     case REG_IIR:
-        v = 0x01 | ((s->fcr & 1) ? 0xc0 : 0); /* no interrupt pending */
+        v = iir_id_locked(s);
+        if (v == IIR_THRI) { /* reading IIR acknowledges THR empty */
+            s->thr_ipending = 0;
+            update_irq_locked(s);
+        }
+        v |= (s->fcr & FCR_FIFO) ? IIR_FIFO : 0;
         break;
     case REG_LCR:
         v = s->lcr;
@@ -165,6 +229,7 @@ size_t hv_serial_feed(struct hv_serial *s, const uint8_t *buf, size_t n)
     pthread_mutex_lock(&s->lock);
     for (i = 0; i < n && s->rx_len < sizeof s->rx; i++)
         rx_push_locked(s, buf[i]);
+    update_irq_locked(s);
     pthread_mutex_unlock(&s->lock);
     return i;
 }

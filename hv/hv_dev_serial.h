@@ -1,4 +1,5 @@
-/* hv_dev_serial.h: a 16550-compatible UART (COM1): console out and in. */
+/* hv_dev_serial.h: a 16550A-compatible UART (COM1): console out and in,
+ * polled or with an interrupt line. */
 #ifndef HV_DEV_SERIAL_H
 #define HV_DEV_SERIAL_H
 
@@ -19,10 +20,19 @@ struct hv_serial {
     uint64_t rx_dropped;
     char tx[HV_SERIAL_TX_MAX];
     size_t tx_len;
+    int thr_ipending; /* the "THR empty" interrupt is pending */
+    int irq_level;    /* the line as last signalled */
+    void (*set_irq)(void *ctx, int level); /* NULL: polled, no line */
+    void *irq_ctx;
 };
 
 void hv_serial_init(struct hv_serial *s, int out_fd);
 void hv_serial_destroy(struct hv_serial *s);
+/* Attaches an interrupt line: fn(ctx, level) is called, with the UART's
+ * lock held, each time the line changes (level 1: an enabled interrupt
+ * is pending). Call before the guest runs. */
+void hv_serial_set_irq(struct hv_serial *s, void (*fn)(void *ctx, int level),
+                       void *ctx);
 /* A guest access to port base + off (off < HV_SERIAL_PORTS). */
 void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val);
 uint8_t hv_serial_read(struct hv_serial *s, unsigned off);

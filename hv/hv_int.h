@@ -11,6 +11,7 @@
 
 #include "hv/hv.h"
 #include "hv/hv_dev_serial.h"
+#include "hv/hv_linux.h"
 
 #define HV_PROT_PAGES (HV_PROT_SIZE / 0x1000)
 #define HV_BLOCKED_LOG_FULL 16 /* blocked writes reported in full */
@@ -24,6 +25,15 @@ enum hv_stop {
     HV_STOP_SIGNAL,     /* SIGINT or SIGTERM */
     HV_STOP_GUEST_FAIL, /* unexpected exit, triple fault, guest panic */
     HV_STOP_HOST_FAIL,  /* an ioctl or thread failed while running */
+    HV_STOP_GUEST_REBOOT, /* guest reset the machine (Linux: port 0xcf9) */
+};
+
+/* What runs in the VM: it decides the memory layout, the devices and the
+ * exits the monitor answers. */
+enum hv_guest {
+    HV_GUEST_DEMO = 0, /* hv/hv_abi.h: hypercall ports, no irqchip */
+    HV_GUEST_LINUX,    /* docs/LINUX.md: in-kernel irqchip and PIT, UART
+                          interrupt, ACPI power-off and reset ports */
 };
 
 struct hv_vcpu {
@@ -41,6 +51,8 @@ struct hv_vcpu {
 };
 
 struct hv_vm {
+    enum hv_guest guest;
+    int pvm; /* /dev/kvm is kvm_pvm: guest ring 0 is emulated */
     unsigned ncpus;
     int kvm_fd, vm_fd;
     int ram_fd;
@@ -98,10 +110,23 @@ int hv_kvm_add_slot(struct hv_vm *vm, unsigned slot, hv_gpa_t gpa,
                     uint64_t size, const void *host, int readonly);
 int hv_kvm_create_vcpu(struct hv_vm *vm, unsigned id);
 void hv_kvm_close(struct hv_vm *vm);
+/* True if /dev/kvm is kvm_pvm (no VT-x/AMD-V; guest ring 0 emulated). */
+int hv_kvm_is_pvm(void);
+/* The in-kernel LAPICs, IOAPIC and PICs, and the PIT; before any vCPU.
+ * Returns 0, or -1 with the failed ioctl named. */
+int hv_kvm_create_irqchip(struct hv_vm *vm);
+/* Sets ISA interrupt line irq of the in-kernel irqchip (KVM_IRQ_LINE).
+ * A failure stops the VM (HV_STOP_HOST_FAIL). */
+void hv_kvm_irq_line(struct hv_vm *vm, unsigned irq, int level);
 
 /* hv_kvm_x86_64.c: x86-64 registers and the exit loop. */
 struct fw_cpu_state;
 int hv_x86_setup_vcpu(struct hv_vcpu *v, const struct fw_cpu_state *st);
+/* A Linux guest's vCPU: CPUID and MSRs on every vCPU; registers (with
+ * rbx) only for the boot vCPU, st != NULL. The others wait for INIT/SIPI
+ * in the in-kernel LAPIC. */
+struct fw_linux_cpu;
+int hv_x86_setup_linux_vcpu(struct hv_vcpu *v, const struct fw_linux_cpu *st);
 uint64_t hv_x86_tsc_khz(struct hv_vm *vm);
 /* Handles one exit; returns 0 to keep running, -1 once the VM must stop
  * (the reason is already recorded with hv_vm_stop). */
@@ -157,6 +182,37 @@ int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa);
 
 /* hv_seccomp.c: enter the monitor's allow-list (all threads). */
 int hv_seccomp_enter(void);
+
+/* hv_dev_platform.c: a Linux guest's ACPI sleep, reset, CMOS and POST
+ * ports. Returns 0 to keep running, -1 once the VM must stop, or
+ * HV_IO_UNCLAIMED for an access that is not one of them. */
+#define HV_IO_UNCLAIMED 1
+int hv_platform_io(struct hv_vcpu *v, uint16_t port, int out, uint8_t *data,
+                   unsigned size, unsigned count);
+
+/* hv_run_linux.c: a Linux guest for `hvpatch run --kernel`. */
+#define HV_LINUX_INITRD_MAX (512u << 20) /* largest initrd file read */
+struct hv_linux_guest {
+    uint8_t *kernel, *initrd; /* the files as read (malloc) */
+    size_t kernel_len, initrd_len;
+    struct hv_linux_image img;
+    char cmdline[FW_LINUX_CMDLINE_MAX + 1]; /* as booted and measured */
+};
+/* Reads a regular file of 1 byte to max bytes into malloc'd memory; what
+ * names it in messages ("kernel", "initrd"). Returns NULL (logged). */
+uint8_t *hv_read_file(const char *path, const char *what, uint64_t max,
+                      size_t *len);
+/* Reads and parses the kernel (and initrd), builds the command line and
+ * checks that everything fits cfg's RAM; nothing is started yet. Returns
+ * 0, or -1 with the reason logged (g may hold memory: free it). */
+int hv_linux_guest_load(const struct hv_config *cfg, int pvm,
+                        struct hv_linux_guest *g);
+/* Writes guest RAM (fw_linux_setup), sets up every vCPU (registers on the
+ * boot vCPU only) and attaches the UART to IRQ 4. Needs the irqchip and
+ * the vCPUs created. Returns 0 or -1 (logged). */
+int hv_linux_guest_boot(struct hv_vm *vm, const struct hv_config *cfg,
+                        const struct hv_linux_guest *g);
+void hv_linux_guest_free(struct hv_linux_guest *g);
 
 /* hv_hypercall.c */
 int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg);

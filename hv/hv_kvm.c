@@ -54,6 +54,52 @@ int hv_kvm_open(struct hv_vm *vm)
     return 0;
 }
 
+int hv_kvm_is_pvm(void)
+{
+    /* The module's directory, as tests/lib/kvm-info.sh looks for it: KVM's
+     * API does not say whether guest ring 0 is emulated. */
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
+}
+
+/* Where KVM keeps the real-mode TSS that VT-x without unrestricted guest
+ * needs for the APs' real-mode start-up: three pages just below the BIOS
+ * ROM, in the 32-bit hole, as QEMU and kvmtool place it. */
+#define HV_KVM_TSS_GPA 0xfffbd000ul
+
+int hv_kvm_create_irqchip(struct hv_vm *vm)
+{
+    struct kvm_pit_config pit = {.flags = 0};
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
+        ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) <= 0) {
+        hv_err("KVM: this host lacks the in-kernel irqchip or PIT");
+        return -1;
+    }
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
+        ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, HV_KVM_TSS_GPA) < 0) {
+        hv_err("KVM: ioctl (SET_TSS_ADDR) failed: %s", strerror(errno));
+        return -1;
+    }
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+        hv_err("KVM: ioctl (CREATE_IRQCHIP) failed: %s", strerror(errno));
+        return -1;
+    }
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+        hv_err("KVM: ioctl (CREATE_PIT2) failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void hv_kvm_irq_line(struct hv_vm *vm, unsigned irq, int level)
+{
+    struct kvm_irq_level l = {.irq = irq, .level = (uint32_t)level};
+    if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0) {
+        if (hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0))
+            hv_err("KVM: ioctl (IRQ_LINE %u) failed: %s; stopping VM", irq,
+                   strerror(errno));
+    }
+}
+
 int hv_kvm_add_slot(struct hv_vm *vm, unsigned slot, hv_gpa_t gpa,
                     uint64_t size, const void *host, int readonly)
 {

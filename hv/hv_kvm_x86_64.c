@@ -1,7 +1,9 @@
 /* hv_kvm_x86_64.c: x86-64 vCPU state and the strict exit handler.
  *
- * Only the exits the demo guest is expected to cause are handled; anything
- * else stops the VM with one message naming the exit and the guest RIP. */
+ * Only the exits the guest is expected to cause are handled (the demo
+ * guest: UART and hypercall ports, HLT; Linux: UART and the platform ports
+ * of hv_dev_platform.c, its irqchip being in the kernel); anything else
+ * stops the VM with one message naming the exit and the guest RIP. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,25 +11,40 @@
 #include <sys/ioctl.h>
 
 #include "firmware/fw.h"
+#include "firmware/fw_linux.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
 
 #define CPUID_MAX_ENTRIES 256
 
 /* CPUID features hidden from the guest: state KVM's instruction emulator
- * (which runs guest ring 0 on kvm_pvm) cannot handle, and that the demo
- * guest must not depend on anywhere. */
-static void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned id)
+ * (which runs guest ring 0 on kvm_pvm) cannot handle. The demo guest never
+ * sees them on any host, so it cannot come to depend on them; a Linux
+ * guest loses them on kvm_pvm only (hide_emulated), plus POPCNT, which
+ * Linux patches into its text by CPUID (alternatives). Everything else of
+ * KVM's supported CPUID passes through: the hypervisor bit, x2APIC,
+ * TSC-deadline, and KVM's leaves 0x40000000/1 (kvmclock, PV EOI, ...). */
+#define CPUID_1_ECX_CX16 (1u << 13)
+#define CPUID_1_ECX_POPCNT (1u << 23)
+#define CPUID_1_ECX_XSAVE_AVX ((1u << 26) | (1u << 27) | (1u << 28))
+struct cpuid_policy {
+    int hide_emulated; /* XSAVE family, AVX*, CMPXCHG16B */
+    int hide_popcnt;
+};
+
+static void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned id,
+                         const struct cpuid_policy *p)
 {
     switch (e->function) {
     case 1:
-        e->ecx &= ~((1u << 26) | (1u << 27) | (1u << 28)); /* XSAVE OSXSAVE
-                                                              AVX */
-        e->ecx &= ~(1u << 13); /* CMPXCHG16B: not emulated */
+        if (p->hide_emulated)
+            e->ecx &= ~(CPUID_1_ECX_XSAVE_AVX | CPUID_1_ECX_CX16);
+        if (p->hide_popcnt)
+            e->ecx &= ~CPUID_1_ECX_POPCNT;
         e->ebx = (e->ebx & 0x00ffffffu) | (id << 24); /* initial APIC ID */
         break;
     case 7:
-        if (e->index == 0) {
+        if (e->index == 0 && p->hide_emulated) {
             e->ebx &= ~((1u << 5) | (1u << 16)); /* AVX2, AVX-512F */
             e->ecx &= ~(1u << 14);               /* AVX512_VPOPCNTDQ */
         }
@@ -37,7 +54,8 @@ static void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned id)
         e->edx = id; /* x2APIC ID */
         break;
     case 0xd: /* XSAVE state enumeration: nothing to enumerate */
-        e->eax = e->ebx = e->ecx = e->edx = 0;
+        if (p->hide_emulated)
+            e->eax = e->ebx = e->ecx = e->edx = 0;
         break;
     default:
         break;
@@ -59,8 +77,12 @@ static int setup_cpuid(struct hv_vcpu *v)
         hv_err("KVM: ioctl (GET_SUPPORTED_CPUID) failed: %s", strerror(errno));
         goto cleanup;
     }
+    struct cpuid_policy p = {.hide_emulated = 1};
+    if (v->vm->guest == HV_GUEST_LINUX)
+        p = (struct cpuid_policy){.hide_emulated = v->vm->pvm,
+                                  .hide_popcnt = v->vm->pvm};
     for (unsigned i = 0; i < c->nent; i++)
-        cpuid_filter(&c->entries[i], v->id);
+        cpuid_filter(&c->entries[i], v->id, &p);
     if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
         hv_err("KVM: ioctl (SET_CPUID2) failed: %s", strerror(errno));
         goto cleanup;
@@ -116,15 +138,15 @@ static int setup_sregs(struct hv_vcpu *v, const struct fw_cpu_state *st)
     return 0;
 }
 
-int hv_x86_setup_vcpu(struct hv_vcpu *v, const struct fw_cpu_state *st)
+static int set_regs(struct hv_vcpu *v, const struct fw_cpu_state *st,
+                    uint64_t rbx)
 {
-    if (setup_cpuid(v) != 0 || setup_sregs(v, st) != 0)
-        return -1;
     struct kvm_regs r = {
         .rip = st->rip,
         .rsp = st->rsp,
         .rdi = st->rdi,
         .rsi = st->rsi,
+        .rbx = rbx,
         .rflags = st->rflags,
     };
     if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
@@ -132,6 +154,48 @@ int hv_x86_setup_vcpu(struct hv_vcpu *v, const struct fw_cpu_state *st)
         return -1;
     }
     return 0;
+}
+
+int hv_x86_setup_vcpu(struct hv_vcpu *v, const struct fw_cpu_state *st)
+{
+    if (setup_cpuid(v) != 0 || setup_sregs(v, st) != 0)
+        return -1;
+    return set_regs(v, st, 0);
+}
+
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
+
+/* What firmware leaves in MSRs Linux reads: fast strings on, and MTRRs
+ * on with write-back as the default type (as Firecracker does; without
+ * it Linux runs with PAT off). The same on every vCPU, or Linux finds
+ * the MTRRs inconsistent. */
+static int set_linux_msrs(struct hv_vcpu *v)
+{
+    struct {
+        struct kvm_msrs h;
+        struct kvm_msr_entry e[2];
+    } m = {.h = {.nmsrs = 2},
+           .e = {{.index = MSR_IA32_MISC_ENABLE, .data = 1},
+                 {.index = MSR_MTRR_DEF_TYPE, .data = 0xc06}}};
+    int n = ioctl(v->fd, KVM_SET_MSRS, &m);
+    if (n != 2) {
+        hv_err("KVM: ioctl (SET_MSRS) on vCPU %u set %d of 2 MSRs: %s", v->id,
+               n, n < 0 ? strerror(errno) : "refused");
+        return -1;
+    }
+    return 0;
+}
+
+int hv_x86_setup_linux_vcpu(struct hv_vcpu *v, const struct fw_linux_cpu *st)
+{
+    if (setup_cpuid(v) != 0 || set_linux_msrs(v) != 0)
+        return -1;
+    if (!st) /* an AP: KVM's reset state, started by INIT/SIPI */
+        return 0;
+    if (setup_sregs(v, &st->fw) != 0)
+        return -1;
+    return set_regs(v, &st->fw, st->rbx);
 }
 
 uint64_t hv_x86_tsc_khz(struct hv_vm *vm)
@@ -208,9 +272,14 @@ static int handle_io(struct hv_vcpu *v)
         }
         return 0;
     }
-    if (port >= HV_PORT_HC_BASE && port < HV_PORT_HC_BASE + HV_HC_COUNT &&
-        run->io.size == 4 && run->io.count == 1 &&
-        run->io.direction == KVM_EXIT_IO_OUT) {
+    if (v->vm->guest == HV_GUEST_LINUX) {
+        int r = hv_platform_io(v, port, run->io.direction == KVM_EXIT_IO_OUT,
+                               data, run->io.size, run->io.count);
+        if (r != HV_IO_UNCLAIMED)
+            return r;
+    } else if (port >= HV_PORT_HC_BASE &&
+               port < HV_PORT_HC_BASE + HV_HC_COUNT && run->io.size == 4 &&
+               run->io.count == 1 && run->io.direction == KVM_EXIT_IO_OUT) {
         uint32_t arg;
         memcpy(&arg, data, sizeof arg);
         return hv_hypercall(v, port - HV_PORT_HC_BASE, arg);

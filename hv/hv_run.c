@@ -40,6 +40,9 @@ struct hv_session {
     struct hv_control ctl;
     struct hv_vrf vrf;
     const struct hv_config *cfg;
+    const char *kind;    /* "demo" or "linux": what the baseline names */
+    const char *cmdline; /* as the guest got it and the TPM measured it */
+    struct hv_linux_guest linux_guest; /* --kernel: its files until boot */
     uint8_t image_sha256[32];
     int sig_fd;
     int status_fd; /* /proc/self/status, opened before the sandbox */
@@ -86,6 +89,12 @@ static json_t *vcpus_json(struct hv_vm *vm)
     json_t *a = json_array();
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct hv_vcpu *v = &vm->vcpu[i];
+        if (vm->guest != HV_GUEST_DEMO) { /* no heartbeat page */
+            json_array_append_new(
+                a, json_pack("{s:i,s:I}", "id", (int)i, "blocked_writes",
+                             (json_int_t)atomic_load(&v->blocked_writes)));
+            continue;
+        }
         uint64_t first = atomic_load(&v->first_hb_ns);
         json_array_append_new(
             a, json_pack("{s:i,s:I,s:I,s:o,s:I}", "id", (int)i, "heartbeats",
@@ -173,11 +182,10 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
         gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
         hv_control_hex(d, 32), "baseline", "image_sha256",
-        hv_control_hex(s->image_sha256, 32), "kind", "demo",
-        "cmdline", s->cfg->cmdline ? s->cfg->cmdline : "", "verifier", vrf,
-        "tpm", tpm_json(s), "memory", rss_json(s->status_fd), "pid",
-        (int)getpid(), "patches", hv_patch_list_json(vm), "patching",
-        patching_json(s));
+        hv_control_hex(s->image_sha256, 32), "kind", s->kind, "cmdline",
+        s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
+        "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",
+        hv_patch_list_json(vm), "patching", patching_json(s));
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -320,34 +328,6 @@ static const struct hv_control_cmd hv_run_cmds[] = {
 
 /* ------------------------------------------------------------- set-up */
 
-static uint8_t *read_image(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    uint8_t *buf = NULL;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        hv_err("guest image %s: open failed: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        st.st_size > HV_ELF_MAX_SIZE) {
-        hv_err("guest image %s: not a regular file of 1 byte to 16 MiB",
-               path);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (buf && read(fd, buf, (size_t)st.st_size) != st.st_size) {
-        hv_err("guest image %s: short read", path);
-        free(buf);
-        buf = NULL;
-    }
-    *len = (size_t)st.st_size;
-out:
-    if (fd >= 0)
-        close(fd);
-    return buf;
-}
-
 static int setup_ram(struct hv_vm *vm, uint64_t size)
 {
     vm->ram_fd = memfd_create("hvpatch-ram", MFD_CLOEXEC);
@@ -377,6 +357,7 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
         vm->vcpu[i].fd = -1;
     vm->ncpus = cfg->ncpus;
     vm->start_ns = cfg->start_ns;
+    vm->pvm = hv_kvm_is_pvm();
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_mutex_init(&vm->lock, NULL);
     pthread_mutex_init(&vm->patch_lock, NULL);
@@ -415,16 +396,13 @@ static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
     return 0;
 }
 
-/* Takes the sealed code from the verifier, then loads the image's data
- * segments into RAM (those are the monitor's to write). */
-static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
-                      uint64_t *entry)
+/* Takes the sealed code from the verifier (for a Linux guest: empty until
+ * its text is locked) and maps it as the read-only memslot. */
+static int take_code(struct hv_session *s)
 {
-    struct hv_vm *vm = &s->vm;
     struct vrf_msg ready;
-    struct hv_elf_image img;
     int fd = hv_vrf_wait_ready(&s->vrf, HV_VRF_READY_MS, &ready);
-    if (fd < 0 || hv_prot_setup(vm, fd, ready.args[0]) != 0)
+    if (fd < 0 || hv_prot_setup(&s->vm, fd, ready.args[0]) != 0)
         return -1;
     if (memcmp(ready.data, s->image_sha256, 32) != 0) {
         hv_err("verifier loaded a different guest image than the monitor");
@@ -432,6 +410,16 @@ static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
     }
     s->tpm_state = (int)ready.args[1];
     memcpy(s->boot_id, ready.data + 32, 32);
+    return 0;
+}
+
+/* Loads the demo-style image's data segments into RAM (those are the
+ * monitor's to write; its code is the verifier's). */
+static int load_guest(struct hv_session *s, const uint8_t *image, size_t len,
+                      uint64_t *entry)
+{
+    struct hv_vm *vm = &s->vm;
+    struct hv_elf_image img;
     int e = hv_img_parse(image, len, &img);
     if (e != HV_ELF_OK) { /* the verifier accepted it: cannot happen */
         hv_err("guest image rejected: %s", hv_elf_strerror(e));
@@ -537,13 +525,24 @@ static int setup(struct hv_session *s)
 {
     const struct hv_config *cfg = s->cfg;
     struct hv_vm *vm = &s->vm;
+    struct hv_linux_guest *lg = &s->linux_guest;
     size_t len = 0;
     uint8_t *file = NULL;
     const uint8_t *image = hv_demo_image;
     int ret = -1;
 
-    if (cfg->guest_path) {
-        file = read_image(cfg->guest_path, &len);
+    if (cfg->kernel_path) {
+        /* Every check of the files first: nothing starts for a bad one. */
+        if (hv_linux_guest_load(cfg, vm->pvm, lg) != 0)
+            goto cleanup;
+        vm->guest = HV_GUEST_LINUX;
+        s->kind = "linux";
+        s->cmdline = lg->cmdline;
+        image = lg->kernel;
+        len = lg->kernel_len;
+    } else if (cfg->guest_path) {
+        file =
+            hv_read_file(cfg->guest_path, "guest image", HV_ELF_MAX_SIZE, &len);
         if (!file)
             return -1;
         image = file;
@@ -560,8 +559,10 @@ static int setup(struct hv_session *s)
         .tpm_flags = s->swtpm.pid > 0 ? VRF_TPM_OPEN_FLUSH_TRANSIENT : 0,
         .mem_size = cfg->mem_size,
         .ncpus = cfg->ncpus,
-        .cmdline = cfg->cmdline,
-        .kind = "demo",
+        .cmdline = s->cmdline,
+        .kind = s->kind,
+        .initrd = lg->initrd,
+        .initrd_len = lg->initrd_len,
         .trust_dir = cfg->trust_dir,
         .audit_path = cfg->audit_path,
     };
@@ -572,18 +573,28 @@ static int setup(struct hv_session *s)
         hv_err("eventfd failed: %s", strerror(errno));
         goto cleanup;
     }
-    if (hv_kvm_open(vm) != 0 || setup_ram(vm, cfg->mem_size) != 0)
+    if (hv_kvm_open(vm) != 0 ||
+        (vm->guest == HV_GUEST_LINUX && hv_kvm_create_irqchip(vm) != 0) ||
+        setup_ram(vm, cfg->mem_size) != 0)
         goto cleanup;
     for (unsigned i = 0; i < cfg->ncpus; i++)
         if (hv_kvm_create_vcpu(vm, i) != 0)
             goto cleanup;
-    uint64_t entry;
-    if (load_guest(s, image, len, &entry) != 0 ||
-        boot_vcpus(vm, cfg, entry) != 0)
+    if (take_code(s) != 0)
         goto cleanup;
+    if (vm->guest == HV_GUEST_LINUX) {
+        if (hv_linux_guest_boot(vm, cfg, lg) != 0)
+            goto cleanup;
+    } else {
+        uint64_t entry;
+        if (load_guest(s, image, len, &entry) != 0 ||
+            boot_vcpus(vm, cfg, entry) != 0)
+            goto cleanup;
+    }
     ret = 0;
 cleanup:
     free(file);
+    hv_linux_guest_free(lg); /* in guest RAM now, or never to be */
     return ret;
 }
 
@@ -685,6 +696,8 @@ static int exit_code(struct hv_session *s)
         return 128 + s->stop_signal;
     case HV_STOP_GUEST_FAIL:
         return CLI_EXIT_GUEST;
+    case HV_STOP_GUEST_REBOOT:
+        return CLI_EXIT_REBOOT;
     default:
         return CLI_EXIT_HOST;
     }
@@ -724,6 +737,8 @@ int hv_run(const struct hv_config *cfg)
     int code = CLI_EXIT_HOST;
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
+    s.kind = "demo";
+    s.cmdline = cfg->cmdline;
     s.sig_fd = s.status_fd = -1;
     s.vrf = (struct hv_vrf){.pid = -1, .sock = -1};
     s.reaper_fd = -1;
@@ -740,10 +755,17 @@ int hv_run(const struct hv_config *cfg)
         goto out;
     if (cfg->control_path && hv_control_listen(&s.ctl, cfg->control_path))
         goto out;
-    hv_log("booting %s guest on %u vCPUs, %" PRIu64 " MiB%s%s",
-           cfg->guest_path ? cfg->guest_path : "demo", cfg->ncpus,
-           cfg->mem_size >> 20, cfg->control_path ? ", control " : "",
+    hv_log("booting %s%s guest on %u vCPUs, %" PRIu64 " MiB%s%s",
+           cfg->kernel_path ? "Linux " : "",
+           cfg->kernel_path  ? cfg->kernel_path
+           : cfg->guest_path ? cfg->guest_path
+                             : "demo",
+           cfg->ncpus, cfg->mem_size >> 20,
+           cfg->control_path ? ", control " : "",
            cfg->control_path ? cfg->control_path : "");
+    if (s.vm.guest == HV_GUEST_LINUX && s.vm.pvm)
+        hv_log("kvm_pvm: guest ring 0 is emulated and lacks instructions "
+               "Linux uses; expect the boot to stop early (docs/LINUX.md)");
     s.status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     json_object_seed(0); /* jansson reads its hash seed now, not later */
     tzset();             /* and glibc its time zone (gmtime_r) */
@@ -774,11 +796,17 @@ static const char hv_run_usage[] =
     "\n"
     "  --cpus N          vCPUs, 1..8 (default 2)\n"
     "  --mem MIB         guest RAM in MiB, 8..1024, a multiple of 2\n"
-    "                    (default 64)\n"
+    "                    (default 64; Linux: 128..1024, default 256)\n"
     "  --control PATH    QMP-style control socket (mode 0600)\n"
     "  --guest ELF       a demo-style guest image instead of the bundled one\n"
+    "  --kernel FILE     boot Linux: a PVH vmlinux (uncompressed ELF) or a\n"
+    "                    bzImage, up to 256 MiB (docs/LINUX.md)\n"
+    "  --initrd FILE     Linux initrd (initramfs), with --kernel\n"
     "  --append CMDLINE  guest command line (demo: 'selfwrite' tries to\n"
-    "                    overwrite its own code, which must be blocked)\n"
+    "                    overwrite its own code, which must be blocked;\n"
+    "                    Linux: replaces the default command line\n"
+    "                    " FW_LINUX_CMDLINE_DEFAULT "\n"
+    "                    and gets 'noxsave' added on kvm_pvm)\n"
     "  --no-sandbox      do not confine the monitor with seccomp (for\n"
     "                    debugging under gdb; the verifier stays confined)\n"
     "  --tpm-state DIR   keep this VM's swtpm state in DIR (default: a\n"
@@ -793,10 +821,11 @@ static const char hv_run_usage[] =
     "                    needs --audit-log. Without it, patching is off\n"
     "  --audit-log FILE  append every decision to FILE, a hash-chained JSON\n"
     "                    log (`hvpatch audit verify FILE` checks it)\n"
-    "  --kernel, --initrd   reserved: Linux guests come later\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
-    "failure, 3 guest failure, 128+N stopped by signal N (SIGINT, SIGTERM).\n";
+    "failure (also a kernel or initrd file that cannot be booted), 3 guest\n"
+    "failure, 8 the guest rebooted (run it again to restart it), 128+N\n"
+    "stopped by signal N (SIGINT, SIGTERM).\n";
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
                       unsigned long *out)
@@ -807,6 +836,36 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
     if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
         return -1;
     *out = v;
+    return 0;
+}
+
+/* What depends on the kind of guest: Linux or demo-style. */
+static int check_guest_options(struct hv_config *cfg, int mem_set)
+{
+    size_t max = cfg->kernel_path ? FW_LINUX_CMDLINE_MAX : HV_CMDLINE_MAX - 1;
+    if (cfg->kernel_path && cfg->guest_path) {
+        fputs("hvpatch run: --kernel and --guest exclude each other\n", stderr);
+        return -1;
+    }
+    if (cfg->initrd_path && !cfg->kernel_path) {
+        fputs("hvpatch run: --initrd needs --kernel\n", stderr);
+        return -1;
+    }
+    if (cfg->cmdline && strlen(cfg->cmdline) > max) {
+        fprintf(stderr, "hvpatch run: --append: longer than %zu bytes\n", max);
+        return -1;
+    }
+    if (!cfg->kernel_path)
+        return 0;
+    if (!mem_set)
+        cfg->mem_size = (uint64_t)HV_LINUX_MEM_MIB << 20;
+    if (cfg->mem_size < (uint64_t)HV_LINUX_MIN_MEM_MIB << 20) {
+        fprintf(stderr,
+                "hvpatch run: --mem: a Linux guest needs at least "
+                "%u MiB\n",
+                HV_LINUX_MIN_MEM_MIB);
+        return -1;
+    }
     return 0;
 }
 
@@ -824,7 +883,8 @@ int cli_cmd_run(int argc, char **argv)
         OPT_NO_TPM,
         OPT_TRUST,
         OPT_AUDIT_LOG,
-        OPT_LATER
+        OPT_KERNEL,
+        OPT_INITRD
     };
     static const struct option opts[] = {
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -833,8 +893,8 @@ int cli_cmd_run(int argc, char **argv)
         {"guest", required_argument, NULL, OPT_GUEST},
         {"append", required_argument, NULL, OPT_APPEND},
         {"no-sandbox", no_argument, NULL, OPT_NO_SANDBOX},
-        {"kernel", required_argument, NULL, OPT_LATER},
-        {"initrd", required_argument, NULL, OPT_LATER},
+        {"kernel", required_argument, NULL, OPT_KERNEL},
+        {"initrd", required_argument, NULL, OPT_INITRD},
         {"tpm", required_argument, NULL, OPT_TPM},
         {"tpm-state", required_argument, NULL, OPT_TPM_STATE},
         {"no-tpm", no_argument, NULL, OPT_NO_TPM},
@@ -847,7 +907,7 @@ int cli_cmd_run(int argc, char **argv)
                             .mem_size = (uint64_t)HV_DEFAULT_MEM_MIB << 20,
                             .start_ns = hv_now_ns()};
     unsigned long v;
-    int c;
+    int c, mem_set = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -869,6 +929,7 @@ int cli_cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             cfg.mem_size = (uint64_t)v << 20;
+            mem_set = 1;
             break;
         case OPT_CONTROL:
             cfg.control_path = optarg;
@@ -877,12 +938,6 @@ int cli_cmd_run(int argc, char **argv)
             cfg.guest_path = optarg;
             break;
         case OPT_APPEND:
-            if (strlen(optarg) >= HV_CMDLINE_MAX) {
-                fprintf(stderr, "hvpatch run: --append: longer than %u "
-                                "bytes\n",
-                        HV_CMDLINE_MAX - 1);
-                return CLI_EXIT_USAGE;
-            }
             cfg.cmdline = optarg;
             break;
         case OPT_NO_SANDBOX:
@@ -903,11 +958,12 @@ int cli_cmd_run(int argc, char **argv)
         case OPT_AUDIT_LOG:
             cfg.audit_path = optarg;
             break;
-        case OPT_LATER:
-            fprintf(stderr, "hvpatch run: %s is not supported yet (Linux "
-                            "guests and TPMs are on the roadmap)\n",
-                    argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+        case OPT_KERNEL:
+            cfg.kernel_path = optarg;
+            break;
+        case OPT_INITRD:
+            cfg.initrd_path = optarg;
+            break;
         case 'h':
             fputs(hv_run_usage, stdout);
             return CLI_EXIT_OK;
@@ -921,6 +977,8 @@ int cli_cmd_run(int argc, char **argv)
                 argv[optind]);
         return CLI_EXIT_USAGE;
     }
+    if (check_guest_options(&cfg, mem_set) != 0)
+        return CLI_EXIT_USAGE;
     if (cfg.no_tpm + !!cfg.tpm_tcti + !!cfg.tpm_state > 1) {
         fprintf(stderr, "hvpatch run: --no-tpm, --tpm and --tpm-state "
                         "exclude each other\n");

@@ -19,6 +19,11 @@ static const struct vrf_sandbox_rule hv_rules[] = {
     /* vCPU threads: run the guest, read registers for reports. */
     {SCMP_SYS(ioctl), 1, {SCMP_A1(SCMP_CMP_EQ, KVM_RUN)}},
     {SCMP_SYS(ioctl), 1, {SCMP_A1(SCMP_CMP_EQ, KVM_GET_REGS)}},
+    /* A Linux guest's UART interrupt (vCPU threads on register accesses,
+     * the main loop on console input): sets one ISA line of the in-kernel
+     * irqchip; it touches no memslot, register or memory. Fails (ENXIO)
+     * on a demo VM, which has no irqchip. */
+    {SCMP_SYS(ioctl), 1, {SCMP_A1(SCMP_CMP_EQ, KVM_IRQ_LINE)}},
     /* Kicking vCPUs out of KVM_RUN: glibc's pthread_kill masks signals
      * around tgkill. */
     {SCMP_SYS(tgkill), 0, ANY},

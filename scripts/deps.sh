@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh: install the Debian packages hvpatch needs, only those missing.
-# Usage: scripts/deps.sh build|test|demo|bench   (what the caller is about to do)
+# Usage: scripts/deps.sh build|test|demo|linux|bench   (what the caller is about to do)
 set -eu
 
 build_pkgs="gcc make binutils pkg-config libjansson-dev libmbedtls-dev \
@@ -9,11 +9,14 @@ libvirt-dev libxml2-dev"
 test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools \
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
 busybox-static cpio lz4 socat"
+# make linux-demo: fetch and unpack Debian's kernel, build the initramfs
+linux_pkgs="busybox-static cpio lz4"
 
 case "${1:-build}" in
 build | demo) want="$build_pkgs" ;;
 test | bench) want="$build_pkgs $test_pkgs" ;;
-*) echo "deps.sh: unknown target '$1' (build|test|demo|bench)" >&2; exit 1 ;;
+linux) want="$build_pkgs $linux_pkgs" ;;
+*) echo "deps.sh: unknown target '$1' (build|test|demo|linux|bench)" >&2; exit 1 ;;
 esac
 
 missing=""

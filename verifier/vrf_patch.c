@@ -235,6 +235,9 @@ static const char *not_ready(const struct vrf_patch *pp,
         return "another patch operation is under way";
     if (!pp->have_trust)
         return "this VM was started without --trust: patching is off";
+    if (strcmp(pp->kind, "demo") != 0)
+        return "patching a Linux guest needs its text lock, which is not "
+               "built yet";
     if (pt->state == VRF_TPM_STATE_NONE)
         return "this VM runs without a TPM (--no-tpm): patching needs one";
     if (pt->state != VRF_TPM_STATE_OK)

@@ -24,7 +24,7 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
                     uint8_t **wmap)
 {
     struct hv_elf_image img;
-    int e = hv_img_parse(image, len, &img);
+    int e = image ? hv_img_parse(image, len, &img) : HV_ELF_OK;
     if (e != HV_ELF_OK) {
         hv_err("guest image rejected: %s", hv_elf_strerror(e));
         return -1;
@@ -47,7 +47,8 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
         [HV_IMG_UTEXT] = w + (HV_PROT_UTEXT - HV_PROT_BASE),
         [HV_IMG_DATA] = NULL, /* guest RAM is the monitor's to load */
     };
-    hv_elf_load(&img, image, hv_img_regions, dst);
+    if (image)
+        hv_elf_load(&img, image, hv_img_regions, dst);
     /* Sealed after filling: from here on, this mapping is the only way to
      * write the code, and it exists in this process alone. */
     if (fcntl(fd, F_ADD_SEALS, VRF_CODE_SEALS) < 0) {
@@ -207,7 +208,9 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     isolate_fds(sock);
     sock = 3;
 
-    int fd = vrf_code_create(image, len, HV_PROT_SIZE, &w);
+    /* A Linux guest's code is empty until its text lock. */
+    int is_linux = strcmp(cfg->kind, "linux") == 0;
+    int fd = vrf_code_create(is_linux ? NULL : image, len, HV_PROT_SIZE, &w);
     if (fd < 0 || vrf_patch_init(&pp, cfg->trust_dir, cfg->audit_path) != 0)
         _exit(VRF_EXIT_FAIL);
     pp.code = w;
@@ -235,9 +238,11 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
      * change the code, so measuring it now or before is the same) and the
      * attestation key. A failure leaves the TPM state GONE. */
     mbedtls_sha256_ret(w, HV_PROT_SIZE, code_sha, 0);
-    if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, code_sha))
+    if (pt.state == VRF_TPM_STATE_OK && !is_linux &&
+        vrf_proc_tpm_lock(&pt, code_sha))
         pt.state = VRF_TPM_STATE_GONE;
-    vrf_patch_audit_lock(&pp, &pt, code_sha);
+    if (!is_linux)
+        vrf_patch_audit_lock(&pp, &pt, code_sha);
     if (pt.state == VRF_TPM_STATE_OK)
         vrf_proc_tpm_ak(&pt);
     tzset(); /* glibc reads its time zone file now: gmtime_r needs it */

@@ -26,7 +26,10 @@ struct vrf_proc_cfg {
     uint64_t mem_size;  /* guest RAM: shapes the firmware stub */
     unsigned ncpus;
     const char *cmdline; /* guest command line, or NULL */
-    const char *kind;    /* guest kind: "demo" */
+    const char *kind;    /* guest kind: "demo", or "linux" (the image is a
+                            kernel file; its code memfd starts empty) */
+    const uint8_t *initrd; /* Linux initrd (measured into PCR 9), or NULL */
+    size_t initrd_len;
     const char *trust_dir;  /* trust store, or NULL: patching refused */
     const char *audit_path; /* audit log, or NULL: decisions not logged */
 };
@@ -39,7 +42,8 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
                    const struct vrf_proc_cfg *cfg) __attribute__((noreturn));
 
 /* Creates a memfd of `size` bytes holding the protected segments of a
- * demo-style image, maps it writable at *wmap, and seals it with
+ * demo-style image (image NULL: all zero, for a Linux guest whose text is
+ * locked later), maps it writable at *wmap, and seals it with
  * VRF_CODE_SEALS. Returns the fd, or -1 with the reason logged. */
 int vrf_code_create(const uint8_t *image, size_t len, size_t size,
                     uint8_t **wmap);

@@ -19,7 +19,9 @@ struct vrf_proc_tpm {
 };
 
 /* Opens the TPM, checks its PCRs are fresh and measures the boot
- * (firmware stub, image, command line) into PCR 0, 4, 8 and the log.
+ * (firmware stub, image, command line, initrd) into PCR 0, 4, 8, 9 and
+ * the log. For kind "linux" the stub is the kernel's firmware area
+ * (fw_linux_fw_area() for its entry path) and the image the kernel file.
  * Fills boot_id. Returns 0, or -1 with the reason logged. */
 int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
                       const uint8_t *image, size_t len, uint8_t boot_id[32]);

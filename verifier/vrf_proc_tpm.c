@@ -9,10 +9,36 @@
 #include "firmware/fw.h"
 #include "firmware/fw_measure.h"
 #include "hv/hv_abi.h"
+#include "hv/hv_linux.h"
 #include "hv/hv_log.h"
 #include "verifier/vrf_proc_int.h"
 
 #define VRF_FW_VERSION "hvpatch firmware 1"
+
+/* A Linux guest's firmware stub: the firmware area (ACPI tables, GDT,
+ * page tables, reset vector), a function of the kernel's entry path and
+ * the vCPU count only; the verifier parses the kernel for the former. */
+static uint8_t *linux_stub_bytes(const struct vrf_proc_cfg *cfg,
+                                 const uint8_t *image, size_t len,
+                                 size_t *stub_len)
+{
+    static struct hv_linux_image img; /* large; this process is single */
+    int e = hv_linux_parse(image, len, &img);
+    uint8_t *fw = malloc(FW_LINUX_FW_SIZE);
+    if (e != HV_LINUX_OK) {
+        hv_err("verifier: Linux kernel rejected: %s", hv_linux_strerror(e));
+        goto fail;
+    }
+    if (!fw || fw_linux_fw_area(fw, img.boot.kind, cfg->ncpus) != 0) {
+        hv_err("verifier: cannot build the Linux firmware area");
+        goto fail;
+    }
+    *stub_len = FW_LINUX_FW_SIZE;
+    return fw;
+fail:
+    free(fw);
+    return NULL;
+}
 
 /* The firmware stub the monitor writes for this configuration: the
  * verifier builds the same bytes itself (they depend only on the RAM
@@ -55,8 +81,12 @@ int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
         goto cleanup;
     }
     size_t n = vrf_tpm_banks(pt->t, algs);
-    stub = stub_bytes(cfg, &stub_len);
-    if (!stub || fw_evlog_init(&pt->log, algs, n) != 0) {
+    stub = strcmp(cfg->kind, "linux") == 0
+               ? linux_stub_bytes(cfg, image, len, &stub_len)
+               : stub_bytes(cfg, &stub_len);
+    if (!stub) /* the reason is logged */
+        goto cleanup;
+    if (fw_evlog_init(&pt->log, algs, n) != 0) {
         hv_err("verifier: out of memory for the event log");
         goto cleanup;
     }
@@ -68,6 +98,8 @@ int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
         .image_len = len,
         .kind = cfg->kind,
         .cmdline = cfg->cmdline,
+        .initrd = cfg->initrd,
+        .initrd_len = cfg->initrd_len,
     };
     int e = fw_measure_boot(&pt->log, &in, vrf_tpm_extend_cb, pt->t, &boot);
     if (e != 0) {

@@ -4,21 +4,14 @@
 #   BENCH_BOOTS (20) boots for start-up time, BENCH_PAUSES (1000) pauses,
 #   BENCH_APPLIES (1000) apply/revert cycles, BENCH_NEW_SEQ (20) applies
 #   of rising sequence.
+#   BENCH_LINUX_BOOTS (3) Linux boots per VMM (tests/bench/bench_linux.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
 boots=${BENCH_BOOTS:-20}
 pauses=${BENCH_PAUSES:-1000}
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# pct P: the P-th percentile (nearest rank) of the numbers on stdin.
-pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int((p/100)*NR+0.999); if(i<1)i=1; print a[i]}'; }
+# shellcheck source=bench_lib.sh
+source tests/bench/bench_lib.sh
 
 start_vm() {
     "$HVPATCH" run --control "$tmp/s" "$@" </dev/null >/dev/null 2>"$tmp/err" &
@@ -143,4 +136,5 @@ row_ms "  pause, RIP check, write, resume" .time_ns.write "$tmp/apply" -
 row_ms "  \"applied\" record, fsync" .time_ns.finish "$tmp/apply" -
 row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/apply_nv" "< 5 ms"
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
+tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
 tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"

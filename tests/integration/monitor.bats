@@ -28,8 +28,8 @@ teardown() { vm_stop; }
     [ "$status" -eq 1 ] && [[ $output == *"--mem"* ]]
     run "$HVPATCH" run --mem 64x
     [ "$status" -eq 1 ]
-    run "$HVPATCH" run --kernel /boot/vmlinuz
-    [ "$status" -eq 1 ] && [[ $output == *"not supported yet"* ]]
+    run "$HVPATCH" run --initrd /dev/null # Linux: linux_run.bats
+    [ "$status" -eq 1 ] && [[ $output == *"--initrd needs --kernel"* ]]
 }
 
 @test "demo guest boots to heartbeats on every vCPU" {

@@ -6,6 +6,9 @@
 #        tests/lib/linux-guest.sh initramfs OUTDIR  prints the initramfs path
 #        tests/lib/linux-guest.sh modules OUTDIR    prints the modules dir
 #        tests/lib/linux-guest.sh release OUTDIR    prints the kernel release
+#        tests/lib/linux-guest.sh version OUTDIR    prints the package version
+#                                                   (what the kernel's banner
+#                                                   says after "Debian ")
 #        tests/lib/linux-guest.sh vmlinux OUTDIR    prints the path of the
 #                                                   uncompressed ELF vmlinux
 #
@@ -53,7 +56,9 @@ kernel_pkg() {
 
 fetch() {
     out=$1
-    if [ -s "$out/vmlinuz" ]; then
+    # complete: vmlinuz and version (a cache made before version was
+    # recorded is fetched again, once)
+    if [ -s "$out/vmlinuz" ] && [ -s "$out/version" ]; then
         echo "$out/vmlinuz"
         return
     fi
@@ -73,6 +78,7 @@ fetch() {
     cp "$tmp/x/boot/config-$ver" "$out/config"
     echo "$pkg" >"$out/package"
     echo "$ver" >"$out/release"
+    dpkg-deb -f "$tmp"/*.deb Version >"$out/version"
     # vmlinuz last: its presence marks a complete cache.
     mv "$tmp/x/boot/vmlinuz-$ver" "$out/vmlinuz"
     rm -rf "$tmp"
@@ -154,6 +160,11 @@ release() {
     cat "$1/release"
 }
 
+version() {
+    fetch "$1" >/dev/null
+    cat "$1/version"
+}
+
 # u32 FILE OFFSET [BYTES]: an unsigned little-endian field of the image.
 u32() {
     od -An -tu"${3:-4}" -j "$2" -N "${3:-4}" "$1" | tr -d ' '
@@ -206,7 +217,7 @@ vmlinux() {
 }
 
 [ $# -eq 2 ] ||
-    die "usage: linux-guest.sh fetch|initramfs|modules|release|vmlinux OUTDIR"
+    die "usage: linux-guest.sh fetch|initramfs|modules|release|version|vmlinux OUTDIR"
 mkdir -p "$2"
 dir=$(cd "$2" && pwd) # absolute: fetch works in a scratch directory
 case "$1" in
@@ -214,6 +225,7 @@ fetch) fetch "$dir" ;;
 initramfs) initramfs "$dir" ;;
 modules) modules "$dir" ;;
 release) release "$dir" ;;
+version) version "$dir" ;;
 vmlinux) vmlinux "$dir" ;;
-*) die "unknown action '$1' (fetch|initramfs|modules|release|vmlinux)" ;;
+*) die "unknown action '$1' (fetch|initramfs|modules|release|version|vmlinux)" ;;
 esac

@@ -160,10 +160,13 @@ static void act(enum hostile h, int fd)
     char *argv[] = {"/bin/true", NULL};
     void *p;
     switch (h) {
-    case H_NONE:
+    case H_NONE: {
+        struct kvm_irq_level irq = {.irq = 4, .level = 1};
         p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ioctl(fd, KVM_IRQ_LINE, &irq); /* allowed (fails: not a VM fd) */
         _exit(p == MAP_FAILED || getpid() <= 0);
+    }
     case H_SET_MEMSLOT:
         ioctl(fd, KVM_SET_USER_MEMORY_REGION, &r);
         break;

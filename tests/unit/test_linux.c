@@ -1006,6 +1006,53 @@ static void test_setup_pvh(void **state)
     free(ram);
 }
 
+/* The firmware area alone (what a verifier measures as PCR 0) is byte for
+ * byte what setup writes, for both entry paths; it depends only on the
+ * entry path and the vCPU count, and fails without writing. */
+static void test_fw_area(void **state)
+{
+    (void)state;
+    static uint8_t b[BZ_LEN];
+    size_t len;
+    struct pvh_img m;
+    struct hv_linux_image img;
+    struct fw_linux_layout lay;
+    uint8_t *ram = new_ram();
+    uint8_t *fw = malloc(FW_LINUX_FW_SIZE);
+    assert_non_null(fw);
+    struct fw_linux_config cfg = {.mem_size = RAM_SIZE, .ncpus = 3,
+                                  .cmdline = "console=ttyS0"};
+    make_bz(b, &len);
+    assert_int_equal(hv_linux_parse_bzimage(b, len, &img), HV_LINUX_OK);
+    assert_int_equal(fw_linux_setup(ram, &cfg, &img.boot, b, len, NULL, &lay),
+                     FW_LINUX_OK);
+    memset(fw, 0xa5, FW_LINUX_FW_SIZE);
+    assert_int_equal(fw_linux_fw_area(fw, FW_LINUX_ENTRY_BZIMAGE64, 3),
+                     FW_LINUX_OK);
+    assert_memory_equal(fw, ram + FW_LINUX_FW_GPA, FW_LINUX_FW_SIZE);
+    assert_int_equal(lay.fw_gpa, FW_LINUX_FW_GPA);
+    assert_int_equal(lay.fw_size, FW_LINUX_FW_SIZE);
+
+    make_pvh(&m);
+    assert_int_equal(hv_linux_parse_pvh((uint8_t *)&m, sizeof m, &img),
+                     HV_LINUX_OK);
+    assert_int_equal(fw_linux_setup(ram, &cfg, &img.boot, (uint8_t *)&m,
+                                    sizeof m, NULL, &lay),
+                     FW_LINUX_OK);
+    assert_int_equal(fw_linux_fw_area(fw, FW_LINUX_ENTRY_PVH, 3),
+                     FW_LINUX_OK);
+    assert_memory_equal(fw, ram + FW_LINUX_FW_GPA, FW_LINUX_FW_SIZE);
+
+    memset(fw, 0xa5, FW_LINUX_FW_SIZE);
+    assert_int_equal(fw_linux_fw_area(fw, (enum fw_linux_entry)0, 3),
+                     FW_LINUX_ERR_KERNEL);
+    assert_int_equal(fw_linux_fw_area(fw, FW_LINUX_ENTRY_PVH, 0),
+                     FW_LINUX_ERR_NCPUS);
+    assert_int_equal(fw[0], 0xa5); /* nothing written */
+    free(fw);
+    free(ram);
+}
+
 /* The initrd goes as high as the kernel allows, below the kernel if the
  * kernel sits at the top, and setup fails cleanly when it cannot. */
 static void test_setup_initrd_placement(void **state)
@@ -1128,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_setup_cmdline_limit),
         cmocka_unit_test(test_setup_pvh),
         cmocka_unit_test(test_setup_initrd_placement),
+        cmocka_unit_test(test_fw_area),
         cmocka_unit_test(test_setup_kernel_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
