@@ -249,7 +249,7 @@ UNIT_TESTS := \
 	control \
 	serial
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
-UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c
+UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
 UNIT_DEPS_serial := hv/hv_dev_serial.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
@@ -354,7 +354,7 @@ FUZZ_TARGETS := \
 	elf \
 	control
 FUZZ_DEPS_elf := hv/hv_elf.c hv/hv_log.c
-FUZZ_DEPS_control := hv/hv_control.c hv/hv_log.c
+FUZZ_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
 # Signed packages (verifier/, keys/).
 FUZZ_TARGETS += \
 	vrf_parse \

@@ -11,6 +11,7 @@
 
 #include "hv/hv_control.h"
 #include "hv/hv_log.h"
+#include "verifier/vrf_msg.h"
 
 static char *dump_reply(json_t *reply)
 {
@@ -299,23 +300,13 @@ static void process_lines(struct hv_control *c, struct hv_control_client *cl)
  * (a later fd replaces an unused earlier one). */
 static ssize_t recv_client(struct hv_control_client *cl)
 {
-    struct iovec iov = {.iov_base = cl->buf + cl->len,
-                        .iov_len = sizeof cl->buf - cl->len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct msghdr mh = {.msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = cm.buf,
-                        .msg_controllen = sizeof cm.buf};
-    ssize_t r = recvmsg(cl->fd, &mh, MSG_CMSG_CLOEXEC);
-    struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS &&
-        h->cmsg_len == CMSG_LEN(sizeof(int))) {
+    int fd, truncated;
+    ssize_t r = vrf_recv_fd(cl->fd, cl->buf + cl->len,
+                            sizeof cl->buf - cl->len, &fd, &truncated);
+    if (fd >= 0) {
         if (cl->pending_fd >= 0)
             close(cl->pending_fd);
-        memcpy(&cl->pending_fd, CMSG_DATA(h), sizeof(int));
+        cl->pending_fd = fd;
     }
     return r;
 }

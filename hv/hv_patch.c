@@ -14,6 +14,7 @@
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
 #include "hv/hv_vrf.h"
+#include "verifier/vrf.h"
 
 #define HV_PATCH_TRIES 200      /* pauses before giving up as busy */
 #define HV_PATCH_RETRY_NS 1000000 /* guest runs 1 ms between tries */
@@ -107,13 +108,20 @@ static uint64_t unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The live list follows the verifier's: push on apply, pop on revert. */
-static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
+/* APPROVED's data: id and signer, NUL-terminated whatever was sent. */
+static struct vrf_msg_patch approved_patch(const struct vrf_msg *approved)
 {
     struct vrf_msg_patch mp;
     memcpy(&mp, approved->data, sizeof mp);
     mp.id[sizeof mp.id - 1] = '\0';
     mp.signer[sizeof mp.signer - 1] = '\0';
+    return mp;
+}
+
+/* The live list follows the verifier's: push on apply, pop on revert. */
+static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
+{
+    struct vrf_msg_patch mp = approved_patch(approved);
     pthread_mutex_lock(&vm->patch_lock);
     if (approved->args[1] == 1 && vm->npatches < HV_PATCH_LIVE_MAX) {
         struct hv_patch_info *p = &vm->patches[vm->npatches++];
@@ -130,10 +138,7 @@ static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
 
 static json_t *result_json(const struct hv_patch_run *run)
 {
-    struct vrf_msg_patch mp;
-    memcpy(&mp, run->approved.data, sizeof mp);
-    mp.id[sizeof mp.id - 1] = '\0';
-    mp.signer[sizeof mp.signer - 1] = '\0';
+    struct vrf_msg_patch mp = approved_patch(&run->approved);
     return json_pack(
         "{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
         run->approved.args[1] == 1 ? "apply" : "revert", "id", mp.id, "seq",
@@ -245,13 +250,8 @@ json_t *hv_patch_list_json(struct hv_vm *vm)
     pthread_mutex_lock(&vm->patch_lock);
     for (unsigned i = 0; i < vm->npatches; i++) {
         const struct hv_patch_info *p = &vm->patches[i];
-        time_t t = (time_t)(p->applied_ms / 1000);
-        struct tm tm;
-        char when[40], ms[8];
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when - 8, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ms, sizeof ms, ".%03uZ", (unsigned)(p->applied_ms % 1000));
-        strcat(when, ms);
+        char when[32];
+        vrf_format_time_ms(p->applied_ms, when);
         json_array_append_new(a, json_pack("{s:s,s:I,s:s,s:s}", "id", p->id,
                                            "seq", (json_int_t)p->seq,
                                            "applied", when, "signer",

@@ -768,7 +768,6 @@ int hv_run(const struct hv_config *cfg)
                "Linux uses; expect the boot to stop early (docs/LINUX.md)");
     s.status_fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     json_object_seed(0); /* jansson reads its hash seed now, not later */
-    tzset();             /* and glibc its time zone (gmtime_r) */
     if (hv_vcpu_start_all(&s.vm) != 0)
         goto out;
     if (cfg->no_sandbox)

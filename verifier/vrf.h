@@ -366,6 +366,11 @@ const struct vrf_range *vrf_demo_ranges(size_t *n);
 /* 0 if a and b are equal, non-zero otherwise; time depends on len only. */
 int vrf_ct_memcmp(const void *a, const void *b, size_t len);
 
+/* "YYYY-MM-DDThh:mm:ss.mmmZ" (UTC) of a time in ms since the epoch,
+ * computed without gmtime_r, which may read /etc/localtime (forbidden in
+ * both sandboxes). */
+void vrf_format_time_ms(uint64_t unix_ms, char out[32]);
+
 /* Seconds since the epoch for an X.509 time (UTC); years 0..9999. */
 int64_t vrf_x509_time_to_epoch(const mbedtls_x509_time *t);
 

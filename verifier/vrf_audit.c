@@ -834,17 +834,6 @@ cleanup:
     return ret;
 }
 
-/* "YYYY-MM-DDThh:mm:ss.mmmZ" of a CLOCK_REALTIME time, without gmtime_r:
- * glibc may read /etc/localtime on its first call, which the sandbox
- * forbids. */
-static void format_now(const struct timespec *ts, char out[32])
-{
-    unsigned ms = (unsigned)(ts->tv_nsec / 1000000 % 1000);
-
-    vrf_format_time((int64_t)ts->tv_sec, out, 32);
-    snprintf(out + 19, 32 - 19, ".%03uZ", ms);
-}
-
 /* After a write that may have reached the file while the chain state did
  * not advance: no later append may follow it. */
 static void poison(struct vrf_audit *a)
@@ -875,7 +864,9 @@ int vrf_audit_append(struct vrf_audit *a, json_t *rec, uint8_t hash[32])
     }
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
         return -1;
-    format_now(&ts, when);
+    vrf_format_time_ms((uint64_t)ts.tv_sec * 1000 +
+                           (uint64_t)ts.tv_nsec / 1000000,
+                       when);
     fw_hex32(a->last_hash, prev);
     if (json_object_set_new(rec, "n", json_integer((json_int_t)a->next_n)) !=
             0 ||

@@ -43,9 +43,9 @@ int vrf_msg_send(int sock, const struct vrf_msg *m, int fd)
     return vrf_send_fd(sock, m, sizeof *m, fd) == (ssize_t)sizeof *m ? 0 : -1;
 }
 
-ssize_t vrf_msg_recv(int sock, struct vrf_msg *m, int *fd)
+ssize_t vrf_recv_fd(int sock, void *buf, size_t len, int *fd, int *truncated)
 {
-    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    struct iovec iov = {.iov_base = buf, .iov_len = len};
     union vrf_msg_cmsg c;
     struct msghdr mh = {.msg_iov = &iov,
                         .msg_iovlen = 1,
@@ -57,7 +57,15 @@ ssize_t vrf_msg_recv(int sock, struct vrf_msg *m, int *fd)
     if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
         cm->cmsg_len == CMSG_LEN(sizeof(int)))
         memcpy(fd, CMSG_DATA(cm), sizeof *fd);
-    if (n > 0 && (n != (ssize_t)sizeof *m || (mh.msg_flags & MSG_CTRUNC))) {
+    *truncated = n > 0 && (mh.msg_flags & MSG_CTRUNC);
+    return n;
+}
+
+ssize_t vrf_msg_recv(int sock, struct vrf_msg *m, int *fd)
+{
+    int truncated;
+    ssize_t n = vrf_recv_fd(sock, m, sizeof *m, fd, &truncated);
+    if (n > 0 && (n != (ssize_t)sizeof *m || truncated)) {
         if (*fd >= 0)
             close(*fd);
         *fd = -1;

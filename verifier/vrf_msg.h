@@ -95,6 +95,11 @@ int vrf_msg_fail(struct vrf_msg *reply, const char *reason);
  * sendmsg returns. For any socket (the control socket's client too). */
 ssize_t vrf_send_fd(int sock, const void *buf, size_t len, int fd);
 
+/* Receives up to len bytes into buf and at most one fd sent with them
+ * (*fd, else -1); *truncated says the sender's fds did not fit (the
+ * kernel closed the rest). Returns what recvmsg returns. */
+ssize_t vrf_recv_fd(int sock, void *buf, size_t len, int *fd, int *truncated);
+
 /* Sends m, and fd when >= 0, with SCM_RIGHTS. Returns 0 or -1. */
 int vrf_msg_send(int sock, const struct vrf_msg *m, int fd);
 

@@ -52,13 +52,12 @@ int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
 
 /* ------------------------------------------------------------- audit */
 
-static json_t *hex_json(const uint8_t *p, size_t n)
+/* A SHA-256 digest as 64 lowercase hex digits. */
+static json_t *hex_json(const uint8_t d[32])
 {
-    char s[2 * 64 + 1];
-    for (size_t i = 0; i < n && i < 64; i++)
-        snprintf(s + 2 * i, 3, "%02x", p[i]);
-    s[2 * (n < 64 ? n : 64)] = '\0';
-    return json_string(s);
+    char hex[65];
+    fw_hex32(d, hex);
+    return json_string(hex);
 }
 
 static json_t *pcr10_json(const struct fw_runtime_rec *rec)
@@ -66,7 +65,7 @@ static json_t *pcr10_json(const struct fw_runtime_rec *rec)
     return json_pack("{s:s,s:s,s:I,s:o}", "action",
                      fw_action_name(rec->action), "id", rec->id, "seq",
                      (json_int_t)rec->sequence, "digest",
-                     hex_json(rec->digest, 32));
+                     hex_json(rec->digest));
 }
 
 /* Appends rec (stolen). Returns 0, or -1 if there is no log or the write
@@ -89,9 +88,9 @@ void vrf_patch_audit_boot(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
 {
     int tpm = pt->state == VRF_TPM_STATE_OK;
     audit(pp, json_pack("{s:s,s:o,s:s,s:o,s:s}", "event", "boot", "baseline",
-                        hex_json(pp->baseline, 32), "kind", pp->kind,
+                        hex_json(pp->baseline), "kind", pp->kind,
                         "boot_id",
-                        tpm ? hex_json(boot_id, 32) : json_null(), "tpm",
+                        tpm ? hex_json(boot_id) : json_null(), "tpm",
                         tpm ? "ok" : "none"));
 }
 
@@ -99,7 +98,7 @@ void vrf_patch_audit_lock(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
                           const uint8_t code_sha256[32])
 {
     json_t *lock = json_pack("{s:s,s:o}", "event", "text-locked",
-                             "code_sha256", hex_json(code_sha256, 32));
+                             "code_sha256", hex_json(code_sha256));
     if (lock && pt->state == VRF_TPM_STATE_OK &&
         pt->lock_rec.action == FW_ACT_TEXT_LOCK)
         json_object_set_new(lock, "pcr10", pcr10_json(&pt->lock_rec));
@@ -123,7 +122,7 @@ static void reject(struct vrf_patch *pp, struct vrf_msg *reply, int op,
     audit(pp, json_pack("{s:s,s:s,s:s?,s:o,s:s,s:s}", "event", "rejected",
                         "op", op == OP_APPLY ? "apply" : "revert", "id",
                         id && id[0] ? id : NULL, "package_sha256",
-                        sha ? hex_json(sha, 32) : json_null(), "code", code,
+                        sha ? hex_json(sha) : json_null(), "code", code,
                         "reason", reason));
     char text[VRF_MSG_DATA_MAX];
     snprintf(text, sizeof text, "%.32s: %.200s", code, reason);
@@ -338,7 +337,7 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                           "approved", "op",
                           op->kind == OP_APPLY ? "apply" : "revert", "id",
                           op->id, "seq", (json_int_t)op->seq,
-                          "package_sha256", hex_json(op->pkg_sha256, 32),
+                          "package_sha256", hex_json(op->pkg_sha256),
                           "signer", op->signer, "records", (json_int_t)op->nw,
                           "pcr10", pcr10_json(&rec));
     if (a && title)

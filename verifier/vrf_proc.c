@@ -237,15 +237,16 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     /* While the guest boots: the code's lock point (only this process can
      * change the code, so measuring it now or before is the same) and the
      * attestation key. A failure leaves the TPM state GONE. */
-    mbedtls_sha256_ret(w, HV_PROT_SIZE, code_sha, 0);
-    if (pt.state == VRF_TPM_STATE_OK && !is_linux &&
-        vrf_proc_tpm_lock(&pt, code_sha))
-        pt.state = VRF_TPM_STATE_GONE;
-    if (!is_linux)
+    if (!is_linux && (pt.state == VRF_TPM_STATE_OK || pp.have_audit)) {
+        mbedtls_sha256_ret(w, HV_PROT_SIZE, code_sha, 0);
+        if (pt.state == VRF_TPM_STATE_OK && vrf_proc_tpm_lock(&pt, code_sha))
+            pt.state = VRF_TPM_STATE_GONE;
         vrf_patch_audit_lock(&pp, &pt, code_sha);
+    }
     if (pt.state == VRF_TPM_STATE_OK)
         vrf_proc_tpm_ak(&pt);
-    tzset(); /* glibc reads its time zone file now: gmtime_r needs it */
+    tzset(); /* glibc reads its time zone file now: mbedTLS's certificate
+              * validity checks call gmtime_r */
     if (enter_sandbox(&pp) != 0)
         _exit(VRF_EXIT_FAIL);
     serve(sock, &pt, &pp);

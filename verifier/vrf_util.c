@@ -65,6 +65,12 @@ void vrf_format_time(int64_t t, char *buf, size_t size)
              (long long)(secs / 60 % 60), (long long)(secs % 60));
 }
 
+void vrf_format_time_ms(uint64_t unix_ms, char out[32])
+{
+    vrf_format_time((int64_t)(unix_ms / 1000), out, 32);
+    snprintf(out + 19, 32 - 19, ".%03uZ", (unsigned)(unix_ms % 1000));
+}
+
 void vrf_detail(struct vrf_pkg *pkg, const char *fmt, ...)
 {
     va_list ap;
