@@ -16,6 +16,7 @@ load helpers
 
 LINUX_DIR=${HVPATCH_LINUX_DIR:-$HVPATCH_ROOT/build/linux}
 GUEST_SH=$HVPATCH_ROOT/tests/lib/linux-guest.sh
+QEMU_SH=$HVPATCH_ROOT/tests/lib/linux-qemu.sh
 TOOL=$HVPATCH_ROOT/build/tests/linux_boot_tool
 STUB=$HVPATCH_ROOT/build/tests/linux_qemu_stub.bin
 BOOT_SECONDS=${LINUX_BOOT_SECONDS:-180}
@@ -114,28 +115,18 @@ field() { sed -n "s/^$1=//p" <<<"$output" | head -n 1; }
 }
 
 # qemu_boot KERNEL APPEND: boots KERNEL with the initramfs on the library's
-# boot structures under TCG, console on a FIFO (fd 7) and in $CONSOLE.
+# boot structures under TCG (tests/lib/linux-qemu.sh), console on a FIFO
+# (fd 7) and in $CONSOLE.
 qemu_boot() {
     command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86 not installed"
     [ -s "$STUB" ] || skip "$STUB not built (make build-check)"
-    local d=$BATS_TEST_TMPDIR khz
-    # TCG's TSC runs at the host's rate; without kvmclock, HPET or a PM
-    # timer Linux cannot measure it (a hardware-reduced platform).
-    khz=$(awk '/^cpu MHz/ {printf "%d", $4 * 1000; exit}' /proc/cpuinfo)
-    mkdir -p "$d/blobs"
-    "$TOOL" qemu "$1" "$d/blobs" --initrd "$INITRD" --mem 256 --cpus 2 \
-        --append "console=ttyS0 pci=off 8250.nr_uarts=1 tsc_early_khz=${khz:-2000000} $2" \
-        >"$d/args"
-    mapfile -t LOADERS <"$d/args"
+    local d=$BATS_TEST_TMPDIR
     CONSOLE=$d/console.log
     VM_OUT=$CONSOLE # for wait_for's diagnostics
     mkfifo "$d/in"
-    qemu-system-x86_64 -M microvm,x-option-roms=off,isa-serial=on,pit=on,pic=on,rtc=on,acpi=off \
-        -accel tcg -cpu max -m 256M -smp 2 -nodefaults -nographic -no-reboot \
-        -bios "$STUB" -serial stdio \
-        -device isa-debug-exit,iobase=0x600,iosize=1 \
-        -device isa-debug-exit,iobase=0xcf9,iosize=1 \
-        "${LOADERS[@]}" <"$d/in" >"$CONSOLE" 2>&1 3>&- &
+    HVPATCH_LINUX_BOOT_TOOL=$TOOL HVPATCH_LINUX_QEMU_STUB=$STUB \
+        "$QEMU_SH" "$1" "$INITRD" "$d/blobs" "$2" \
+        <"$d/in" >"$CONSOLE" 2>&1 3>&- &
     QPID=$!
     exec 7>"$d/in"
 }
