@@ -11,6 +11,9 @@
 #                                                   says after "Debian ")
 #        tests/lib/linux-guest.sh vmlinux OUTDIR    prints the path of the
 #                                                   uncompressed ELF vmlinux
+#        tests/lib/linux-guest.sh kallsyms OUTDIR   prints the path of the
+#                                                   running kernel's symbol
+#                                                   table (System.map format)
 #
 # fetch downloads the versioned package that linux-image-cloud-amd64
 # depends on (or $LINUX_GUEST_PKG) with `apt-get download` and extracts it
@@ -22,6 +25,19 @@
 # Debian's decompressor for the compression the kernel was built with (the
 # cloud kernel uses lz4); the setup header's payload_offset/payload_length
 # say where the compressed payload is.
+#
+# kallsyms boots OUTDIR/vmlinux (PVH entry, so no KASLR: the addresses are
+# the link-time ones, as under `hvpatch run --kernel`) with the initramfs
+# under QEMU's TCG (tests/lib/linux-qemu.sh; kvm_pvm cannot take this
+# kernel to user space), has the guest's root `cat /proc/kallsyms` between
+# marker lines, checks every line ("ADDR TYPE NAME", 16 hex digits, not all
+# zero) and the line count, and writes the kernel's own symbols (no module
+# entries) atomically to OUTDIR/kallsyms as "ADDR TYPE NAME" lines; later
+# calls reuse it. Debian's package ships only a placeholder System.map. It
+# needs qemu-system-x86_64, build/tests/linux_boot_tool and
+# build/tests/linux_qemu_stub.bin (or $HVPATCH_LINUX_BOOT_TOOL,
+# $HVPATCH_LINUX_QEMU_STUB), and gives up after $LINUX_KALLSYMS_SECONDS
+# (default 300; a dump takes about a minute on 2 cores), killing QEMU.
 #
 # The initramfs holds busybox-static and an /init that mounts proc, sys,
 # devtmpfs and tracefs, prints
@@ -216,8 +232,102 @@ vmlinux() {
     echo "$elf"
 }
 
+# kallsyms OUTDIR: the running kernel's symbol table (see the top).
+kallsyms() {
+    out=$1
+    map=$out/kallsyms
+    if [ -s "$map" ]; then
+        echo "$map"
+        return
+    fi
+    elf=$(vmlinux "$out")
+    [ -s "$out/initramfs.cpio.gz" ] || initramfs "$out" >/dev/null
+    secs=${LINUX_KALLSYMS_SECONDS:-300}
+    qemu_sh=$(dirname "$0")/linux-qemu.sh
+    tmp=$(mktemp -d "$out/.kallsyms.XXXXXX")
+    qpid=
+    # Whatever happens, QEMU goes and so does the scratch directory.
+    trap 'kallsyms_cleanup' EXIT
+    trap 'echo "linux-guest.sh: kallsyms: interrupted" >&2; exit 1' HUP INT TERM
+    mkfifo "$tmp/in"
+    # quiet: no kernel message in the middle of the dump.
+    "$qemu_sh" "$elf" "$out/initramfs.cpio.gz" "$tmp/blobs" quiet \
+        <"$tmp/in" >"$tmp/console" 2>&1 &
+    qpid=$!
+    exec 7>"$tmp/in"
+    start=$(date +%s)
+    guest_wait '^hvpatch-guest: ready' "the guest's shell"
+    # The tty echoes the command line: the markers are whole lines; the
+    # guest counts the lines itself, so a lost line cannot go unnoticed.
+    # shellcheck disable=SC2016 # $(wc ...) is for the guest's shell
+    echo 'echo hvpatch-kallsyms: begin; cat /proc/kallsyms && echo "hvpatch-kallsyms: end $(wc -l </proc/kallsyms)"' >&7
+    guest_wait '^hvpatch-guest: rc=' "cat /proc/kallsyms"
+    echo poweroff >&7
+    tr -d '\r' <"$tmp/console" >"$tmp/console.txt"
+    grep -qx 'hvpatch-guest: rc=0' "$tmp/console.txt" ||
+        kallsyms_fail "cat /proc/kallsyms failed in the guest"
+    n=$(sed -n 's/^hvpatch-kallsyms: end \([0-9][0-9]*\)$/\1/p' "$tmp/console.txt")
+    [ -n "$n" ] || kallsyms_fail "no end marker after the dump"
+    [ "$n" -gt 0 ] || kallsyms_fail "/proc/kallsyms is empty"
+    sed -n '/^hvpatch-kallsyms: begin$/,/^hvpatch-kallsyms: end /p' \
+        "$tmp/console.txt" | sed '1d;$d' >"$tmp/dump"
+    got=$(wc -l <"$tmp/dump")
+    [ "$got" -eq "$n" ] ||
+        kallsyms_fail "received $got lines of the guest's $n"
+    # "ADDR TYPE NAME" or, for a module's symbol, "ADDR TYPE NAME\t[MOD]"
+    bad=$(grep -Evn '^[0-9a-f]{16} [A-Za-z] [^ 	]+(	\[[^] 	]+\])?$' \
+        "$tmp/dump" | head -n 3) || true
+    [ -z "$bad" ] || kallsyms_fail "malformed lines in the dump: $bad"
+    grep -qv '^0\{16\} ' "$tmp/dump" ||
+        kallsyms_fail "every address is 0: kptr_restrict hid them"
+    # System.map format: the kernel's own symbols only.
+    grep -v '	\[' "$tmp/dump" >"$tmp/map"
+    for sym in 'T _printk' 'T _stext' 'T _etext' '. level2_kernel_pgt' \
+        'T __fentry__'; do
+        grep -q "^[0-9a-f]* $sym\$" "$tmp/map" ||
+            kallsyms_fail "no '$sym' in the dump"
+    done
+    # Power-off is a courtesy: the dump is complete either way.
+    i=0
+    while kill -0 "$qpid" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    mv "$tmp/map" "$map"
+    echo "linux-guest.sh: $(wc -l <"$map") symbols in $(($(date +%s) - start)) s" >&2
+    echo "$map"
+}
+
+# guest_wait PATTERN WHAT: waits (until $start + $secs) for a console line
+# of the kallsyms guest; fails if QEMU stops first.
+guest_wait() {
+    while ! tr -d '\r' <"$tmp/console" | grep -q -- "$1"; do
+        kill -0 "$qpid" 2>/dev/null ||
+            kallsyms_fail "QEMU stopped before $2"
+        [ $(($(date +%s) - start)) -lt "$secs" ] ||
+            kallsyms_fail "timed out after ${secs}s (LINUX_KALLSYMS_SECONDS) waiting for $2"
+        sleep 0.2
+    done
+}
+
+kallsyms_fail() {
+    echo "linux-guest.sh: kallsyms: $*" >&2
+    tr -d '\r' <"$tmp/console" | grep -v '^[0-9a-f]\{16\} ' | tail -n 20 |
+        sed 's/^/console: /' >&2
+    exit 1
+}
+
+kallsyms_cleanup() {
+    exec 7>&-
+    if [ -n "$qpid" ]; then
+        kill "$qpid" 2>/dev/null || true
+        wait "$qpid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+
 [ $# -eq 2 ] ||
-    die "usage: linux-guest.sh fetch|initramfs|modules|release|version|vmlinux OUTDIR"
+    die "usage: linux-guest.sh fetch|initramfs|modules|release|version|vmlinux|kallsyms OUTDIR"
 mkdir -p "$2"
 dir=$(cd "$2" && pwd) # absolute: fetch works in a scratch directory
 case "$1" in
@@ -227,5 +337,6 @@ modules) modules "$dir" ;;
 release) release "$dir" ;;
 version) version "$dir" ;;
 vmlinux) vmlinux "$dir" ;;
-*) die "unknown action '$1' (fetch|initramfs|modules|release|version|vmlinux)" ;;
+kallsyms) kallsyms "$dir" ;;
+*) die "unknown action '$1' (fetch|initramfs|modules|release|version|vmlinux|kallsyms)" ;;
 esac
