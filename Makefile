@@ -39,6 +39,7 @@ HV_SRCS := \
 	hv/hv_log.c \
 	hv/hv_run.c \
 	hv/hv_patch.c \
+	hv/hv_lock.c \
 	hv/hv_run_linux.c \
 	hv/hv_vrf.c \
 	hv/hv_seccomp.c
@@ -57,6 +58,7 @@ VRF_PROC_SRCS := \
 	verifier/vrf_proc.c \
 	verifier/vrf_msg.c \
 	verifier/vrf_patch.c \
+	verifier/vrf_lock.c \
 	verifier/vrf_proc_tpm.c \
 	verifier/vrf_sandbox.c
 # verifier/ and keys/ (signed packages): one source per line.

@@ -27,6 +27,7 @@ int cli_cmd_status(int argc, char **argv);
 int cli_cmd_pause(int argc, char **argv);
 int cli_cmd_resume(int argc, char **argv);
 int cli_cmd_quit(int argc, char **argv);
+int cli_cmd_lock(int argc, char **argv);
 int cli_cmd_control(int argc, char **argv);
 int cli_cmd_attest(int argc, char **argv);
 int cli_cmd_apply(int argc, char **argv);

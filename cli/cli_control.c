@@ -1,5 +1,5 @@
 /* cli_control.c: clients of a running VM's control socket: `hvpatch
- * status|pause|resume|quit|apply|revert|attest|control --vm SOCK`. */
+ * status|pause|resume|quit|lock|apply|revert|attest|control --vm SOCK`. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -259,6 +259,11 @@ static int simple_command(int argc, char **argv, const char *command,
         free(s);
     } else if (strcmp(command, "status") == 0) {
         print_status(ret);
+    } else if (strcmp(command, "lock") == 0) {
+        printf("kernel text locked: GPA %s, %lld bytes, sha256 %s\n",
+               json_string_value(json_object_get(ret, "gpa")),
+               (long long)json_integer_value(json_object_get(ret, "size")),
+               json_string_value(json_object_get(ret, "sha256")));
     } else {
         printf("%s: ok\n", command);
     }
@@ -287,6 +292,18 @@ int cli_cmd_resume(int argc, char **argv)
     return simple_command(argc, argv, "resume",
                           "usage: hvpatch resume --vm SOCKET [--json]\n"
                           "Let a paused VM run again.\n");
+}
+
+int cli_cmd_lock(int argc, char **argv)
+{
+    return simple_command(
+        argc, argv, "lock",
+        "usage: hvpatch lock --vm SOCKET [--json]\n"
+        "Lock a Linux guest's kernel text, once its boot no longer rewrites "
+        "it:\nfrom then on it is read-only to the guest, measured into PCR "
+        "10 and\npatchable with `hvpatch apply` (docs/LINUX.md, \"Text "
+        "lock\"). The guest\ncan ask for the same by writing a byte to I/O "
+        "port 0xe0.\n");
 }
 
 int cli_cmd_quit(int argc, char **argv)

@@ -12,6 +12,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"pause", cli_cmd_pause, "pause every vCPU of a running VM"},
     {"resume", cli_cmd_resume, "resume a paused VM"},
     {"quit", cli_cmd_quit, "stop a running VM"},
+    {"lock", cli_cmd_lock, "lock a Linux guest's kernel text (once booted)"},
     {"control", cli_cmd_control, "send raw JSON requests to a control socket"},
     {"apply", cli_cmd_apply, "apply a signed patch to a running guest"},
     {"revert", cli_cmd_revert, "undo the latest patch in a running guest"},

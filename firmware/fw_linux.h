@@ -150,7 +150,9 @@ struct fw_linux_seg {
     uint64_t filesz; /* bytes copied from the file */
     uint64_t gpa;    /* where they go */
     uint64_t memsz;  /* bytes claimed at gpa, zero-filled past filesz */
+    uint64_t va;     /* PVH: the kernel's virtual address (p_vaddr) */
     int exec;        /* executable (PVH: PF_X) */
+    int writable;    /* PVH: PF_W */
 };
 
 /* What to load and how to enter it (filled by hv_linux_parse*()). */
@@ -166,10 +168,15 @@ struct fw_linux_kernel {
      * into struct boot_params"). */
     uint8_t setup_header[FW_LINUX_SETUP_HDR_END - FW_LINUX_SETUP_HDR_OFF];
     size_t setup_header_len;
-    /* PVH: the executable segment holding the entry (text and rodata),
-     * the range the monitor locks once boot completes; 0 for bzImage,
-     * whose text is only known after it has decompressed itself. */
-    uint64_t text_gpa, text_size;
+    /* PVH: the executable segment holding the entry (text and rodata);
+     * 0 for bzImage, whose text is only known after it has decompressed
+     * itself. lock_size: what the text lock covers from text_gpa, the
+     * ".text" section page-rounded (rodata holds __ro_after_init data,
+     * written late in boot), or the whole segment if the file has no
+     * section table. data_*: the first writable segment mapped above the
+     * text, which the verifier checks the page tables it edits map. */
+    uint64_t text_gpa, text_size, text_va, lock_size;
+    uint64_t data_gpa, data_va;
 };
 
 struct fw_linux_range {

@@ -71,6 +71,26 @@
 
 #define HV_ALIAS_BASE 0x80000000ull /* second mapping of protected region */
 
+/* A Linux guest's protected memfd (docs/LINUX.md, "Text lock"):
+ *   [0, HV_LINUX_PATCH_SIZE)   patch area: GPA HV_PROT_BASE (memslot 1),
+ *                              mapped by the verifier at the lock as one
+ *                              2 MiB page at HV_LINUX_PATCH_VA in the
+ *                              kernel's own page tables: kernel, read and
+ *                              execute, within +-2 GiB of the kernel text
+ *   [HV_LINUX_TEXT_OFF, +text) the kernel text from its lock on, at the
+ *                              text's own GPA (memslot 2, read-only)
+ * HV_LINUX_PATCH_VA is the last 2 MiB of the kernel image's 1 GiB window
+ * (level2_kernel_pgt), which Linux leaves unmapped past its image. */
+#define HV_LINUX_PATCH_SIZE 0x00200000ull
+#define HV_LINUX_PATCH_VA 0xffffffffbfe00000ull
+#define HV_LINUX_TEXT_OFF HV_LINUX_PATCH_SIZE
+#define HV_LINUX_TEXT_MAX 0x01e00000ull /* 30 MiB of kernel text */
+#define HV_LINUX_PROT_SIZE (HV_LINUX_TEXT_OFF + HV_LINUX_TEXT_MAX)
+#define HV_PROT_MAX_SIZE HV_LINUX_PROT_SIZE
+/* A Linux guest asks for its text lock by writing a byte to this port
+ * (e.g. from its initramfs, through /dev/port, once boot is done). */
+#define HV_LINUX_LOCK_PORT 0x00e0u
+
 /* Boot GDT selectors, laid out for syscall/sysret:
  * STAR[47:32] = KCODE, STAR[63:48] = UCODE32 (sysret adds 8 for SS, 16 for
  * the 64-bit CS). */

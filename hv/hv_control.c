@@ -1,6 +1,7 @@
 /* hv_control.c: the QMP-style control socket: request parsing (jansson)
  * and a small poll-driven unix-socket server run by the main thread. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,13 @@ int hv_control_take_fd(struct hv_control *c)
     int fd = c->req_fd;
     c->req_fd = -1;
     return fd;
+}
+
+json_t *hv_control_addr(uint64_t addr)
+{
+    char s[24];
+    snprintf(s, sizeof s, "0x%" PRIx64, addr);
+    return json_string(s);
 }
 
 json_t *hv_control_hex(const uint8_t *buf, size_t len)

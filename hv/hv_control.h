@@ -73,6 +73,8 @@ void hv_control_service(struct hv_control *c, const struct pollfd *pfd,
 /* Binary data in control JSON travels as lowercase hex strings. Returns a
  * new JSON string, or NULL when out of memory. */
 json_t *hv_control_hex(const uint8_t *buf, size_t len);
+/* An address as a JSON string "0x..." (JSON numbers lose 64-bit ones). */
+json_t *hv_control_addr(uint64_t addr);
 
 /* Decodes hex text (even length, [0-9a-fA-F] only) into out[0..cap).
  * Returns the byte count, or -1 if malformed or longer than cap. */

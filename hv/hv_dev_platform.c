@@ -83,6 +83,8 @@ static const struct {
      * the shutdown status byte; the wall clock comes from kvmclock. */
     {0x70, 2, 1, 0, ignore},
     {0x80, 1, 1, NO_READ, ignore}, /* POST code / I/O delay */
+    /* The guest asks for its text lock (hv_lock.c); reads 0. */
+    {HV_LINUX_LOCK_PORT, 1, 1, 0, hv_lock_port_out},
 };
 
 int hv_platform_io(struct hv_vcpu *v, uint16_t port, int out, uint8_t *data,

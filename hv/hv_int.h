@@ -13,7 +13,7 @@
 #include "hv/hv_dev_serial.h"
 #include "hv/hv_linux.h"
 
-#define HV_PROT_PAGES (HV_PROT_SIZE / 0x1000)
+#define HV_PROT_PAGES (HV_PROT_MAX_SIZE / 0x1000)
 #define HV_BLOCKED_LOG_FULL 16 /* blocked writes reported in full */
 #define HV_PATCH_LIVE_MAX 64   /* == VRF_PATCH_MAX_APPLIED */
 
@@ -61,6 +61,14 @@ struct hv_vm {
     int prot_fd;
     const uint8_t *prot; /* read-only view of the protected memfd */
     uint64_t prot_size;
+    /* Where the guest sees it (hv/hv_abi.h): the demo guest one window
+     * at HV_PROT_BASE; a Linux guest its patch area there, and its text
+     * from the lock on. Changed only with every vCPU paused. */
+    struct hv_prot_win {
+        uint64_t gpa, size, off;
+    } prot_win[2];
+    _Atomic unsigned n_prot_win;
+    atomic_int lock_req; /* the guest asked for its text lock (hv_lock.c) */
     uint64_t start_ns;
     size_t run_size;
     struct hv_vcpu vcpu[HV_MAX_VCPUS];
@@ -167,9 +175,25 @@ void hv_prot_report(struct hv_vm *vm); /* rate-limited summary */
 struct hv_vrf;
 void hv_prot_audit(struct hv_vm *vm, struct hv_vrf *vrf);
 void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32]);
+/* The offset in the protected memfd of guest-physical gpa, or -1 if no
+ * window holds it; and the GPA of an offset, or 0. */
+int64_t hv_prot_offset(const struct hv_vm *vm, hv_gpa_t gpa);
+hv_gpa_t hv_prot_gpa(const struct hv_vm *vm, uint64_t off);
+
+/* hv_lock.c: a Linux guest's text lock (docs/LINUX.md, "Text lock"). */
+/* Locks the kernel text: pause, the verifier's LOCK, the text's GPAs
+ * backed by the read-only memfd (memslot 2), memslot changes forbidden
+ * from then on, resume. Returns the result object, or NULL with *err and
+ * *cls. A failure after the verifier locked stops the VM. */
+json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
+                     const char **cls);
+/* The guest's lock port (HV_LINUX_LOCK_PORT): a byte written asks for
+ * the lock, which the main loop performs. */
+int hv_lock_port_out(struct hv_vcpu *v, uint32_t val);
 
 /* hv_patch.c: apply and revert through the verifier. */
 struct hv_vrf;
+struct vrf_msg;
 /* Applies the package behind fd (taken) / reverts patch id. Return the
  * result object, or NULL with *err and *cls (the error class). */
 json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
@@ -177,11 +201,18 @@ json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
 json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
                         const char **err, const char **cls);
 json_t *hv_patch_list_json(struct hv_vm *vm);
+/* Error texts for a control reply: the verifier is gone; it refused (a
+ * FAIL's reason) or answered something unexpected. *cls gets the class. */
+const char *hv_patch_verifier_gone(const char **cls);
+const char *hv_patch_refused(struct vrf_msg *r, const char **cls);
 /* HV_HC_PATCHES: fills the guest's struct hv_hc_patches at gpa. */
 int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa);
 
-/* hv_seccomp.c: enter the monitor's allow-list (all threads). */
-int hv_seccomp_enter(void);
+/* hv_seccomp.c: enter the monitor's allow-list (all threads). A Linux
+ * guest's monitor may still change memslots, until its text lock calls
+ * hv_seccomp_lock_memslots() (every thread, for good). */
+int hv_seccomp_enter(int linux_guest);
+int hv_seccomp_lock_memslots(void);
 
 /* hv_dev_platform.c: a Linux guest's ACPI sleep, reset, CMOS and POST
  * ports. Returns 0 to keep running, -1 once the VM must stop, or

@@ -296,8 +296,7 @@ static int handle_mmio(struct hv_vcpu *v)
     hv_gpa_t gpa = run->mmio.phys_addr;
     char what[96];
 
-    if (run->mmio.is_write && gpa >= HV_PROT_BASE &&
-        gpa - HV_PROT_BASE < v->vm->prot_size) {
+    if (run->mmio.is_write && hv_prot_offset(v->vm, gpa) >= 0) {
         hv_prot_blocked_write(v, gpa, run->mmio.len);
         return 0; /* dropped: the guest goes on, its code unchanged */
     }

@@ -73,6 +73,7 @@ static const char *const hv_linux_msgs[] = {
     [31] = "vmlinux: PVH note is not a 4- or 8-byte 32-bit address",
     [32] = "vmlinux: more than one PVH entry note",
     [33] = "vmlinux: PVH entry is not in an executable segment",
+    [34] = "vmlinux: section table malformed, or .text not at its segment",
 };
 
 const char *hv_linux_strerror(int err)
@@ -270,7 +271,9 @@ static int add_load(const uint8_t *ph, size_t len, struct fw_linux_kernel *k)
         .gpa = hv_rd_le(ph + 24, 8), /* p_paddr: PVH starts with paging off */
         .filesz = hv_rd_le(ph + 32, 8),
         .memsz = hv_rd_le(ph + 40, 8),
+        .va = hv_rd_le(ph + 16, 8),
         .exec = (hv_rd_le(ph + 4, 4) & PF_X) != 0,
+        .writable = (hv_rd_le(ph + 4, 4) & PF_W) != 0,
     };
     if (!hv_in_bounds(s.offset, s.filesz, len))
         return HV_LINUX_ERR_SEG_FILE;
@@ -333,6 +336,80 @@ static int scan_notes(const uint8_t *b, size_t len, const uint8_t *ph,
     return HV_LINUX_OK;
 }
 
+/* The section named name in the section table (sh points at n headers,
+ * names in strtab[0..strsz)), or NULL. */
+static const uint8_t *find_section(const uint8_t *sh, unsigned n,
+                                   const uint8_t *strtab, uint64_t strsz,
+                                   const char *name)
+{
+    size_t nlen = strlen(name) + 1;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t off = hv_rd_le(sh + (uint64_t)i * sizeof(Elf64_Shdr), 4);
+        if (off < strsz && strsz - off >= nlen &&
+            memcmp(strtab + off, name, nlen) == 0)
+            return sh + (uint64_t)i * sizeof(Elf64_Shdr);
+    }
+    return NULL;
+}
+
+/* What the text lock covers: ".text" from the section table, which must
+ * start the text segment, page-rounded; the whole segment if the file
+ * has no section table (e_shoff 0) or no ".text". */
+static int lock_size(const uint8_t *b, size_t len, struct fw_linux_kernel *k)
+{
+    uint64_t shoff = hv_rd_le(b + 40, 8);
+    unsigned shnum = (unsigned)hv_rd_le(b + 60, 2);
+    unsigned shstrndx = (unsigned)hv_rd_le(b + 62, 2);
+    k->lock_size = k->text_size;
+    if (shoff == 0 && shnum == 0)
+        return HV_LINUX_OK;
+    if (hv_rd_le(b + 58, 2) != sizeof(Elf64_Shdr) || shnum == 0 ||
+        shnum > HV_LINUX_MAX_SHDRS || shstrndx >= shnum ||
+        !hv_in_bounds(shoff, (uint64_t)shnum * sizeof(Elf64_Shdr), len))
+        return HV_LINUX_ERR_ELF_SHDRS;
+    const uint8_t *sh = b + shoff;
+    const uint8_t *str = sh + (uint64_t)shstrndx * sizeof(Elf64_Shdr);
+    uint64_t stroff = hv_rd_le(str + 24, 8), strsz = hv_rd_le(str + 32, 8);
+    if (hv_rd_le(str + 4, 4) != SHT_STRTAB ||
+        !hv_in_bounds(stroff, strsz, len))
+        return HV_LINUX_ERR_ELF_SHDRS;
+    const uint8_t *t = find_section(sh, shnum, b + stroff, strsz, ".text");
+    if (!t)
+        return HV_LINUX_OK;
+    uint64_t addr = hv_rd_le(t + 16, 8), size = hv_rd_le(t + 32, 8);
+    uint64_t pages = (size + 0xfff) & ~0xfffull;
+    if (!(hv_rd_le(t + 8, 8) & SHF_EXECINSTR) || addr != k->text_va ||
+        size == 0 || size > k->text_size)
+        return HV_LINUX_ERR_ELF_SHDRS;
+    k->lock_size = pages < k->text_size ? pages : k->text_size;
+    return HV_LINUX_OK;
+}
+
+/* The text segment (executable, holding the entry) and the first
+ * writable segment mapped above it. */
+static int find_text(struct fw_linux_kernel *k, uint64_t entry)
+{
+    int ret = HV_LINUX_ERR_PVH_ENTRY;
+    for (unsigned i = 0; i < k->nsegs; i++) {
+        const struct fw_linux_seg *s = &k->segs[i];
+        if (s->exec && entry >= s->gpa && entry - s->gpa < s->filesz) {
+            k->text_gpa = s->gpa;
+            k->text_size = s->filesz;
+            k->text_va = s->va;
+            ret = HV_LINUX_OK;
+            break;
+        }
+    }
+    for (unsigned i = 0; ret == HV_LINUX_OK && i < k->nsegs; i++) {
+        const struct fw_linux_seg *s = &k->segs[i];
+        if (s->writable && s->va > k->text_va && !k->data_va) {
+            k->data_gpa = s->gpa;
+            k->data_va = s->va;
+        }
+    }
+    return ret;
+}
+
 int hv_linux_parse_pvh(const uint8_t *b, size_t len, struct hv_linux_image *out)
 {
     uint64_t phoff, entry = 0;
@@ -368,16 +445,9 @@ int hv_linux_parse_pvh(const uint8_t *b, size_t len, struct hv_linux_image *out)
     ret = HV_LINUX_ERR_PVH_MISSING;
     if (found == 0)
         goto fail;
-    ret = HV_LINUX_ERR_PVH_ENTRY;
-    for (unsigned i = 0; i < k->nsegs; i++) {
-        const struct fw_linux_seg *s = &k->segs[i];
-        if (s->exec && entry >= s->gpa && entry - s->gpa < s->filesz) {
-            k->text_gpa = s->gpa;
-            k->text_size = s->filesz;
-            ret = HV_LINUX_OK;
-            break;
-        }
-    }
+    ret = find_text(k, entry);
+    if (ret == HV_LINUX_OK)
+        ret = lock_size(b, len, k);
     if (ret != HV_LINUX_OK)
         goto fail;
     k->kind = FW_LINUX_ENTRY_PVH;

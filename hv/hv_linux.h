@@ -23,6 +23,7 @@
 #define HV_LINUX_MAX_SIZE (256u << 20) /* largest kernel file accepted */
 #define HV_LINUX_MAX_INIT (1u << 30)   /* largest bzImage init_size */
 #define HV_LINUX_MAX_PHDRS 32u
+#define HV_LINUX_MAX_SHDRS 256u
 #define HV_LINUX_VERSION_MAX 256u /* kernel_version string, with NUL */
 
 /* Linux x86 boot protocol (Documentation/arch/x86/boot.rst). */
@@ -78,6 +79,8 @@ enum hv_linux_err {
                                        entry is not a 32-bit address */
     HV_LINUX_ERR_PVH_DUP = -32,     /* more than one PVH note */
     HV_LINUX_ERR_PVH_ENTRY = -33,   /* entry not in executable file bytes */
+    HV_LINUX_ERR_ELF_SHDRS = -34,   /* section table or its names malformed,
+                                       or ".text" not at the text segment */
 };
 
 /* What a parser found, for the loader (boot) and for people (the rest). */

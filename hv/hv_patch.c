@@ -34,7 +34,7 @@ struct hv_patch_run {
 
 static char hv_patch_err[VRF_MSG_DATA_MAX + 64]; /* main thread only */
 
-static const char *verifier_gone(const char **cls)
+const char *hv_patch_verifier_gone(const char **cls)
 {
     *cls = "Unavailable";
     return "the verifier is not answering: patching is refused until the "
@@ -42,7 +42,7 @@ static const char *verifier_gone(const char **cls)
 }
 
 /* A FAIL from the verifier, or any other unexpected reply. */
-static const char *refused(struct vrf_msg *r, const char **cls)
+const char *hv_patch_refused(struct vrf_msg *r, const char **cls)
 {
     r->data[sizeof r->data - 1] = '\0';
     *cls = "Refused";
@@ -163,25 +163,25 @@ static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
     if (fd >= 0)
         close(fd);
     if (e != 0) {
-        *err = verifier_gone(cls);
+        *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
     if (run.approved.type != VRF_MSG_APPROVED) {
-        *err = refused(&run.approved, cls);
+        *err = hv_patch_refused(&run.approved, cls);
         return NULL;
     }
     uint64_t t1 = hv_now_ns();
     write_phase(vm, vrf, &run);
     uint64_t t2 = hv_now_ns();
     if (run.outcome < 0) {
-        *err = verifier_gone(cls);
+        *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
     fin.args[0] = (uint64_t)run.outcome;
     fin.args[1] = run.pause_ns;
     fin.args[2] = run.tries;
     if (hv_vrf_call(vrf, &fin, &r, NULL, HV_PATCH_FINISH_MS) != 0) {
-        *err = verifier_gone(cls);
+        *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
     if (run.outcome == VRF_FINISH_WRITTEN)
@@ -190,7 +190,7 @@ static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
     run.t_write = t2 - t1;
     run.t_finish = hv_now_ns() - t2;
     if (r.type != VRF_MSG_DONE) {
-        *err = refused(&r, cls);
+        *err = hv_patch_refused(&r, cls);
         return NULL;
     }
     if (run.outcome == VRF_FINISH_WRITTEN)
@@ -221,7 +221,7 @@ json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
     }
     if (vrf->sock < 0) {
         close(fd);
-        *err = verifier_gone(cls);
+        *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
     return run_op(vm, vrf, &req, fd, err, cls);
@@ -237,7 +237,7 @@ json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
         return NULL;
     }
     if (vrf->sock < 0) {
-        *err = verifier_gone(cls);
+        *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
     memcpy(req.data, id, strlen(id) + 1);

@@ -59,13 +59,6 @@ struct hv_session {
 
 /* ------------------------------------------------------- control commands */
 
-static json_t *gpa_json(uint64_t gpa)
-{
-    char s[24];
-    snprintf(s, sizeof s, "0x%" PRIx64, gpa);
-    return json_string(s);
-}
-
 /* Monitor memory that is not guest RAM (guest RAM and code are shmem). */
 static json_t *rss_json(int status_fd)
 {
@@ -113,12 +106,12 @@ static json_t *vcpus_json(struct hv_vm *vm)
 static json_t *blocked_json(struct hv_vm *vm)
 {
     json_t *pages = json_array();
-    for (unsigned p = 0; p < HV_PROT_PAGES; p++) {
+    for (uint64_t p = 0; p < vm->prot_size / 4096; p++) {
         uint64_t n = atomic_load(&vm->blocked_page[p]);
         if (n)
             json_array_append_new(
                 pages, json_pack("{s:o,s:I}", "gpa",
-                                 gpa_json(HV_PROT_BASE + (uint64_t)p * 4096),
+                                 hv_control_addr(hv_prot_gpa(vm, p * 4096)),
                                  "count", (json_int_t)n));
     }
     return json_pack("{s:I,s:o}", "total",
@@ -180,7 +173,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
-        gpa_json(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
+        hv_control_addr(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
         hv_control_hex(d, 32), "baseline", "image_sha256",
         hv_control_hex(s->image_sha256, 32), "kind", s->kind, "cmdline",
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
@@ -208,7 +201,7 @@ static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
     }
     json_t *r = json_array();
     for (unsigned i = 0; i < s->vm.ncpus; i++)
-        json_array_append_new(r, gpa_json(rips[i]));
+        json_array_append_new(r, hv_control_addr(rips[i]));
     return json_pack("{s:o,s:I}", "rips", r, "pause_ns", (json_int_t)ns);
 }
 
@@ -316,10 +309,18 @@ static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
     return hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
 }
 
+static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    (void)args;
+    return hv_lock_text(&s->vm, &s->vrf, err, &s->ctl.err_class);
+}
+
 static const struct hv_control_cmd hv_run_cmds[] = {
     {"status", cmd_status, 0},
     {"apply", cmd_apply, 0},
     {"revert", cmd_revert, 1},
+    {"lock", cmd_lock, 0},
     {"attest", cmd_attest, 1},
     {"pause", cmd_pause, 0},
     {"resume", cmd_resume, 0},
@@ -638,6 +639,16 @@ static void read_console(struct hv_session *s, int *stdin_open)
                (size_t)n - took);
 }
 
+/* The guest asked for its text lock: refusals are logged, not fatal. */
+static void guest_lock(struct hv_session *s)
+{
+    const char *err = NULL, *cls = NULL;
+    json_t *r = hv_lock_text(&s->vm, &s->vrf, &err, &cls);
+    if (!r)
+        hv_err("text lock refused: %s", err);
+    json_decref(r);
+}
+
 static void main_loop(struct hv_session *s)
 {
     struct hv_vm *vm = &s->vm;
@@ -675,6 +686,8 @@ static void main_loop(struct hv_session *s)
             s->vrf.sock = -1;
         }
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
+        if (atomic_exchange(&vm->lock_req, 0))
+            guest_lock(s);
         hv_serial_flush(&vm->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
@@ -772,7 +785,7 @@ int hv_run(const struct hv_config *cfg)
         goto out;
     if (cfg->no_sandbox)
         hv_log("running without the seccomp sandbox (--no-sandbox)");
-    else if (hv_seccomp_enter() != 0)
+    else if (hv_seccomp_enter(s.vm.guest == HV_GUEST_LINUX) != 0)
         goto out;
     hv_vcpu_release(&s.vm);
     main_loop(&s);

@@ -6,11 +6,20 @@
  * may still map is anonymous (malloc); the protected-code memfd can be
  * mapped neither anew nor writable (the kernel refuses that too, because
  * of the memfd's seals: this is a second, independent wall). */
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
 #include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "hv/hv_int.h"
+#include "hv/hv_log.h"
 #include "verifier/vrf_sandbox.h"
 
 #define ANY {{0}}
@@ -62,9 +71,65 @@ static const struct vrf_sandbox_rule hv_rules[] = {
     {SCMP_SYS(exit_group), 0, ANY},
 };
 
-int hv_seccomp_enter(void)
+/* A Linux guest's text is guest RAM until its lock, which moves it into
+ * the protected memfd by changing memslots (hv_lock.c): until then the
+ * monitor may, and may read vCPU 0's control registers for the verifier's
+ * page-table walk, and load the one filter that ends it. */
+static const struct vrf_sandbox_rule hv_linux_rules[] = {
+    {SCMP_SYS(ioctl), 1, {SCMP_A1(SCMP_CMP_EQ, KVM_SET_USER_MEMORY_REGION)}},
+    {SCMP_SYS(ioctl), 1, {SCMP_A1(SCMP_CMP_EQ, KVM_GET_SREGS)}},
+    {SCMP_SYS(seccomp), 1, {SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER)}},
+};
+
+#define N_RULES (sizeof hv_rules / sizeof hv_rules[0])
+#define N_LINUX (sizeof hv_linux_rules / sizeof hv_linux_rules[0])
+
+static int hv_sandboxed;
+
+int hv_seccomp_enter(int linux_guest)
 {
-    return vrf_sandbox_enter("monitor", hv_rules,
-                             sizeof hv_rules / sizeof hv_rules[0],
-                             CLI_EXIT_HOST);
+    struct vrf_sandbox_rule rules[N_RULES + N_LINUX];
+    size_t n = N_RULES;
+    memcpy(rules, hv_rules, sizeof hv_rules);
+    if (linux_guest) {
+        memcpy(rules + n, hv_linux_rules, sizeof hv_linux_rules);
+        n += N_LINUX;
+    }
+    if (vrf_sandbox_enter("monitor", rules, n, CLI_EXIT_HOST) != 0)
+        return -1;
+    hv_sandboxed = 1;
+    return 0;
+}
+
+/* Traps ioctl(KVM_SET_USER_MEMORY_REGION) whatever else is allowed: KVM
+ * takes the command as an unsigned int, so only its low 32 bits count. */
+static struct sock_filter lock_filter[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+             offsetof(struct seccomp_data, args[1])), /* low half */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, KVM_SET_USER_MEMORY_REGION, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+int hv_seccomp_lock_memslots(void)
+{
+    struct sock_fprog prog = {
+        .len = sizeof lock_filter / sizeof lock_filter[0],
+        .filter = lock_filter,
+    };
+    if (!hv_sandboxed) {
+        hv_log("--no-sandbox: memslot changes stay possible after the lock");
+        return 0;
+    }
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) {
+        hv_err("seccomp (memslot lock) failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -107,7 +107,7 @@ static int verify_one(struct vrf_trust *trust, struct lab_pkgfile *f,
 
         ranges[i] = (struct vrf_range){
             r->gpa, r->size,
-            r->kind == VRF_REC_CODE ? VRF_RANGE_PATCH_AREA : VRF_RANGE_CODE, 0};
+            r->kind == VRF_REC_CODE ? VRF_RANGE_PATCH_AREA : VRF_RANGE_CODE, 0, 0};
     }
     memset(&ctx, 0, sizeof ctx);
     memcpy(ctx.baseline, f->pkg.baseline, sizeof ctx.baseline);

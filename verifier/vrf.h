@@ -320,6 +320,11 @@ struct vrf_range {
     uint64_t size;
     uint32_t kind; /* enum vrf_range_kind */
     uint32_t domain;
+    /* The guest-virtual address of base, where the guest runs the range's
+     * code (a Linux kernel's text and patch area); 0: the same as base
+     * (the demo guest maps its code at VA == GPA). A REDIRECT's rel32 is
+     * the distance between its site's and its target's virtual addresses. */
+    uint64_t va;
 };
 
 /* Read len bytes of current guest memory at gpa into buf. Returns 0, or
@@ -361,6 +366,25 @@ int vrf_check_records(const struct vrf_ctx *ctx, struct vrf_pkg *pkg);
 /* The demo guest's protected ranges (hv/hv_abi.h): its kernel and user
  * text, and a patch area for each; domain 0 is the kernel, 1 user mode. */
 const struct vrf_range *vrf_demo_ranges(size_t *n);
+
+/* A Linux guest's protected ranges (hv/hv_abi.h, docs/LINUX.md "Text
+ * lock"): its locked kernel text [text_gpa, +lock_size) at text_va, and
+ * the patch area at HV_PROT_BASE, mapped at HV_LINUX_PATCH_VA; both
+ * domain 0. Returns 2, or 0 if the text cannot be locked (bzImage, text
+ * not page-aligned or larger than HV_LINUX_TEXT_MAX, patch area out of
+ * rel32 reach of it). */
+struct fw_linux_kernel;
+size_t vrf_linux_ranges(const struct fw_linux_kernel *k,
+                        struct vrf_range out[2]);
+
+/* The guest-virtual address of gpa inside one of ranges[0..n), or gpa
+ * itself if none holds it or the range has no va. */
+uint64_t vrf_range_va(const struct vrf_range *ranges, size_t n, uint64_t gpa);
+
+/* Sets jmp to `e9 rel32` from site to target (virtual addresses). Returns
+ * 1, or 0 if target is out of rel32 reach (jmp zeroed). */
+int vrf_encode_jmp(uint8_t jmp[VRF_REDIRECT_SIZE], uint64_t site,
+                   uint64_t target);
 
 /* ------------------------------------------------------------------ helpers */
 /* 0 if a and b are equal, non-zero otherwise; time depends on len only. */

@@ -56,6 +56,17 @@ enum vrf_msg_type {
                              code were blocked: args[0] = count since the
                              last report, args[1] = GPA and args[2] = RIP
                              of the latest; reply DONE */
+    /* A Linux guest's text lock (docs/LINUX.md, "Text lock"), once, with
+     * every vCPU paused: the verifier copies the kernel text from guest
+     * RAM into the protected memfd, maps the patch area in the kernel's
+     * page tables, measures and audits; the monitor then backs the text's
+     * GPAs with the read-only memfd and forbids itself memslot changes. */
+    VRF_MSG_LOCK = 16,    /* monitor -> verifier, with the guest RAM memfd:
+                             args[0] = CR3, args[1] = CR4 of vCPU 0 */
+    VRF_MSG_LOCKED = 17,  /* verifier -> monitor: args[0] = text GPA,
+                             args[1] = its size, args[2] = its offset in
+                             the code memfd; data[0..32) = SHA-256 of the
+                             locked text */
 };
 
 enum vrf_finish {

@@ -141,14 +141,25 @@ static void op_free(struct vrf_op *op)
     memset(op, 0, sizeof *op);
 }
 
+uint8_t *vrf_patch_code_at(const struct vrf_patch *pp, uint64_t gpa,
+                           uint64_t len)
+{
+    for (size_t i = 0; i < pp->n_win; i++) {
+        const struct vrf_win *w = &pp->win[i];
+        if (gpa >= w->gpa && len <= w->size && gpa - w->gpa <= w->size - len)
+            return pp->code + w->off + (gpa - w->gpa);
+    }
+    return NULL;
+}
+
 /* Current code as an apply will find it: stale code reads as zero. */
 static int read_code(void *opaque, uint64_t gpa, uint8_t *buf, size_t len)
 {
     const struct vrf_patch *pp = opaque;
-    if (gpa < pp->code_base || len > pp->code_size ||
-        gpa - pp->code_base > pp->code_size - len)
+    const uint8_t *p = vrf_patch_code_at(pp, gpa, len);
+    if (!p)
         return -1;
-    memcpy(buf, pp->code + (gpa - pp->code_base), len);
+    memcpy(buf, p, len);
     for (size_t i = 0; i < pp->n_stale; i++) {
         uint64_t lo = pp->stale[i].gpa, hi = lo + pp->stale[i].len;
         uint64_t a = gpa > lo ? gpa : lo, b = gpa + len < hi ? gpa + len : hi;
@@ -234,9 +245,11 @@ static const char *not_ready(const struct vrf_patch *pp,
         return "another patch operation is under way";
     if (!pp->have_trust)
         return "this VM was started without --trust: patching is off";
-    if (strcmp(pp->kind, "demo") != 0)
-        return "patching a Linux guest needs its text lock, which is not "
-               "built yet";
+    if (strcmp(pp->kind, "linux") == 0 && !pp->locked)
+        return pp->lock_refusal
+                   ? pp->lock_refusal
+                   : "the kernel text is not locked yet: lock it first "
+                     "(hvpatch lock, or the guest's lock port)";
     if (pt->state == VRF_TPM_STATE_NONE)
         return "this VM runs without a TPM (--no-tpm): patching needs one";
     if (pt->state != VRF_TPM_STATE_OK)
@@ -411,7 +424,8 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
         .read_opaque = pp,
     };
     memcpy(ctx.baseline, pp->baseline, 32);
-    ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
+    ctx.ranges = pp->ranges;
+    ctx.n_ranges = pp->n_ranges;
     e = vrf_verify(&pp->trust, &ctx, buf, len, &pkg);
     if (e != VRF_OK) {
         reject(pp, reply, OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
@@ -473,13 +487,16 @@ void vrf_patch_prepare_revert(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     approve(pp, pt, &op, NULL, 0, reply);
 }
 
-/* Whether rip, or its alias view, lies in [gpa, gpa + len), at or after
- * from bytes into it. */
-static int rip_in(uint64_t rip, uint64_t gpa, uint64_t len, uint64_t from)
+/* Whether rip lies in [gpa, gpa + len), at or after from bytes into it:
+ * at the range's virtual address (a Linux kernel), or for the demo guest
+ * at the GPA or in its alias view. */
+static int rip_in(const struct vrf_patch *pp, uint64_t rip, uint64_t gpa,
+                  uint64_t len, uint64_t from)
 {
+    uint64_t va = vrf_range_va(pp->ranges, pp->n_ranges, gpa);
     uint64_t views[2] = {rip, rip - (HV_ALIAS_BASE - HV_PROT_BASE)};
-    for (int v = 0; v < 2; v++)
-        if (views[v] - gpa >= from && views[v] - gpa < len)
+    for (int v = 0; v < (va == gpa ? 2 : 1); v++)
+        if (views[v] - va >= from && views[v] - va < len)
             return 1;
     return 0;
 }
@@ -496,10 +513,10 @@ int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
     for (size_t c = 0; c < n; c++) {
         for (size_t i = 0; i < op->nw; i++)
             if (op_writes(op, &op->w[i]) &&
-                rip_in(rips[c], op->w[i].gpa, op->w[i].len, 1))
+                rip_in(pp, rips[c], op->w[i].gpa, op->w[i].len, 1))
                 return (int)c;
         for (size_t i = 0; op->kind == OP_APPLY && i < pp->n_stale; i++)
-            if (rip_in(rips[c], pp->stale[i].gpa, pp->stale[i].len, 0))
+            if (rip_in(pp, rips[c], pp->stale[i].gpa, pp->stale[i].len, 0))
                 return (int)c;
     }
     return -1;
@@ -508,7 +525,7 @@ int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
 static void scrub_stale(struct vrf_patch *pp)
 {
     for (size_t i = 0; i < pp->n_stale; i++)
-        memset(pp->code + (pp->stale[i].gpa - pp->code_base), 0,
+        memset(vrf_patch_code_at(pp, pp->stale[i].gpa, pp->stale[i].len), 0,
                pp->stale[i].len);
     pp->n_stale = 0;
 }
@@ -534,12 +551,12 @@ void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
     if (op->kind == OP_APPLY) {
         scrub_stale(pp);
         for (size_t i = 0; i < op->nw; i++)
-            memcpy(pp->code + (op->w[i].gpa - pp->code_base),
+            memcpy(vrf_patch_code_at(pp, op->w[i].gpa, op->w[i].len),
                    op->w[i].new_bytes, op->w[i].len);
     } else {
         for (size_t i = op->nw; i-- > 0;)
             if (op_writes(op, &op->w[i]))
-                memcpy(pp->code + (op->w[i].gpa - pp->code_base),
+                memcpy(vrf_patch_code_at(pp, op->w[i].gpa, op->w[i].len),
                        op->w[i].old_bytes, op->w[i].len);
     }
     op->written = 1;

@@ -59,9 +59,31 @@ struct vrf_op {
 
 struct vrf_proc_tpm;
 
+/* A run of guest-physical addresses backed by the code memfd. */
+struct vrf_win {
+    uint64_t gpa, size, off;
+};
+
 struct vrf_patch {
-    uint8_t *code; /* the writable mapping of the protected region */
-    uint64_t code_base, code_size;
+    uint8_t *code; /* the writable mapping of the code memfd */
+    uint64_t code_size;
+    /* Where the guest sees it: the demo guest one window at HV_PROT_BASE;
+     * a Linux guest its patch area there, and its text from the lock on
+     * (hv/hv_abi.h). */
+    struct vrf_win win[2];
+    size_t n_win;
+    /* What packages may change (check 10): the demo's ranges, or a Linux
+     * guest's from its lock on (none before). */
+    struct vrf_range ranges[4];
+    size_t n_ranges;
+    /* A Linux guest (vrf_lock.c): the ranges its lock will protect (0
+     * if it cannot be locked: lock_refusal says why), the writable
+     * segment its page tables must map, and whether it is locked. */
+    struct vrf_range linux_ranges[2];
+    size_t n_linux_ranges;
+    const char *lock_refusal;
+    uint64_t data_gpa, data_va;
+    int locked;
     uint8_t baseline[32];
     const char *kind;
     struct vrf_trust trust;
@@ -110,6 +132,20 @@ void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                       const struct vrf_msg *req, struct vrf_msg *reply);
 void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
                        struct vrf_msg *reply);
+
+/* Sets up the code windows and ranges for pp->kind; for "linux", from
+ * the kernel file image[0..len). */
+void vrf_patch_layout(struct vrf_patch *pp, const uint8_t *image, size_t len);
+
+/* The code memfd bytes behind guest-physical [gpa, gpa + len), or NULL if
+ * they are not all inside one window. */
+uint8_t *vrf_patch_code_at(const struct vrf_patch *pp, uint64_t gpa,
+                           uint64_t len);
+
+/* VRF_MSG_LOCK (vrf_lock.c): the text lock of a Linux guest; fd is guest
+ * RAM. Fills reply with LOCKED, or FAIL and the reason. */
+void vrf_patch_lock(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
+                    const struct vrf_msg *req, struct vrf_msg *reply);
 
 /* The RIP check alone (for tests): the index of the first RIP inside a
  * range op changes, other than at a site's first byte, also through the

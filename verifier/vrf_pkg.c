@@ -53,6 +53,25 @@ void vrf_pkg_free(struct vrf_pkg *pkg)
     pkg->fail_record = -1;
 }
 
+int vrf_encode_jmp(uint8_t jmp[VRF_REDIRECT_SIZE], uint64_t site,
+                   uint64_t target)
+{
+    /* Displacement from the end of the jump. */
+    uint64_t next = site + VRF_REDIRECT_SIZE;
+    int fits = target >= next ? target - next <= (uint64_t)INT32_MAX
+                              : next - target <= (uint64_t)INT32_MAX + 1;
+    uint32_t d = (uint32_t)(target - next); /* two's complement */
+    memset(jmp, 0, VRF_REDIRECT_SIZE);
+    if (!fits)
+        return 0;
+    jmp[0] = 0xe9;
+    jmp[1] = (uint8_t)d;
+    jmp[2] = (uint8_t)(d >> 8);
+    jmp[3] = (uint8_t)(d >> 16);
+    jmp[4] = (uint8_t)(d >> 24);
+    return 1;
+}
+
 void vrf_record_new_bytes(const struct vrf_record *rec, const uint8_t **p,
                           size_t *len)
 {
@@ -391,23 +410,10 @@ static int parse_record(struct vrf_cbor *c, struct vrf_record *r)
         goto cleanup;
     }
     if (kind == VRF_REC_REDIRECT) {
-        /* e9 rel32: displacement from the end of the jump. If it does not
-         * fit, jmp stays zero and check 10 reports VRF_ERR_BOUNDS_REL32. */
-        uint64_t next = r->gpa + VRF_REDIRECT_SIZE;
-        int fits = r->target >= next
-                       ? r->target - next <= (uint64_t)INT32_MAX
-                       : next - r->target <= (uint64_t)INT32_MAX + 1;
-
-        if (fits) {
-            /* Two's complement: the low 32 bits of target - next. */
-            uint32_t d = (uint32_t)(r->target - next);
-
-            r->jmp[0] = 0xe9;
-            r->jmp[1] = (uint8_t)d;
-            r->jmp[2] = (uint8_t)(d >> 8);
-            r->jmp[3] = (uint8_t)(d >> 16);
-            r->jmp[4] = (uint8_t)(d >> 24);
-        }
+        /* e9 rel32 with VA == GPA; check 10 recomputes it for ranges with
+         * their own virtual addresses. Out of reach, jmp stays zero and
+         * check 10 reports VRF_ERR_BOUNDS_REL32. */
+        vrf_encode_jmp(r->jmp, r->gpa, r->target);
         r->data.p = r->jmp;
         r->data.len = VRF_REDIRECT_SIZE;
     }

@@ -132,6 +132,9 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     case VRF_MSG_BLOCKED:
         vrf_patch_blocked(pp, m, r);
         break;
+    case VRF_MSG_LOCK:
+        vrf_patch_lock(pp, pt, fd, m, r);
+        break;
     default:
         vrf_msg_fail(r, "unknown request");
     }
@@ -210,16 +213,17 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
 
     /* A Linux guest's code is empty until its text lock. */
     int is_linux = strcmp(cfg->kind, "linux") == 0;
-    int fd = vrf_code_create(is_linux ? NULL : image, len, HV_PROT_SIZE, &w);
+    uint64_t size = is_linux ? HV_LINUX_PROT_SIZE : HV_PROT_SIZE;
+    int fd = vrf_code_create(is_linux ? NULL : image, len, size, &w);
     if (fd < 0 || vrf_patch_init(&pp, cfg->trust_dir, cfg->audit_path) != 0)
         _exit(VRF_EXIT_FAIL);
     pp.code = w;
-    pp.code_base = HV_PROT_BASE;
-    pp.code_size = HV_PROT_SIZE;
+    pp.code_size = size;
     pp.kind = cfg->kind;
+    vrf_patch_layout(&pp, image, len);
     memset(&ready, 0, sizeof ready);
     ready.type = VRF_MSG_READY;
-    ready.args[0] = HV_PROT_SIZE;
+    ready.args[0] = size;
     mbedtls_sha256_ret(image, len, ready.data, 0);
     memcpy(pp.baseline, ready.data, 32);
     /* Measured boot: before the monitor may run a single guest instruction. */

@@ -8,6 +8,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/sha512.h>
 
+#include "firmware/fw_linux.h"
 #include "hv/hv_abi.h"
 #include "verifier/vrf_int.h"
 
@@ -184,14 +185,39 @@ cleanup:
 }
 
 static const struct vrf_range vrf_demo[] = {
-    {HV_PROT_KTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 0},
-    {HV_PROT_UTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 1},
-    {HV_PROT_KPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 0},
-    {HV_PROT_UPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 1},
+    {HV_PROT_KTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 0, 0},
+    {HV_PROT_UTEXT, HV_PROT_PART_SIZE, VRF_RANGE_CODE, 1, 0},
+    {HV_PROT_KPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 0, 0},
+    {HV_PROT_UPATCH, HV_PROT_PART_SIZE, VRF_RANGE_PATCH_AREA, 1, 0},
 };
 
 const struct vrf_range *vrf_demo_ranges(size_t *n)
 {
     *n = sizeof vrf_demo / sizeof vrf_demo[0];
     return vrf_demo;
+}
+
+size_t vrf_linux_ranges(const struct fw_linux_kernel *k,
+                        struct vrf_range out[2])
+{
+    uint64_t far = k->text_va + k->lock_size; /* farthest from the area */
+    if (k->kind != FW_LINUX_ENTRY_PVH || k->lock_size == 0 ||
+        k->lock_size > HV_LINUX_TEXT_MAX || (k->text_gpa & 0xfff) ||
+        (k->text_va & 0xfff) || k->text_va < 0xffffffff80000000ull ||
+        far > HV_LINUX_PATCH_VA)
+        return 0;
+    out[0] = (struct vrf_range){k->text_gpa, k->lock_size, VRF_RANGE_CODE, 0,
+                                k->text_va};
+    out[1] = (struct vrf_range){HV_PROT_BASE, HV_LINUX_PATCH_SIZE,
+                                VRF_RANGE_PATCH_AREA, 0, HV_LINUX_PATCH_VA};
+    return 2;
+}
+
+uint64_t vrf_range_va(const struct vrf_range *ranges, size_t n, uint64_t gpa)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ranges[i].va && gpa >= ranges[i].base &&
+            gpa - ranges[i].base < ranges[i].size)
+            return ranges[i].va + (gpa - ranges[i].base);
+    return gpa;
 }

@@ -211,7 +211,10 @@ static int check_bounds(const struct vrf_ctx *ctx, struct vrf_pkg *pkg)
                        domain[i], domain[c]);
             goto cleanup;
         }
-        if (r->jmp[0] != 0xe9) {
+        if (!vrf_encode_jmp(pkg->records[i].jmp,
+                            vrf_range_va(ctx->ranges, ctx->n_ranges, r->gpa),
+                            vrf_range_va(ctx->ranges, ctx->n_ranges,
+                                         r->target))) {
             ret = VRF_ERR_BOUNDS_REL32;
             vrf_detail(pkg, "record %zu: 0x%llx -> 0x%llx", i,
                        (unsigned long long)r->gpa,

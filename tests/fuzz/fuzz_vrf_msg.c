@@ -100,9 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&pp, 0, sizeof pp);
     pp.code = code;
-    pp.code_base = HV_PROT_BASE;
     pp.code_size = HV_PROT_SIZE;
     pp.kind = "demo";
+    pp.win[0] = (struct vrf_win){HV_PROT_BASE, HV_PROT_SIZE, 0};
+    pp.n_win = 1;
+    const struct vrf_range *demo = vrf_demo_ranges(&pp.n_ranges);
+    memcpy(pp.ranges, demo, pp.n_ranges * sizeof *demo);
     pp.have_trust = 1;
     pt.state = VRF_TPM_STATE_GONE;
     size_t off = take_pending(&pp, data, size);

@@ -22,10 +22,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct vrf_range ranges[] = {
-    {0x40000000, 0x100000, VRF_RANGE_CODE, 0},
-    {0x40100000, 0x100000, VRF_RANGE_CODE, 1},
-    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0},
-    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1},
+    {0x40000000, 0x100000, VRF_RANGE_CODE, 0, 0},
+    {0x40100000, 0x100000, VRF_RANGE_CODE, 1, 0},
+    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0, 0},
+    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1, 0},
+    /* A Linux kernel's: text and patch area at their own virtual
+     * addresses (rel32 computed between those). */
+    {0x01000000, 0x100000, VRF_RANGE_CODE, 2, 0xffffffff81000000ull},
+    {0x41000000, 0x100000, VRF_RANGE_PATCH_AREA, 2, 0xffffffffbfe00000ull},
 };
 
 static struct vrf_trust trust;

@@ -197,19 +197,45 @@ static void act(enum hostile h, int fd)
     _exit(99); /* the call went through: the filter failed */
 }
 
-static int run_hostile(enum hostile h, int fd)
+enum mode { DEMO, LINUX, LINUX_LOCKED };
+
+static int run_hostile_in(enum mode mode, enum hostile h, int fd)
 {
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, STDERR_FILENO); /* the SIGSYS report is expected */
-        if (hv_seccomp_enter() != 0)
+        if (hv_seccomp_enter(mode != DEMO) != 0 ||
+            (mode == LINUX_LOCKED && hv_seccomp_lock_memslots() != 0))
             _exit(98);
         act(h, fd);
     }
     int status;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_hostile(enum hostile h, int fd)
+{
+    return run_hostile_in(DEMO, h, fd);
+}
+
+/* A Linux guest's monitor changes memslots once, at the text lock; the
+ * filter it loads then forbids it for good, the rest as for the demo. */
+static void test_monitor_sandbox_linux(void **state)
+{
+    (void)state;
+    struct views v;
+    make_views(&v);
+    assert_int_equal(run_hostile_in(LINUX, H_NONE, v.fd), 0);
+    assert_int_equal(run_hostile_in(LINUX, H_SET_MEMSLOT, v.fd), 99);
+    assert_int_equal(run_hostile_in(LINUX_LOCKED, H_NONE, v.fd), 0);
+    for (int h = H_SET_MEMSLOT; h <= H_PTRACE; h++) {
+        int got = run_hostile_in(LINUX_LOCKED, (enum hostile)h, v.fd);
+        if (got != 2)
+            fail_msg("locked, hostile action %d: exit %d, want 2", h, got);
+    }
+    drop_views(&v);
 }
 
 static void test_monitor_sandbox(void **state)
@@ -232,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_seals_refuse_writable_views),
         cmocka_unit_test(test_verifier_mapping_writes_through),
         cmocka_unit_test(test_monitor_sandbox),
+        cmocka_unit_test(test_monitor_sandbox_linux),
     };
     return cmocka_run_group_tests_name("isolation", t, load_image,
                                        free_image);

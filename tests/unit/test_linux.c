@@ -278,6 +278,8 @@ struct pvh_img {
     struct pvh_notes notes;
     uint8_t text[256];
     uint8_t data[64];
+    Elf64_Shdr sh[3]; /* null, .shstrtab, .text */
+    char shstr[24];
 };
 
 static void make_pvh(struct pvh_img *m)
@@ -326,6 +328,22 @@ static void make_pvh(struct pvh_img *m)
     memcpy(n->desc3, "\x3b\x43\xfa\xd5", 4);
     memset(m->text, 0x90, sizeof m->text);
     memset(m->data, 0xdd, sizeof m->data);
+    m->ph[1].p_vaddr = 0xffffffff80500000ull;
+    m->eh.e_shoff = offsetof(struct pvh_img, sh);
+    m->eh.e_shentsize = sizeof(Elf64_Shdr);
+    m->eh.e_shnum = 3;
+    m->eh.e_shstrndx = 1;
+    memcpy(m->shstr, "\0.shstrtab\0.text", 17);
+    m->sh[1] = (Elf64_Shdr){.sh_name = 1,
+                            .sh_type = SHT_STRTAB,
+                            .sh_offset = offsetof(struct pvh_img, shstr),
+                            .sh_size = sizeof m->shstr};
+    m->sh[2] = (Elf64_Shdr){.sh_name = 11,
+                            .sh_type = SHT_PROGBITS,
+                            .sh_flags = SHF_ALLOC | SHF_EXECINSTR,
+                            .sh_addr = 0xffffffff80400000ull,
+                            .sh_offset = offsetof(struct pvh_img, text),
+                            .sh_size = 200};
 }
 
 static void test_pvh_valid(void **state)
@@ -346,7 +364,22 @@ static void test_pvh_valid(void **state)
     assert_false(img.boot.segs[1].exec);
     assert_int_equal(img.boot.text_gpa, PVH_TEXT);
     assert_int_equal(img.boot.text_size, sizeof m.text);
+    assert_true(img.boot.text_va == 0xffffffff80400000ull);
+    assert_int_equal(img.boot.lock_size, sizeof m.text); /* page, capped */
+    assert_int_equal(img.boot.data_gpa, PVH_DATA);
+    assert_true(img.boot.data_va == 0xffffffff80500000ull);
     assert_int_equal(img.boot.cmdline_max, 2047);
+    /* Without a section table, or without ".text": the whole segment. */
+    m.eh.e_shoff = 0, m.eh.e_shnum = 0;
+    assert_int_equal(hv_linux_parse_pvh((uint8_t *)&m, sizeof m, &img),
+                     HV_LINUX_OK);
+    assert_int_equal(img.boot.lock_size, sizeof m.text);
+    make_pvh(&m);
+    m.shstr[12] = 'x';
+    assert_int_equal(hv_linux_parse_pvh((uint8_t *)&m, sizeof m, &img),
+                     HV_LINUX_OK);
+    assert_int_equal(img.boot.lock_size, sizeof m.text);
+    make_pvh(&m);
     assert_int_equal(hv_linux_parse((uint8_t *)&m, sizeof m, &img),
                      HV_LINUX_OK);
     assert_int_equal(img.boot.kind, FW_LINUX_ENTRY_PVH);
@@ -418,6 +451,16 @@ PV(pv_pvh_dup, memcpy(m->notes.name3, "Xen", 4);
 PV(pv_entry_data, put(m->notes.desc2, PVH_DATA, 8))
 PV(pv_entry_past, put(m->notes.desc2, PVH_TEXT + sizeof m->text, 8))
 PV(pv_entry_nx, m->ph[0].p_flags = PF_R)
+PV(pv_sh_entsize, m->eh.e_shentsize = 32)
+PV(pv_sh_num_big, m->eh.e_shnum = HV_LINUX_MAX_SHDRS + 1)
+PV(pv_sh_past, m->eh.e_shoff = sizeof *m - 64)
+PV(pv_sh_strndx, m->eh.e_shstrndx = 3)
+PV(pv_sh_str_type, m->sh[1].sh_type = SHT_PROGBITS)
+PV(pv_sh_str_past, m->sh[1].sh_size = sizeof *m)
+PV(pv_text_addr, m->sh[2].sh_addr += 0x1000)
+PV(pv_text_noexec, m->sh[2].sh_flags = SHF_ALLOC)
+PV(pv_text_big, m->sh[2].sh_size = sizeof m->text + 1)
+PV(pv_text_empty, m->sh[2].sh_size = 0)
 
 static const struct pvh_vector pvh_vectors[] = {
     {"empty file", pv_empty, HV_LINUX_ERR_SIZE},
@@ -460,6 +503,18 @@ static const struct pvh_vector pvh_vectors[] = {
     {"PVH entry past the text", pv_entry_past, HV_LINUX_ERR_PVH_ENTRY},
     {"PVH entry in non-executable text", pv_entry_nx,
      HV_LINUX_ERR_PVH_ENTRY},
+    {"section header size 32", pv_sh_entsize, HV_LINUX_ERR_ELF_SHDRS},
+    {"too many sections", pv_sh_num_big, HV_LINUX_ERR_ELF_SHDRS},
+    {"section table past the end", pv_sh_past, HV_LINUX_ERR_ELF_SHDRS},
+    {"section names index out of range", pv_sh_strndx,
+     HV_LINUX_ERR_ELF_SHDRS},
+    {"section names not a string table", pv_sh_str_type,
+     HV_LINUX_ERR_ELF_SHDRS},
+    {"section names past the end", pv_sh_str_past, HV_LINUX_ERR_ELF_SHDRS},
+    {".text not at the text segment", pv_text_addr, HV_LINUX_ERR_ELF_SHDRS},
+    {".text not executable", pv_text_noexec, HV_LINUX_ERR_ELF_SHDRS},
+    {".text larger than its segment", pv_text_big, HV_LINUX_ERR_ELF_SHDRS},
+    {".text empty", pv_text_empty, HV_LINUX_ERR_ELF_SHDRS},
 };
 
 static void test_pvh_rejects(void **state)
@@ -498,14 +553,14 @@ static void test_parse_dispatch(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    for (int e = 0; e >= HV_LINUX_ERR_PVH_ENTRY; e--) {
+    for (int e = 0; e >= HV_LINUX_ERR_ELF_SHDRS; e--) {
         const char *m = hv_linux_strerror(e);
         assert_non_null(m);
         assert_string_not_equal(m, "unknown kernel image error");
         for (int f = 0; f > e; f--)
             assert_string_not_equal(m, hv_linux_strerror(f));
     }
-    assert_string_equal(hv_linux_strerror(HV_LINUX_ERR_PVH_ENTRY - 1),
+    assert_string_equal(hv_linux_strerror(HV_LINUX_ERR_ELF_SHDRS - 1),
                         "unknown kernel image error");
     assert_string_equal(hv_linux_strerror(1), "unknown kernel image error");
     for (int e = 0; e >= FW_LINUX_ERR_ACPI; e--)

@@ -183,23 +183,23 @@ size_t tv_chain_of(int signer, int out[VRF_MAX_CERTS])
 /* ------------------------------------------------------------------ guest */
 
 const struct vrf_range tv_demo_ranges[4] = {
-    {0x40000000, 0x100000, VRF_RANGE_CODE, 0},
-    {0x40100000, 0x100000, VRF_RANGE_CODE, 1},
-    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0},
-    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1},
+    {0x40000000, 0x100000, VRF_RANGE_CODE, 0, 0},
+    {0x40100000, 0x100000, VRF_RANGE_CODE, 1, 0},
+    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0, 0},
+    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1, 0},
 };
 
 /* A patch area beyond rel32 reach of the demo's kernel text. */
 static const struct vrf_range tv_far_ranges[5] = {
-    {0x40000000, 0x100000, VRF_RANGE_CODE, 0},
-    {0x40100000, 0x100000, VRF_RANGE_CODE, 1},
-    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0},
-    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1},
-    {0x100000000ull, 0x100000, VRF_RANGE_PATCH_AREA, 0},
+    {0x40000000, 0x100000, VRF_RANGE_CODE, 0, 0},
+    {0x40100000, 0x100000, VRF_RANGE_CODE, 1, 0},
+    {0x40200000, 0x100000, VRF_RANGE_PATCH_AREA, 0, 0},
+    {0x40300000, 0x100000, VRF_RANGE_PATCH_AREA, 1, 0},
+    {0x100000000ull, 0x100000, VRF_RANGE_PATCH_AREA, 0, 0},
 };
 
 static const struct vrf_range tv_bad_ranges[1] = {
-    {0x40000000, 0, VRF_RANGE_CODE, 0},
+    {0x40000000, 0, VRF_RANGE_CODE, 0, 0},
 };
 
 int tv_guest_read(void *opaque, uint64_t gpa, uint8_t *buf, size_t len)
