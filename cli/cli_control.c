@@ -204,6 +204,11 @@ static void print_status(json_t *s)
     json_t *code = json_object_get(s, "code");
     printf("code sha256:  %s\n",
            json_string_value(json_object_get(code, "sha256")));
+    json_t *lk = json_object_get(code, "text_lock");
+    if (json_is_object(lk))
+        printf("text lock:    GPA %s, %lld bytes read-only\n",
+               json_string_value(json_object_get(lk, "gpa")),
+               (long long)json_integer_value(json_object_get(lk, "size")));
     json_t *b = json_object_get(s, "baseline"), *t = json_object_get(s, "tpm");
     printf("baseline:     %s (%s)\n",
            json_string_value(json_object_get(b, "image_sha256")),

@@ -158,6 +158,15 @@ static json_t *patching_json(struct hv_session *s)
                      "audit_log", s->cfg->audit_path);
 }
 
+/* A Linux guest's locked text, or null (not yet, or not Linux). */
+static json_t *text_lock_json(struct hv_vm *vm)
+{
+    if (atomic_load(&vm->n_prot_win) < 2)
+        return json_null();
+    return json_pack("{s:o,s:I}", "gpa", hv_control_addr(vm->prot_win[1].gpa),
+                     "size", (json_int_t)vm->prot_win[1].size);
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
@@ -168,13 +177,14 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     hv_prot_digest(vm, d);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
     return json_pack(
-        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
+        "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
         "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
         vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
-        hv_control_addr(HV_PROT_BASE), "size", (json_int_t)vm->prot_size, "sha256",
-        hv_control_hex(d, 32), "baseline", "image_sha256",
+        hv_control_addr(HV_PROT_BASE), "size", (json_int_t)vm->prot_size,
+        "sha256", hv_control_hex(d, 32), "text_lock", text_lock_json(vm),
+        "baseline", "image_sha256",
         hv_control_hex(s->image_sha256, 32), "kind", s->kind, "cmdline",
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
         "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",

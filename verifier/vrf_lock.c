@@ -60,8 +60,9 @@ void vrf_patch_layout(struct vrf_patch *pp, const uint8_t *image, size_t len)
         pp->lock_refusal = "the text lock needs the kernel's PVH entry: boot "
                            "its vmlinux, not the bzImage (docs/LINUX.md)";
     else if (pp->n_linux_ranges == 0 || !pp->data_va)
-        pp->lock_refusal = "this kernel's text cannot be locked (not page "
-                           "aligned, over 30 MiB, or no data segment)";
+        pp->lock_refusal = "this kernel's text cannot be locked: it must be "
+                           "page-aligned, at most 30 MiB, linked in the top "
+                           "2 GiB below the patch area, with data above it";
 }
 
 /* Guest RAM, read through its memfd. */

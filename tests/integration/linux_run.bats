@@ -170,9 +170,11 @@ refused() {
     want="halt here"
     [ "$(kvm_flavour)" != kvm_pvm ] || want="halt here noxsave"
     [ "$(vm_status .cmdline)" = "$want" ]
-    # the protected code is empty until the Linux text lock (later work)
-    [ "$(vm_status .code.size)" -eq $((4 << 20)) ]
-    [ "$(vm_status .code.sha256)" = "$(head -c $((4 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)" ]
+    # the protected code (patch area, then room for the kernel text) is
+    # empty until the text lock
+    [ "$(vm_status .code.size)" -eq $((32 << 20)) ]
+    [ "$(vm_status .code.sha256)" = "$(head -c $((32 << 20)) /dev/zero | sha256sum | cut -d' ' -f1)" ]
+    [ "$(vm_status .code.text_lock)" = null ]
     [ "$(vm_status '.vcpus | length')" -eq 2 ]
     run "$HVPATCH" status --vm "$VM_SOCK"
     [[ $output == *"baseline:     $(sha256 "$PVH") (linux)"* ]]

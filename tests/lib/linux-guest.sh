@@ -51,7 +51,8 @@
 # "poweroff" powers the guest off; `poweroff -f` and `reboot -f` work as
 # commands too. With hvpatch.shell on the kernel command line, /init runs
 # an interactive shell on the console instead (a newcomer's demo), and
-# powers off when it exits. The image is reproducible (sorted, fixed
+# powers off when it exits. With hvpatch.lock, /init asks the monitor for
+# the kernel text lock (a byte to I/O port 0xe0) once it is reached. The image is reproducible (sorted, fixed
 # mtimes, gzip -n): its digest, measured into PCR 9, depends on content only.
 set -eu
 
@@ -117,9 +118,15 @@ for arg in $(cat /proc/cmdline); do
     case "$arg" in
     hvpatch.input=*) input=${arg#hvpatch.input=} ;;
     hvpatch.shell) shell=1 ;;
+    hvpatch.lock) lock=1 ;;
     esac
 done
 echo "hvpatch-initramfs: init reached, $(uname -r), cpus=$(nproc)" >/dev/console
+# Boot is done: ask hvpatch run for the text lock (I/O port 0xe0).
+if [ -n "${lock:-}" ]; then
+    dd if=/dev/zero of=/dev/port bs=1 seek=224 count=1 2>/dev/null &&
+        echo "hvpatch-initramfs: text lock requested" >/dev/console
+fi
 if [ -n "$shell" ]; then
     setsid cttyhack sh -l
     poweroff -f
