@@ -409,8 +409,8 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps deps-test deps-linux build-check check demo linux-demo \
-	bench fuzz soak clean format
+.PHONY: all deps deps-test deps-linux deps-bench build-check check demo \
+	linux-demo bench fuzz soak clean format
 
 all: deps $(B)/hvpatch
 
@@ -439,9 +439,14 @@ linux-demo: deps-linux
 deps-linux:
 	@scripts/deps.sh linux
 
-bench: deps-test
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool
+# The in-guest livepatch rows (tests/bench/bench_klp.sh) boot Linux under
+# QEMU with the boot library's test tool and stub.
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool \
+		$(B)/tests/linux_boot_tool $(B)/tests/linux_qemu_stub.bin
 	$(Q)tests/bench/bench.sh
+deps-bench:
+	@scripts/deps.sh bench
 
 # Longer fuzzing than `make check` does: FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 300

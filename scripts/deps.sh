@@ -11,10 +11,15 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
 busybox-static cpio lz4 socat"
 # make linux-demo: fetch and unpack Debian's kernel, build the initramfs
 linux_pkgs="busybox-static cpio lz4"
+# make bench: the in-guest livepatch module (tests/lib/linux-guest.sh klp)
+# is built with the compiler Debian built the kernel with, and kbuild's
+# host tools (from linux-kbuild-6.1, extracted, not installed) need libelf
+bench_pkgs="gcc-12 libelf1"
 
 case "${1:-build}" in
 build | demo) want="$build_pkgs" ;;
-test | bench) want="$build_pkgs $test_pkgs" ;;
+test) want="$build_pkgs $test_pkgs" ;;
+bench) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
 linux) want="$build_pkgs $linux_pkgs" ;;
 *) echo "deps.sh: unknown target '$1' (build|test|demo|linux|bench)" >&2; exit 1 ;;
 esac

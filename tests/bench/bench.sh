@@ -5,6 +5,7 @@
 #   BENCH_APPLIES (1000) apply/revert cycles, BENCH_NEW_SEQ (20) applies
 #   of rising sequence.
 #   BENCH_LINUX_BOOTS (3) Linux boots per VMM (tests/bench/bench_linux.sh).
+#   BENCH_KLP_CYCLES (10) in-guest livepatch cycles (tests/bench/bench_klp.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
@@ -137,4 +138,7 @@ row_ms "  \"applied\" record, fsync" .time_ns.finish "$tmp/apply" -
 row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/apply_nv" "< 5 ms"
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
 tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
+# In-guest livepatch; its medians (ms) stay in $tmp/klp as KEY=VALUE lines.
+BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||
+    echo "| in-guest livepatch: failed (see above) | - | - | - |"
 tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"

@@ -14,6 +14,12 @@
 #        tests/lib/linux-guest.sh kallsyms OUTDIR   prints the path of the
 #                                                   running kernel's symbol
 #                                                   table (System.map format)
+#        tests/lib/linux-guest.sh klp OUTDIR        prints the path of the
+#                                                   livepatch module
+#                                                   klp_cmdline.ko
+#        tests/lib/linux-guest.sh initramfs-klp OUTDIR
+#                                                   prints the path of an
+#                                                   initramfs holding it
 #
 # fetch downloads the versioned package that linux-image-cloud-amd64
 # depends on (or $LINUX_GUEST_PKG) with `apt-get download` and extracts it
@@ -54,6 +60,19 @@
 # powers off when it exits. With hvpatch.lock, /init asks the monitor for
 # the kernel text lock (a byte to I/O port 0xe0) once it is reached. The image is reproducible (sorted, fixed
 # mtimes, gzip -n): its digest, measured into PCR 9, depends on content only.
+#
+# klp and initramfs-klp serve the in-guest livepatch comparison
+# (tests/bench/bench_klp.sh). klp downloads Debian's headers for exactly the fetched kernel
+# (linux-headers-<release>, linux-headers-<abi>-common and linux-kbuild-<x.y>
+# at the image's package version) with `apt-get download`, extracts them
+# into OUTDIR/headers (never /usr/src) and builds tests/linux/klp_cmdline.c
+# in OUTDIR/klp with the compiler the kernel was built with (its config's
+# CONFIG_CC_VERSION_TEXT: gcc-12 for Debian 12); both are cached. The module
+# is unsigned: the kernel has MODULE_SIG but not MODULE_SIG_FORCE, so it
+# loads and taints the kernel (E, plus O and K).
+# initramfs-klp appends a second archive holding /klp/klp_cmdline.ko to the
+# standard initramfs (Linux unpacks concatenated archives in turn), so the
+# standard image and its digest stay as they are.
 set -eu
 
 die() {
@@ -333,8 +352,95 @@ kallsyms_cleanup() {
     rm -rf "$tmp"
 }
 
+# klp_headers OUT: Debian's kernel headers for the fetched kernel, extracted
+# into OUT/headers; prints the directory to run `make -C` in.
+klp_headers() {
+    out=$1
+    rel=$(release "$out")
+    ver=$(version "$out")
+    hdr=$out/headers/usr/src/linux-headers-$rel
+    if [ -s "$hdr/Makefile" ] && [ "$(cat "$out/headers/version" 2>/dev/null)" = "$ver" ]; then
+        echo "$hdr"
+        return
+    fi
+    # 6.1.0-56-cloud-amd64: ABI 6.1.0-56, kbuild 6.1. All three at the
+    # image's version: modversions' CRCs must be the running kernel's.
+    abi=$(echo "$rel" | sed -n 's/^\([0-9.]*-[0-9]*\)-.*/\1/p')
+    [ -n "$abi" ] || die "cannot derive the ABI name from release $rel"
+    set -- "linux-headers-$rel=$ver" "linux-headers-$abi-common=$ver" \
+        "linux-kbuild-$(echo "$rel" | cut -d. -f1,2)=$ver"
+    tmp=$(mktemp -d "$out/.headers.XXXXXX")
+    (cd "$tmp" && apt-get download -q "$@" >/dev/null 2>"$tmp/apt.log") ||
+        { cat "$tmp/apt.log" >&2; rm -rf "$tmp"; die "apt-get download $* failed"; }
+    for deb in "$tmp"/*.deb; do
+        dpkg-deb -x "$deb" "$tmp/x" || { rm -rf "$tmp"; die "dpkg-deb -x $deb failed"; }
+    done
+    # The flavour's Makefile includes the common one by absolute path;
+    # scripts and tools are relative links into linux-kbuild, fine as
+    # extracted.
+    sed -i "s|^include /usr/src/|include $out/headers/usr/src/|" \
+        "$tmp/x/usr/src/linux-headers-$rel/Makefile"
+    echo "$ver" >"$tmp/x/version"
+    rm -rf "$out/headers"
+    mv "$tmp/x" "$out/headers"
+    rm -rf "$tmp"
+    echo "$hdr"
+}
+
+# klp OUT: builds tests/linux/klp_cmdline.c against the kernel's headers in
+# OUT/klp; prints the module's path. Rebuilt when a source is newer.
+klp() {
+    out=$1
+    src=$(cd "$(dirname "$0")/../linux" && pwd)
+    ko=$out/klp/klp_cmdline.ko
+    hdr=$(klp_headers "$out")
+    if [ -s "$ko" ] && [ "$ko" -nt "$src/klp_cmdline.c" ] &&
+        [ "$ko" -nt "$src/Kbuild" ] && [ "$ko" -nt "$out/headers/version" ]; then
+        echo "$ko"
+        return
+    fi
+    cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$hdr/.config")
+    command -v "$cc" >/dev/null ||
+        die "$cc not installed: the kernel was built with it (Debian package $cc)"
+    rm -rf "$out/klp"
+    mkdir -p "$out/klp"
+    cp "$src/klp_cmdline.c" "$src/Kbuild" "$out/klp/"
+    # The headers' Makefile names the compiler (CC = gcc-12); no BTF for
+    # the module, as the headers carry no vmlinux (kbuild says so).
+    make -C "$hdr" M="$out/klp" modules >"$out/klp/build.log" 2>&1 ||
+        { tail -n 20 "$out/klp/build.log" >&2; die "building klp_cmdline.ko failed (log: $out/klp/build.log)"; }
+    [ -s "$ko" ] || die "make succeeded but $ko is missing"
+    echo "$ko"
+}
+
+# initramfs_klp OUT: the standard initramfs followed by a second archive
+# with /klp/klp_cmdline.ko; prints its path.
+initramfs_klp() {
+    out=$1
+    ko=$(klp "$out")
+    base=$(initramfs "$out")
+    img=$out/initramfs-klp.cpio.gz
+    tmp=$(mktemp -d "$out/.initramfs-klp.XXXXXX")
+    mkdir "$tmp/root" "$tmp/root/klp"
+    cp "$ko" "$tmp/root/klp/"
+    chmod 755 "$tmp/root" "$tmp/root/klp"
+    find "$tmp/root" -exec touch -h -d @0 {} +
+    if cpio --help 2>/dev/null | grep -q -- --reproducible; then
+        set -- cpio --quiet -o -H newc -R 0:0 --reproducible
+    else
+        set -- busybox cpio -o -H newc
+    fi
+    # ./klp and its file only: "." would reset the root's mode.
+    (cd "$tmp/root" && find klp | LC_ALL=C sort | "$@" 2>/dev/null) |
+        gzip -9n >"$tmp/klp.cpio.gz"
+    cat "$base" "$tmp/klp.cpio.gz" >"$img.tmp"
+    mv "$img.tmp" "$img"
+    rm -rf "$tmp"
+    echo "$img"
+}
+
 [ $# -eq 2 ] ||
-    die "usage: linux-guest.sh fetch|initramfs|modules|release|version|vmlinux|kallsyms OUTDIR"
+    die "usage: linux-guest.sh fetch|initramfs|modules|release|version|vmlinux|kallsyms|klp|initramfs-klp OUTDIR"
 mkdir -p "$2"
 dir=$(cd "$2" && pwd) # absolute: fetch works in a scratch directory
 case "$1" in
@@ -345,5 +451,7 @@ release) release "$dir" ;;
 version) version "$dir" ;;
 vmlinux) vmlinux "$dir" ;;
 kallsyms) kallsyms "$dir" ;;
-*) die "unknown action '$1' (fetch|initramfs|modules|release|version|vmlinux|kallsyms)" ;;
+klp) klp "$dir" ;;
+initramfs-klp) initramfs_klp "$dir" ;;
+*) die "unknown action '$1' (fetch|initramfs|modules|release|version|vmlinux|kallsyms|klp|initramfs-klp)" ;;
 esac
