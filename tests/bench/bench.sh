@@ -6,6 +6,8 @@
 #   of rising sequence.
 #   BENCH_LINUX_BOOTS (3) Linux boots per VMM (tests/bench/bench_linux.sh).
 #   BENCH_KLP_CYCLES (10) in-guest livepatch cycles (tests/bench/bench_klp.sh).
+#   BENCH_LINUX_APPLIES (20) Linux apply/revert cycles
+#                         (tests/bench/bench_linux_patch.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
@@ -141,4 +143,6 @@ tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) 
 # In-guest livepatch; its medians (ms) stay in $tmp/klp as KEY=VALUE lines.
 BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||
     echo "| in-guest livepatch: failed (see above) | - | - | - |"
+BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_linux_patch.sh --rows ||
+    echo "| hvpatch apply, Linux: failed (see above) | - | - | - |"
 tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"

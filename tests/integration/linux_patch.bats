@@ -42,7 +42,10 @@ setup_file() {
         "$HVPATCH" build "$PATCHES/hp-linux-$p/patch.json" \
             --image "$LINUX_DIR/vmlinux" -o "$t/$p.hvp" >>"$log" 2>&1 &&
             "$HVPATCH" sign "$t/$p.hvp" --keys "$t/keys" -o "$t/$p.signed" \
-                >>"$log" 2>&1 || echo "cannot build hp-linux-$p" >"$t/skip"
+                >>"$log" 2>&1 || {
+            echo "cannot build hp-linux-$p: $(tail -n 1 "$log")" >"$t/fail"
+            return 0
+        }
     done
     # Tampered: one bit of the signed payload flipped after signing.
     python3 - "$t/cmdline.signed" "$t/cmdline.tampered" <<'EOF'
@@ -57,7 +60,7 @@ EOF
     "$HVPATCH" build "$PATCHES/hp-linux-cmdline/patch.json" --image "$t/other" \
         -o "$t/other.hvp" >>"$log" 2>&1 &&
         "$HVPATCH" sign "$t/other.hvp" --keys "$t/keys" -o "$t/other.signed" \
-            >>"$log" 2>&1 || echo "cannot build the wrong-baseline package" >"$t/skip"
+            >>"$log" 2>&1 || echo "cannot build the wrong-baseline package" >"$t/fail"
     rm -f "$t/other"
 }
 
@@ -68,6 +71,8 @@ require_debian_kernel() {
     require_kvm
     require_swtpm
     [ ! -s "$K/skip" ] || skip "$(cat "$K/skip")"
+    # the kernel is here: a package that does not build is a failure
+    [ ! -s "$K/fail" ] || { cat "$K/fail"; return 1; }
     VMLINUX=$LINUX_DIR/vmlinux
     INITRD=$LINUX_DIR/initramfs.cpio.gz
 }
