@@ -289,7 +289,7 @@ static void sign_and_verify(void **state)
     struct vrf_pkg out;
     struct vrf_ctx ctx;
     static const struct vrf_range ranges[] = {
-        {0x40000000, 0x100000, VRF_RANGE_CODE, 0},
+        {0x40000000, 0x100000, VRF_RANGE_CODE, 0, 0},
     };
 
     (void)state;
