@@ -78,9 +78,11 @@ KEYS_SRCS := \
 	keys/keys_err.c \
 	keys/keys_gen.c \
 	keys/keys_io.c \
+	keys/keys_linux.c \
 	keys/keys_pkg.c \
 	keys/keys_show.c \
 	keys/keys_sign.c \
+	keys/keys_sysmap.c \
 	keys/keys_trust.c
 # TPM, measured boot and event log: one source per line.
 TPM_SRCS := \
@@ -264,7 +266,8 @@ UNIT_DEPS_vrf := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
 	tests/unit/test_vrf_support.c
 UNIT_DEPS_vrf_vectors := $(UNIT_DEPS_vrf)
 UNIT_DEPS_vrf_tamper := $(UNIT_DEPS_vrf) keys/keys_elf.c keys/keys_trust.c
-UNIT_DEPS_keys := $(VRF_SRCS) $(filter-out keys/keys_cli.c,$(KEYS_SRCS))
+UNIT_DEPS_keys := $(VRF_SRCS) $(filter-out keys/keys_cli.c,$(KEYS_SRCS)) \
+	$(LINUX_SRCS)
 # TPM and event log.
 UNIT_TESTS += \
 	eventlog \

@@ -310,20 +310,24 @@ cleanup:
 /* ------------------------------------------------------------------ build */
 
 static const char build_usage[] =
-    "usage: hvpatch build MANIFEST -o PKG [--image FILE]\n"
+    "usage: hvpatch build MANIFEST -o PKG [--image FILE] [--symbols FILE]\n"
     "  Builds an unsigned package from a JSON manifest and the C code it\n"
     "  names (compiled freestanding, linked at the patch area; redirects\n"
-    "  are 5-byte jmp rel32 over function entries). --image replaces the\n"
-    "  manifest's guest image. HVPATCH_GUEST_CC picks the compiler (gcc).\n";
+    "  are 5-byte jmp rel32 over function entries, a Linux kernel's\n"
+    "  ftrace sites). --image replaces the manifest's guest image (kind\n"
+    "  linux: the PVH vmlinux), --symbols its kernel symbol table (kind\n"
+    "  linux: System.map format, e.g. a copy of /proc/kallsyms).\n"
+    "  HVPATCH_GUEST_CC picks the compiler (gcc).\n";
 
 int cli_cmd_build(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"image", required_argument, NULL, 'i'},
+        {"symbols", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *image = NULL;
+    const char *out = NULL, *image = NULL, *symbols = NULL;
     struct keys_diag d = {""};
     uint8_t *pkg = NULL;
     size_t len = 0;
@@ -345,6 +349,9 @@ int cli_cmd_build(int argc, char **argv)
         case 'i':
             image = optarg;
             break;
+        case 'S':
+            symbols = optarg;
+            break;
         default:
             rc = bad_option(argv[0], build_usage, argv);
             goto cleanup;
@@ -356,7 +363,7 @@ int cli_cmd_build(int argc, char **argv)
         goto cleanup;
     }
     rc = CLI_EXIT_HOST;
-    ret = keys_build(argv[optind], image, &pkg, &len, &d);
+    ret = keys_build(argv[optind], image, symbols, &pkg, &len, &d);
     if (ret != KEYS_OK) {
         fail(argv[0], rc, argv[optind], ret, &d);
         goto cleanup;

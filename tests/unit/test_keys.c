@@ -576,7 +576,7 @@ static int build(const char *manifest_text, uint8_t **out, size_t *len,
     write_text("m.json", manifest_text);
     path_in(p, sizeof p, "m.json");
     d->text[0] = '\0';
-    return keys_build(p, NULL, out, len, d);
+    return keys_build(p, NULL, NULL, out, len, d);
 }
 
 /* Manifests that must fail, and what the message must say. */
