@@ -316,8 +316,7 @@ static int parse_manifest(struct build *b, const char *path,
     static const char *const top_keys[] = {
         "format", "id",   "title",     "cves",    "publisher", "sequence",
         "target", "code", "redirects", "replace", NULL};
-    static const char *const target_keys[] = {"kind", "image", "symbols",
-                                              NULL};
+    static const char *const target_keys[] = {"kind", "image", "symbols", NULL};
     static const char *const code_keys[] = {"sources", "area", "cflags", NULL};
     static const char *const redirect_keys[] = {"function", "to", NULL};
     static const char *const replace_keys[] = {"symbol", "offset", "gpa",
@@ -459,16 +458,16 @@ static int parse_manifest(struct build *b, const char *path,
         if (b->is_linux) {
             /* One patch area, the kernel's: "kernel" is its start; an
              * address (a GPA, as records are) lets packages share it. */
-            ret = mf_fail(b, "\"code.area\": \"kernel\" or an address "
-                             "\"0x...\" in the Linux patch area [0x%llx, "
-                             "0x%llx)",
-                          (unsigned long long)HV_PROT_BASE,
-                          (unsigned long long)(HV_PROT_BASE +
-                                               HV_LINUX_PATCH_SIZE));
+            ret = mf_fail(
+                b,
+                "\"code.area\": \"kernel\" or an address "
+                "\"0x...\" in the Linux patch area [0x%llx, "
+                "0x%llx)",
+                (unsigned long long)HV_PROT_BASE,
+                (unsigned long long)(HV_PROT_BASE + HV_LINUX_PATCH_SIZE));
             if (strcmp(area, "kernel") == 0)
                 b->area = HV_PROT_BASE;
-            else if (parse_u64(area, &b->area) != 0 ||
-                     b->area < HV_PROT_BASE ||
+            else if (parse_u64(area, &b->area) != 0 || b->area < HV_PROT_BASE ||
                      b->area - HV_PROT_BASE >= HV_LINUX_PATCH_SIZE)
                 goto cleanup;
             b->link = HV_LINUX_PATCH_VA + (b->area - HV_PROT_BASE);
@@ -1016,8 +1015,8 @@ static int linux_redirect_site(struct build *b, size_t i, uint64_t *gpa)
 {
     const struct keys_kernel *k = &b->kern;
     uint64_t site_va = 0;
-    int ret = keys_kernel_ftrace_site(k, b->redirects[i].function, &site_va,
-                                      b->diag);
+    int ret =
+        keys_kernel_ftrace_site(k, b->redirects[i].function, &site_va, b->diag);
 
     if (ret == KEYS_ERR_BUILD && b->diag != NULL) {
         char why[sizeof b->diag->text];
@@ -1151,15 +1150,15 @@ static int load_guest(struct build *b)
     size_t len;
 
     if (b->is_linux) {
-        ret = keys_kernel_load(&b->kern, b->image_path, b->symbols_path,
-                               b->diag);
+        ret =
+            keys_kernel_load(&b->kern, b->image_path, b->symbols_path, b->diag);
         if (ret != KEYS_OK)
             goto cleanup;
         file = b->kern.file;
         len = b->kern.file_len;
     } else {
-        ret = keys_read_file(b->image_path, IMAGE_MAX, &b->image,
-                             &b->image_len, b->diag);
+        ret = keys_read_file(b->image_path, IMAGE_MAX, &b->image, &b->image_len,
+                             b->diag);
         if (ret != KEYS_OK)
             goto cleanup;
         ret = keys_elf_open(&b->gelf, b->image, b->image_len, b->diag);

@@ -842,9 +842,8 @@ int cli_cmd_verify(int argc, char **argv)
             fail(argv[0], rc, image, ret, &d);
             goto cleanup;
         }
-        if (baseline == NULL &&
-            mbedtls_sha256_ret(kern.file, kern.file_len, ctx.baseline, 0) !=
-                0) {
+        if (baseline == NULL && mbedtls_sha256_ret(kern.file, kern.file_len,
+                                                   ctx.baseline, 0) != 0) {
             fail(argv[0], rc, image, KEYS_ERR_CRYPTO, NULL);
             goto cleanup;
         }

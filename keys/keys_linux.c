@@ -23,8 +23,8 @@ int keys_kernel_load(struct keys_kernel *k, const char *image,
     memset(&img, 0, sizeof img);
 
     /* 1. The kernel file: a PVH vmlinux whose text the monitor can lock. */
-    ret = keys_read_file(image, HV_LINUX_MAX_SIZE, &k->file, &k->file_len,
-                         diag);
+    ret =
+        keys_read_file(image, HV_LINUX_MAX_SIZE, &k->file, &k->file_len, diag);
     if (ret != KEYS_OK)
         goto cleanup;
     ret = KEYS_ERR_ELF;
@@ -64,8 +64,7 @@ int keys_kernel_load(struct keys_kernel *k, const char *image,
         }
     }
     if (k->seg_filesz < k->lock_size) {
-        keys_diag_set(diag, "%s: the locked text is not all file bytes",
-                      image);
+        keys_diag_set(diag, "%s: the locked text is not all file bytes", image);
         goto cleanup;
     }
 
@@ -194,7 +193,8 @@ cleanup:
 static void show_ftrace_nops(const struct keys_kernel *k, uint64_t va,
                              uint8_t *buf, size_t len)
 {
-    uint64_t from = va - k->text_va >= ENTRY_READ ? va - ENTRY_READ : k->text_va;
+    uint64_t from =
+        va - k->text_va >= ENTRY_READ ? va - ENTRY_READ : k->text_va;
 
     for (size_t i = keys_sysmap_lower_bound(&k->map, from);
          i < k->map.n && k->map.syms[i].addr < va + len; i++) {

@@ -64,7 +64,7 @@ static int jmp_between_vas(const struct vrf_pkg *pkg)
 }
 
 #define JMP_VA_NOTE                                                            \
-    "e9 rel32 from the site's to the target's virtual address (computed "     \
+    "e9 rel32 from the site's to the target's virtual address (computed "      \
     "by the verifier from the guest's ranges)"
 
 /* "name+0xoff" for gpa, or "" without an image or symbol. */
@@ -249,7 +249,8 @@ json_t *keys_pkg_json(const struct vrf_pkg *pkg, const uint8_t *raw,
         else
             bad |= json_object_set_new(r, "pre_image", json_string("zero"));
         if (rec->kind == VRF_REC_REDIRECT && jmp_between_vas(pkg))
-            bad |= json_object_set_new(r, "new_bytes", json_string(JMP_VA_NOTE));
+            bad |=
+                json_object_set_new(r, "new_bytes", json_string(JMP_VA_NOTE));
         else
             bad |= set_hex(r, "new_bytes", rec->data.p, rec->data.len);
         if (rec->kind == VRF_REC_REDIRECT) {

@@ -76,7 +76,7 @@ static int parse_line(const char *p, const char *end, size_t lineno,
     p += 3;
     /* NAME: printable ASCII, no space. */
     name = p;
-    while (p < end && *p > ' ' && *p <= '~')
+    while (p<end && * p> ' ' && *p <= '~')
         p++;
     *name_len = (size_t)(p - name);
     if (*name_len == 0)
@@ -117,10 +117,10 @@ static int cmp_addr(const void *a, const void *b)
 
 static int cmp_name(const void *a, const void *b, void *syms)
 {
-    const struct keys_ksym *x = (const struct keys_ksym *)syms +
-                                *(const size_t *)a;
-    const struct keys_ksym *y = (const struct keys_ksym *)syms +
-                                *(const size_t *)b;
+    const struct keys_ksym *x =
+        (const struct keys_ksym *)syms + *(const size_t *)a;
+    const struct keys_ksym *y =
+        (const struct keys_ksym *)syms + *(const size_t *)b;
     int c = strcmp(x->name, y->name);
 
     if (c != 0)
