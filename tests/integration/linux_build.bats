@@ -42,12 +42,12 @@ teardown() {
     if [ -n "${T:-}" ]; then rm -rf "$T"; fi
 }
 
-# build NAME [hvpatch options...]: builds tests/linux/patches/NAME.json
-# into $T/NAME.hvp against the cached kernel.
+# build NAME [hvpatch options...]: builds tests/linux/patches/NAME/
+# patch.json into $T/NAME.hvp against the cached kernel.
 build() {
     local name=$1
     shift
-    run "$HVPATCH" build "$PATCHES/$name.json" -o "$T/$name.hvp" \
+    run "$HVPATCH" build "$PATCHES/$name/patch.json" -o "$T/$name.hvp" \
         --image "$VMLINUX" --symbols "$KALLSYMS" "$@"
 }
 
@@ -80,7 +80,7 @@ file_bytes() {
 # A manifest in $T for redirect FUNCTION -> hp_cmdline_proc_show (the C
 # of HP-LINUX-0002), with optional extra top-level JSON ($2).
 manifest_for() {
-    cp "$PATCHES/hp-linux-cmdline.c" "$T/fix.c"
+    cp "$PATCHES/hp-linux-cmdline/hp-linux-cmdline.c" "$T/fix.c"
     cat >"$T/m.json" <<EOF
 {
   "format": 1, "id": "HP-LINUX-9999", "title": "test", "cves": [],
@@ -153,7 +153,7 @@ EOF
     [ -x "$HVPATCH_ASAN" ] || skip "build/asan/hvpatch is not built (make build-check)"
     build hp-linux-x2apic
     [ "$status" -eq 0 ]
-    run "$HVPATCH_ASAN" build "$PATCHES/hp-linux-x2apic.json" -o "$T/asan.hvp" \
+    run "$HVPATCH_ASAN" build "$PATCHES/hp-linux-x2apic/patch.json" -o "$T/asan.hvp" \
         --image "$VMLINUX" --symbols "$KALLSYMS"
     [ "$status" -eq 0 ]
     cmp "$T/hp-linux-x2apic.hvp" "$T/asan.hvp"
