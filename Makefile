@@ -78,9 +78,11 @@ KEYS_SRCS := \
 	keys/keys_err.c \
 	keys/keys_gen.c \
 	keys/keys_io.c \
+	keys/keys_linux.c \
 	keys/keys_pkg.c \
 	keys/keys_show.c \
 	keys/keys_sign.c \
+	keys/keys_sysmap.c \
 	keys/keys_trust.c
 # TPM, measured boot and event log: one source per line.
 TPM_SRCS := \
@@ -264,7 +266,14 @@ UNIT_DEPS_vrf := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
 	tests/unit/test_vrf_support.c
 UNIT_DEPS_vrf_vectors := $(UNIT_DEPS_vrf)
 UNIT_DEPS_vrf_tamper := $(UNIT_DEPS_vrf) keys/keys_elf.c keys/keys_trust.c
-UNIT_DEPS_keys := $(VRF_SRCS) $(filter-out keys/keys_cli.c,$(KEYS_SRCS))
+UNIT_DEPS_keys := $(VRF_SRCS) $(filter-out keys/keys_cli.c,$(KEYS_SRCS)) \
+	$(LINUX_SRCS)
+# A Linux kernel's symbol table and ftrace sites (`hvpatch build`, kind
+# linux).
+UNIT_TESTS += \
+	sysmap
+UNIT_DEPS_sysmap := keys/keys_sysmap.c keys/keys_linux.c keys/keys_err.c \
+	keys/keys_io.c $(VRF_SRCS) $(LINUX_SRCS)
 # TPM and event log.
 UNIT_TESTS += \
 	eventlog \
@@ -366,6 +375,11 @@ FUZZ_DEPS_vrf_parse := verifier/vrf_cbor.c verifier/vrf_err.c \
 	keys/keys_pkg.c
 FUZZ_DEPS_vrf_verify := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
 	keys/keys_io.c keys/keys_pkg.c
+# A Linux kernel's symbol table, as `hvpatch build` reads it.
+FUZZ_TARGETS += \
+	sysmap
+FUZZ_DEPS_sysmap := keys/keys_sysmap.c keys/keys_err.c keys/keys_io.c \
+	verifier/vrf_err.c
 # TPM and event log.
 FUZZ_TARGETS += \
 	eventlog \

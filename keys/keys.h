@@ -39,6 +39,7 @@
 #define KEYS_ERR_MANIFEST -2601
 #define KEYS_ERR_ELF -2701
 #define KEYS_ERR_SYMBOL -2702
+#define KEYS_ERR_SYSMAP -2703
 #define KEYS_ERR_TOOL -2801
 #define KEYS_ERR_BUILD -2802
 
@@ -248,11 +249,126 @@ int keys_elf_symbolize(const struct keys_elf *elf, uint64_t gpa,
 int keys_elf_read_gpa(const struct keys_elf *elf, uint64_t gpa, uint8_t *out,
                       size_t len);
 
+/* ------------------------------------------------------------------ symbol
+ * tables: a Linux kernel's, in System.map format ("ADDR TYPE NAME" lines:
+ * a System.map, or a copy of the running kernel's /proc/kallsyms). The
+ * file is untrusted input: keys_sysmap_parse() takes exactly this format
+ * and names the line of each rejection. */
+#define KEYS_SYSMAP_MAX_SIZE (64u << 20) /* bytes */
+#define KEYS_SYSMAP_MAX_SYMS (4u << 20)  /* lines */
+#define KEYS_SYSMAP_LINE_MAX 600u        /* bytes, without the newline */
+#define KEYS_SYSMAP_NAME_MAX 511u        /* KSYM_NAME_LEN - 1 */
+#define KEYS_SYSMAP_MODULE_MAX 55u       /* MODULE_NAME_LEN - 1 */
+
+struct keys_ksym {
+    uint64_t addr;
+    const char *name; /* NUL-terminated, owned by the table */
+    char type;        /* nm's letter: T t W w (text), D d B b R r A ... */
+};
+
+struct keys_sysmap {
+    struct keys_ksym *syms; /* n of them, by address, then file order */
+    size_t n;
+    size_t *by_name; /* indices into syms, by name, then address */
+    char *names;
+    uint64_t text, etext; /* the _text and _etext symbols */
+};
+
+/* Parse buf[0..len): at most KEYS_SYSMAP_MAX_SIZE bytes, no NUL byte,
+ * every line (a final newline is optional) exactly
+ *     16 lower-case hex digits, ' ', a type letter, ' ', a name of 1 to
+ *     KEYS_SYSMAP_NAME_MAX printable non-space ASCII bytes,
+ *     optionally "\t[module]" (such symbols are checked and dropped: a
+ *     module is not part of the kernel image)
+ * and the whole a kernel's table: _text and _etext each defined once,
+ * _text < _etext, not every address 0 (kallsyms read without root).
+ * Returns KEYS_OK, KEYS_ERR_SYSMAP (diag: "line N: what"), KEYS_ERR_ALLOC
+ * or KEYS_ERR_ARG. On error m is empty. */
+int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
+                      struct keys_diag *diag);
+
+/* keys_read_file(path) then keys_sysmap_parse(); diag names the file. */
+int keys_sysmap_load(const char *path, struct keys_sysmap *m,
+                     struct keys_diag *diag);
+
+void keys_sysmap_free(struct keys_sysmap *m);
+
+/* The symbol called name: the only global (upper-case type) one, else the
+ * only local one (aliases at one address count once). Returns KEYS_OK, or
+ * KEYS_ERR_SYMBOL (absent, or ambiguous: diag says where they are). */
+int keys_sysmap_find(const struct keys_sysmap *m, const char *name,
+                     const struct keys_ksym **out, struct keys_diag *diag);
+
+/* The index of the first symbol at or above addr (m->n if none). */
+size_t keys_sysmap_lower_bound(const struct keys_sysmap *m, uint64_t addr);
+
+/* 1 for the type letters of code: T, t and weak W, w. */
+int keys_sysmap_is_text(char type);
+
+/* ------------------------------------------------------------------ Linux
+ * A Linux kernel as `hvpatch build` and `hvpatch verify` see it: the PVH
+ * vmlinux file booted (no KASLR, so link-time addresses are run-time
+ * ones), the protected ranges the verifier will use for it
+ * (vrf_linux_ranges()) and its symbol table. */
+#define KEYS_FTRACE_NOP "\x0f\x1f\x44\x00\x00" /* what ftrace_init writes */
+
+struct keys_kernel {
+    uint8_t *file; /* the vmlinux, file_len bytes; its SHA-256 is the
+                      baseline */
+    size_t file_len;
+    uint64_t text_gpa, text_va, lock_size; /* the locked text */
+    uint64_t seg_va, seg_off, seg_filesz;  /* the text segment's file bytes */
+    struct vrf_range ranges[2];            /* vrf_linux_ranges() */
+    size_t n_ranges;
+    struct keys_sysmap map;
+    uint64_t fentry; /* __fentry__ */
+};
+
+/* Load and check a kernel: image must be an ELF vmlinux with a PVH entry
+ * whose text can be locked; symbols its symbol table (_text must be the
+ * text's address and _etext inside the locked text: the table of another
+ * kernel, or of a KASLR boot, is refused), with __fentry__ in the locked
+ * text. Returns KEYS_OK or the failure (diag says what and which file). */
+int keys_kernel_load(struct keys_kernel *k, const char *image,
+                     const char *symbols, struct keys_diag *diag);
+
+void keys_kernel_free(struct keys_kernel *k);
+
+/* Copy the file bytes the kernel has at [va, va + len) into out: they
+ * must all lie in the text segment's file bytes. Returns KEYS_OK or
+ * KEYS_ERR_ELF. */
+int keys_kernel_read_va(const struct keys_kernel *k, uint64_t va, uint8_t *out,
+                        size_t len);
+
+/* Given the first 9 bytes of a function at va, set *off to its ftrace
+ * site (0, or 4 after an endbr64) and return 1 if that site holds
+ * `call __fentry__` (e8 rel32 to fentry) or the 5-byte NOP; else 0. */
+int keys_ftrace_site(const uint8_t entry[9], uint64_t va, uint64_t fentry,
+                     size_t *off);
+
+/* The ftrace site of function `name`: a text symbol (t, T, w, W) inside
+ * the locked text whose entry passes keys_ftrace_site(). Returns KEYS_OK
+ * (*site_va), KEYS_ERR_SYMBOL (absent or ambiguous) or KEYS_ERR_BUILD
+ * (not code, outside the locked text, no ftrace site; diag says which). */
+int keys_kernel_ftrace_site(const struct keys_kernel *k, const char *name,
+                            uint64_t *site_va, struct keys_diag *diag);
+
+/* A vrf_read_fn over a struct keys_kernel: guest memory as the verifier
+ * will find it once the running kernel is locked. The locked text reads
+ * as the file's bytes with every ftrace site holding `call __fentry__`
+ * shown as KEYS_FTRACE_NOP (ftrace_init rewrote them during boot, before
+ * the lock); the patch area reads as zeros; anything else is unreadable.
+ * Other boot-time rewrites of the text (alternatives, static keys, return
+ * thunks) are not modelled: records over such bytes fail at apply. */
+int keys_kernel_read_running(void *kernel, uint64_t gpa, uint8_t *buf,
+                             size_t len);
+
 /* ------------------------------------------------------------------ build */
 /* Build an unsigned package from a JSON manifest (see docs/FORMAT.md,
- * "Manifest"). image_override, if not NULL, replaces the manifest's image.
- * *out: keys_free. */
-int keys_build(const char *manifest, const char *image_override, uint8_t **out,
-               size_t *out_len, struct keys_diag *diag);
+ * "Manifest"). image_override and symbols_override, if not NULL, replace
+ * the manifest's target.image and target.symbols. *out: keys_free. */
+int keys_build(const char *manifest, const char *image_override,
+               const char *symbols_override, uint8_t **out, size_t *out_len,
+               struct keys_diag *diag);
 
 #endif /* KEYS_H */

@@ -1,9 +1,12 @@
 /* keys_build.c: `hvpatch build`: an unsigned package from a JSON manifest
  * and the C code it names. The code is compiled freestanding with the
  * guest's flags and linked at a patch-area address, its calls into the
- * guest resolved from the guest image's symbol table; each redirect is a
- * 5-byte `jmp rel32` over a function entry whose pre-image is the entry's
- * NOP pad as the image holds it. docs/FORMAT.md describes the manifest. */
+ * guest resolved from the guest's symbol table; each redirect is a 5-byte
+ * `jmp rel32` over a function entry whose pre-image is the entry's NOP pad
+ * as the guest holds it: for the demo guest, the pad in its image; for a
+ * Linux guest (kind "linux"), the function's ftrace site, which the
+ * running kernel has turned into a 5-byte NOP (keys_linux.c).
+ * docs/FORMAT.md describes the manifest. */
 #include <elf.h>
 #include <errno.h>
 #include <limits.h>
@@ -53,6 +56,56 @@ static const char *const guest_cflags[] = {
     "-fpatchable-function-entry=5,0",
 };
 
+/* Kind "linux": the kernel's own code-generation flags where they matter
+ * to code running inside it (arch/x86/Makefile, the top Makefile):
+ *   -mcmodel=kernel: linked in the top 2 GiB, where the kernel and the
+ *     patch area (HV_LINUX_PATCH_VA) are, absolute addresses sign-extended;
+ *   -mno-red-zone, -mgeneral-regs-only, -mpreferred-stack-boundary=3:
+ *     interrupts push onto the current stack, no FPU/SSE state in the
+ *     kernel, 8-byte stack alignment as the kernel keeps it;
+ *   -mindirect-branch=thunk-extern, -mindirect-branch-register,
+ *   -mfunction-return=thunk-extern, -fno-jump-tables: indirect branches
+ *     and returns through the kernel's retpoline and return thunks
+ *     (CONFIG_RETPOLINE, CONFIG_RETHUNK), resolved like any other kernel
+ *     symbol; a kernel without them needs "-mindirect-branch=keep
+ *     -mfunction-return=keep" in code.cflags;
+ *   -fno-strict-aliasing, -fno-strict-overflow,
+ *     -fno-delete-null-pointer-checks, -fno-common: the C dialect kernel
+ *     code is written in (gnu11);
+ *   -fno-stack-protector: the kernel's canary lives in per-CPU data;
+ *   -fcf-protection=none: the patch is entered by `jmp rel32`, not by an
+ *     indirect branch, so it needs no endbr64.
+ * No -fpatchable-function-entry: the patch's own functions are not
+ * redirect sites. */
+static const char *const linux_cflags[] = {
+    "-std=gnu11",
+    "-O2",
+    "-g",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-ffreestanding",
+    "-nostdlib",
+    "-fno-builtin",
+    "-fno-pic",
+    "-fno-pie",
+    "-mcmodel=kernel",
+    "-mno-red-zone",
+    "-mgeneral-regs-only",
+    "-mpreferred-stack-boundary=3",
+    "-mindirect-branch=thunk-extern",
+    "-mindirect-branch-register",
+    "-mfunction-return=thunk-extern",
+    "-fno-jump-tables",
+    "-fno-strict-aliasing",
+    "-fno-strict-overflow",
+    "-fno-delete-null-pointer-checks",
+    "-fno-common",
+    "-fno-stack-protector",
+    "-fcf-protection=none",
+    "-fno-asynchronous-unwind-tables",
+};
+
 /* A single PT_LOAD, read and execute, at the patch-area address; no
  * writable section may have contents (the patch area is read-only to the
  * guest), and the pad table and notes are dropped. */
@@ -92,10 +145,16 @@ struct build {
     uint8_t *image;
     size_t image_len;
     struct keys_elf gelf;
+    /* kind "linux": the kernel and its symbol table (image unused) */
+    int is_linux;
+    char symbols_path[PATH_MAX];
+    struct keys_kernel kern;
     /* code */
     int has_code;
-    uint64_t area;
-    int area_domain; /* -1: unknown (not a demo guest) */
+    uint64_t area;     /* GPA of the code (the CODE record) */
+    uint64_t link;     /* the code's virtual address, where it is linked */
+    uint64_t area_max; /* bytes from area to the end of its patch area */
+    int area_domain;   /* -1: unknown (not a demo guest) */
     const char *sources[MAX_SOURCES];
     size_t n_sources;
     const char *cflags[MAX_CFLAGS];
@@ -244,19 +303,20 @@ static int copy_text(struct build *b, const char *where, const char *s,
 }
 
 static int parse_manifest(struct build *b, const char *path,
-                          const char *image_override)
+                          const char *image_override,
+                          const char *symbols_override)
 {
     int ret;
     uint8_t *text = NULL;
     size_t len = 0;
     json_error_t jerr;
     json_t *v, *t, *c, *item;
-    const char *s, *img = NULL, *area = NULL;
+    const char *s, *img = NULL, *area = NULL, *syms = NULL;
     size_t i;
     static const char *const top_keys[] = {
         "format", "id",   "title",     "cves",    "publisher", "sequence",
         "target", "code", "redirects", "replace", NULL};
-    static const char *const target_keys[] = {"kind", "image", NULL};
+    static const char *const target_keys[] = {"kind", "image", "symbols", NULL};
     static const char *const code_keys[] = {"sources", "area", "cflags", NULL};
     static const char *const redirect_keys[] = {"function", "to", NULL};
     static const char *const replace_keys[] = {"symbol", "offset", "gpa",
@@ -326,8 +386,27 @@ static int parse_manifest(struct build *b, const char *path,
         (ret = get_string(b, t, "target", "kind", 1, &s)) != KEYS_OK ||
         (ret = copy_text(b, "\"target.kind\"", s, b->pkg.kind, VRF_KIND_MAX)) !=
             KEYS_OK ||
-        (ret = get_string(b, t, "target", "image", 1, &img)) != KEYS_OK)
+        (ret = get_string(b, t, "target", "image", 1, &img)) != KEYS_OK ||
+        (ret = get_string(b, t, "target", "symbols", 0, &syms)) != KEYS_OK)
         goto cleanup;
+    b->is_linux = strcmp(b->pkg.kind, "linux") == 0;
+    ret = mf_fail(b, "\"target.symbols\": %s",
+                  b->is_linux ? "required for kind \"linux\" (System.map "
+                                "or a copy of /proc/kallsyms)"
+                              : "only for kind \"linux\"");
+    if (b->is_linux != (syms != NULL))
+        goto cleanup;
+    if (b->is_linux) {
+        ret = symbols_override != NULL
+                  ? (snprintf(b->symbols_path, sizeof b->symbols_path, "%s",
+                              symbols_override) >= (int)sizeof b->symbols_path
+                         ? mf_fail(b, "symbols path too long")
+                         : KEYS_OK)
+                  : manifest_path(b, syms, b->symbols_path,
+                                  sizeof b->symbols_path);
+        if (ret != KEYS_OK)
+            goto cleanup;
+    }
     if (image_override != NULL) {
         ret = snprintf(b->image_path, sizeof b->image_path, "%s",
                        image_override) >= (int)sizeof b->image_path
@@ -375,7 +454,26 @@ static int parse_manifest(struct build *b, const char *path,
         }
         b->has_code = 1;
         b->area_domain = -1;
-        if (strcmp(b->pkg.kind, "demo") == 0 && strcmp(area, "kernel") == 0) {
+        b->area_max = HV_PROT_PART_SIZE;
+        if (b->is_linux) {
+            /* One patch area, the kernel's: "kernel" is its start; an
+             * address (a GPA, as records are) lets packages share it. */
+            ret = mf_fail(
+                b,
+                "\"code.area\": \"kernel\" or an address "
+                "\"0x...\" in the Linux patch area [0x%llx, "
+                "0x%llx)",
+                (unsigned long long)HV_PROT_BASE,
+                (unsigned long long)(HV_PROT_BASE + HV_LINUX_PATCH_SIZE));
+            if (strcmp(area, "kernel") == 0)
+                b->area = HV_PROT_BASE;
+            else if (parse_u64(area, &b->area) != 0 || b->area < HV_PROT_BASE ||
+                     b->area - HV_PROT_BASE >= HV_LINUX_PATCH_SIZE)
+                goto cleanup;
+            b->link = HV_LINUX_PATCH_VA + (b->area - HV_PROT_BASE);
+            b->area_max = HV_LINUX_PATCH_SIZE - (b->area - HV_PROT_BASE);
+        } else if (strcmp(b->pkg.kind, "demo") == 0 &&
+                   strcmp(area, "kernel") == 0) {
             b->area = HV_PROT_KPATCH;
             b->area_domain = 0;
         } else if (strcmp(b->pkg.kind, "demo") == 0 &&
@@ -387,6 +485,10 @@ static int parse_manifest(struct build *b, const char *path,
                              "guest) or an address \"0x...\"");
             goto cleanup;
         }
+        if (!b->is_linux)
+            b->link = b->area; /* the demo guest runs at VA == GPA */
+        if (b->area_max > VRF_MAX_RECORD_SIZE)
+            b->area_max = VRF_MAX_RECORD_SIZE;
     }
 
     /* Redirects. */
@@ -419,6 +521,12 @@ static int parse_manifest(struct build *b, const char *path,
 
     /* In-place replacements. */
     v = json_object_get(b->root, "replace");
+    ret = mf_fail(b, "\"replace\": not for kind \"linux\": the running "
+                     "kernel's text differs from the file's (alternatives, "
+                     "static keys, return thunks are rewritten at boot), so "
+                     "no pre-image can be taken from it; use redirects");
+    if (v != NULL && b->is_linux)
+        goto cleanup;
     if (v != NULL) {
         ret = mf_fail(b, "\"replace\": at most %u objects", MAX_REPLACE);
         if (!json_is_array(v) || json_array_size(v) > MAX_REPLACE)
@@ -567,6 +675,32 @@ static int find_guest_symbol(struct build *b, const char *name,
     return keys_elf_find(&b->gelf, name, s, b->diag);
 }
 
+/* A symbol of the Linux kernel the patch uses: code must be in the locked
+ * text (init text is freed after boot, and only the locked text is known
+ * to stay as built); data may be anywhere. */
+static int kernel_symbol(struct build *b, const char *name, uint64_t *addr)
+{
+    const struct keys_ksym *s = NULL;
+    const struct keys_kernel *k = &b->kern;
+    int ret = keys_sysmap_find(&k->map, name, &s, b->diag);
+
+    if (ret != KEYS_OK)
+        return ret;
+    if (keys_sysmap_is_text(s->type) &&
+        (s->addr < k->text_va || s->addr - k->text_va >= k->lock_size)) {
+        keys_diag_set(b->diag,
+                      "the patch calls %s at 0x%llx, outside the locked "
+                      "kernel text [0x%llx, 0x%llx) (init text is freed "
+                      "after boot)",
+                      name, (unsigned long long)s->addr,
+                      (unsigned long long)k->text_va,
+                      (unsigned long long)(k->text_va + k->lock_size));
+        return KEYS_ERR_BUILD;
+    }
+    *addr = s->addr;
+    return KEYS_OK;
+}
+
 /* Compile each source, resolve the objects' undefined symbols in the guest
  * image, link at the area address, and take the loaded bytes. */
 static int compile_and_link(struct build *b)
@@ -592,11 +726,15 @@ static int compile_and_link(struct build *b)
     /* 1. Compile: cc <guest flags> <manifest cflags> -c src -o tmp/N.o,
      *    in the manifest's directory. */
     for (size_t i = 0; i < b->n_sources; i++) {
+        const char *const *flags = b->is_linux ? linux_cflags : guest_cflags;
+        size_t n_flags = b->is_linux
+                             ? sizeof linux_cflags / sizeof linux_cflags[0]
+                             : sizeof guest_cflags / sizeof guest_cflags[0];
+
         argc = 0;
         argv[argc++] = (char *)guest_cc();
-        for (size_t k = 0; k < sizeof guest_cflags / sizeof guest_cflags[0];
-             k++)
-            argv[argc++] = (char *)guest_cflags[k];
+        for (size_t k = 0; k < n_flags; k++)
+            argv[argc++] = (char *)flags[k];
         for (size_t k = 0; k < b->n_cflags; k++)
             argv[argc++] = (char *)b->cflags[k];
         snprintf(objs[i], sizeof objs[i], "%s/%zu.o", b->tmp, i);
@@ -651,8 +789,8 @@ static int compile_and_link(struct build *b)
         obj = NULL;
     }
 
-    /* 3. Link script at the area. */
-    snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)b->area);
+    /* 3. Link script at the area's virtual address. */
+    snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)b->link);
     snprintf(script, sizeof script, "%s/patch.ld", b->tmp);
     ret = KEYS_ERR_IO_WRITE;
     f = fopen(script, "w");
@@ -664,8 +802,9 @@ static int compile_and_link(struct build *b)
     f = NULL;
 
     /* 4. Link: symbols defined by another patch object stay for the
-     *    linker; the rest come from the guest image (--defsym). A call
-     *    into the guest must stay in the area's domain. */
+     *    linker; the rest come from the guest image (--defsym), or the
+     *    Linux kernel's symbol table. A call into the guest must stay in
+     *    the area's domain; into a Linux kernel, in its locked text. */
     snprintf(elf_path, sizeof elf_path, "%s/patch.elf", b->tmp);
     argc = 0;
     argv[argc++] = (char *)guest_cc();
@@ -694,9 +833,16 @@ static int compile_and_link(struct build *b)
         }
         if (defined_in_patch)
             continue;
-        ret = find_guest_symbol(b, undef[i], &sym);
-        if (ret != KEYS_OK)
-            goto cleanup;
+        if (b->is_linux) {
+            ret = kernel_symbol(b, undef[i], &sym.value);
+            if (ret != KEYS_OK)
+                goto cleanup;
+            sym.type = STT_NOTYPE; /* no domain check below */
+        } else {
+            ret = find_guest_symbol(b, undef[i], &sym);
+            if (ret != KEYS_OK)
+                goto cleanup;
+        }
         if (sym.type == STT_FUNC && b->area_domain >= 0) {
             const struct vrf_range *r = demo_range(sym.value, VRF_RANGE_CODE);
 
@@ -782,14 +928,14 @@ static int compile_and_link(struct build *b)
         lo = sh.sh_addr < lo ? sh.sh_addr : lo;
         hi = sh.sh_addr + sh.sh_size > hi ? sh.sh_addr + sh.sh_size : hi;
     }
-    if (lo != b->area || hi <= lo || hi - lo > HV_PROT_PART_SIZE) {
+    if (lo != b->link || hi <= lo || hi - lo > b->area_max) {
         keys_diag_set(b->diag,
                       "patch code [0x%llx, 0x%llx) does not start "
                       "at the area 0x%llx or is larger than %llu "
                       "bytes",
                       (unsigned long long)lo, (unsigned long long)hi,
-                      (unsigned long long)b->area,
-                      (unsigned long long)HV_PROT_PART_SIZE);
+                      (unsigned long long)b->link,
+                      (unsigned long long)b->area_max);
         goto cleanup;
     }
     ret = KEYS_ERR_ALLOC;
@@ -797,7 +943,7 @@ static int compile_and_link(struct build *b)
     b->code = malloc(b->code_len);
     if (b->code == NULL)
         goto cleanup;
-    ret = keys_elf_read_gpa(&b->pelf, lo, b->code, b->code_len);
+    ret = keys_elf_read_gpa(&b->pelf, b->link, b->code, b->code_len);
 
 cleanup:
     if (f != NULL)
@@ -821,6 +967,68 @@ static int is_nop_pad(const uint8_t p[VRF_REDIRECT_SIZE])
 static int guest_read(void *opaque, uint64_t gpa, uint8_t *buf, size_t len)
 {
     return keys_elf_read_gpa(opaque, gpa, buf, len) == KEYS_OK ? 0 : -1;
+}
+
+/* The GPA of redirect i's site in a guest image: the function's entry,
+ * which must be a 5-byte NOP pad (its pre-image). */
+static int image_redirect_site(struct build *b, size_t i, uint64_t *gpa)
+{
+    const char *function = b->redirects[i].function;
+    struct keys_sym sym;
+    int ret = find_guest_symbol(b, function, &sym);
+
+    if (ret != KEYS_OK)
+        goto cleanup;
+    ret = KEYS_ERR_BUILD;
+    if (sym.type != STT_FUNC) {
+        keys_diag_set(b->diag, "redirect %s: not a function in the image",
+                      function);
+        goto cleanup;
+    }
+    ret = keys_elf_read_gpa(&b->gelf, sym.value, b->redirect_pre[i],
+                            VRF_REDIRECT_SIZE);
+    if (ret != KEYS_OK)
+        goto cleanup;
+    ret = KEYS_ERR_BUILD;
+    if (!is_nop_pad(b->redirect_pre[i])) {
+        keys_diag_set(b->diag,
+                      "redirect %s: its entry is not a 5-byte "
+                      "NOP pad (was the guest built with "
+                      "-fpatchable-function-entry=5,0?)",
+                      function);
+        goto cleanup;
+    }
+    *gpa = sym.value;
+    ret = KEYS_OK;
+
+cleanup:
+    return ret;
+}
+
+/* The GPA of redirect i's site in a Linux kernel: the function's ftrace
+ * site, whose pre-image is the 5-byte NOP the running kernel holds there.
+ * The file has `call __fentry__` at most sites, but ftrace_init (early in
+ * start_kernel, long before the monitor locks the text) rewrites every
+ * one to that NOP; the verifier compares against the locked text, not the
+ * file. */
+static int linux_redirect_site(struct build *b, size_t i, uint64_t *gpa)
+{
+    const struct keys_kernel *k = &b->kern;
+    uint64_t site_va = 0;
+    int ret =
+        keys_kernel_ftrace_site(k, b->redirects[i].function, &site_va, b->diag);
+
+    if (ret == KEYS_ERR_BUILD && b->diag != NULL) {
+        char why[sizeof b->diag->text];
+
+        snprintf(why, sizeof why, "%s", b->diag->text);
+        keys_diag_set(b->diag, "redirect: %s", why);
+    }
+    if (ret != KEYS_OK)
+        return ret;
+    memcpy(b->redirect_pre[i], KEYS_FTRACE_NOP, VRF_REDIRECT_SIZE);
+    *gpa = k->text_gpa + (site_va - k->text_va);
+    return KEYS_OK;
 }
 
 /* Records: CODE first, then REPLACE, then REDIRECT, so that applying in
@@ -886,28 +1094,10 @@ static int make_records(struct build *b)
         struct redirect *r = &b->redirects[i];
         struct keys_sym to;
 
-        ret = find_guest_symbol(b, r->function, &sym);
+        ret = b->is_linux ? linux_redirect_site(b, i, &sym.value)
+                          : image_redirect_site(b, i, &sym.value);
         if (ret != KEYS_OK)
             goto cleanup;
-        ret = KEYS_ERR_BUILD;
-        if (sym.type != STT_FUNC) {
-            keys_diag_set(b->diag, "redirect %s: not a function in the image",
-                          r->function);
-            goto cleanup;
-        }
-        ret = keys_elf_read_gpa(&b->gelf, sym.value, b->redirect_pre[i],
-                                VRF_REDIRECT_SIZE);
-        if (ret != KEYS_OK)
-            goto cleanup;
-        ret = KEYS_ERR_BUILD;
-        if (!is_nop_pad(b->redirect_pre[i])) {
-            keys_diag_set(b->diag,
-                          "redirect %s: its entry is not a 5-byte "
-                          "NOP pad (was the guest built with "
-                          "-fpatchable-function-entry=5,0?)",
-                          r->function);
-            goto cleanup;
-        }
         ret = keys_elf_find(&b->pelf, r->to, &to, b->diag);
         if (ret != KEYS_OK)
             goto cleanup;
@@ -924,7 +1114,7 @@ static int make_records(struct build *b)
         recs[k].size = VRF_REDIRECT_SIZE;
         recs[k].pre.p = b->redirect_pre[i];
         recs[k].pre.len = VRF_REDIRECT_SIZE;
-        recs[k].target = to.value;
+        recs[k].target = b->area + (to.value - b->link); /* a GPA */
     }
     ret = KEYS_OK;
 
@@ -951,8 +1141,53 @@ static void remove_tmp(struct build *b)
     (void)rmdir(b->tmp);
 }
 
-int keys_build(const char *manifest, const char *image_override, uint8_t **out,
-               size_t *out_len, struct keys_diag *diag)
+/* The guest image: an ELF with symbols (demo and other kinds), or a
+ * Linux kernel and its symbol table. Its SHA-256 is the baseline. */
+static int load_guest(struct build *b)
+{
+    int ret;
+    const uint8_t *file;
+    size_t len;
+
+    if (b->is_linux) {
+        ret =
+            keys_kernel_load(&b->kern, b->image_path, b->symbols_path, b->diag);
+        if (ret != KEYS_OK)
+            goto cleanup;
+        file = b->kern.file;
+        len = b->kern.file_len;
+    } else {
+        ret = keys_read_file(b->image_path, IMAGE_MAX, &b->image, &b->image_len,
+                             b->diag);
+        if (ret != KEYS_OK)
+            goto cleanup;
+        ret = keys_elf_open(&b->gelf, b->image, b->image_len, b->diag);
+        if (ret != KEYS_OK) {
+            keys_diag_set(b->diag, "%s: not an ELF64 x86-64 guest image",
+                          b->image_path);
+            goto cleanup;
+        }
+        ret = KEYS_ERR_ELF;
+        if (b->gelf.nsyms == 0) {
+            keys_diag_set(b->diag, "%s: no symbol table (stripped?)",
+                          b->image_path);
+            goto cleanup;
+        }
+        file = b->image;
+        len = b->image_len;
+    }
+    ret = KEYS_ERR_CRYPTO;
+    if (mbedtls_sha256_ret(file, len, b->pkg.baseline, 0) != 0)
+        goto cleanup;
+    ret = KEYS_OK;
+
+cleanup:
+    return ret;
+}
+
+int keys_build(const char *manifest, const char *image_override,
+               const char *symbols_override, uint8_t **out, size_t *out_len,
+               struct keys_diag *diag)
 {
     int ret = KEYS_ERR_ARG;
     struct build *b = NULL;
@@ -987,28 +1222,13 @@ int keys_build(const char *manifest, const char *image_override, uint8_t **out,
     *strrchr(b->dir, '/') = '\0';
     if (b->dir[0] == '\0')
         snprintf(b->dir, sizeof b->dir, "/");
-    ret = parse_manifest(b, real, image_override);
+    ret = parse_manifest(b, real, image_override, symbols_override);
     if (ret != KEYS_OK)
         goto cleanup;
 
     /* 2. The guest image: its SHA-256 is the baseline. */
-    ret = keys_read_file(b->image_path, IMAGE_MAX, &b->image, &b->image_len,
-                         diag);
+    ret = load_guest(b);
     if (ret != KEYS_OK)
-        goto cleanup;
-    ret = keys_elf_open(&b->gelf, b->image, b->image_len, diag);
-    if (ret != KEYS_OK) {
-        keys_diag_set(diag, "%s: not an ELF64 x86-64 guest image",
-                      b->image_path);
-        goto cleanup;
-    }
-    ret = KEYS_ERR_ELF;
-    if (b->gelf.nsyms == 0) {
-        keys_diag_set(diag, "%s: no symbol table (stripped?)", b->image_path);
-        goto cleanup;
-    }
-    ret = KEYS_ERR_CRYPTO;
-    if (mbedtls_sha256_ret(b->image, b->image_len, b->pkg.baseline, 0) != 0)
         goto cleanup;
 
     /* 3. The code, compiled and linked in a scratch directory. */
@@ -1042,8 +1262,11 @@ int keys_build(const char *manifest, const char *image_override, uint8_t **out,
     if (ret != KEYS_OK)
         goto cleanup;
 
-    /* 6. The verifier's own parser accepts it, and for the demo guest its
-     *    pre-image and bounds checks pass against this image. */
+    /* 6. The verifier's own parser accepts it, and for the demo guest and
+     *    a Linux guest its pre-image and bounds checks pass against the
+     *    guest as the verifier will find it: the demo image as loaded, or
+     *    the kernel's locked text as it runs (ftrace sites are NOPs) and
+     *    a zeroed patch area, with the ranges vrf_linux_ranges() gives. */
     ret = KEYS_ERR_MANIFEST;
     vr = vrf_pkg_parse(&check, *out, *out_len);
     if (vr != VRF_OK) {
@@ -1051,12 +1274,19 @@ int keys_build(const char *manifest, const char *image_override, uint8_t **out,
                       check.detail);
         goto cleanup;
     }
-    if (strcmp(b->pkg.kind, "demo") == 0) {
+    if (strcmp(b->pkg.kind, "demo") == 0 || b->is_linux) {
         memset(&ctx, 0, sizeof ctx);
         ctx.kind = b->pkg.kind;
-        ctx.read = guest_read;
-        ctx.read_opaque = &b->gelf;
-        ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
+        if (b->is_linux) {
+            ctx.read = keys_kernel_read_running;
+            ctx.read_opaque = &b->kern;
+            ctx.ranges = b->kern.ranges;
+            ctx.n_ranges = b->kern.n_ranges;
+        } else {
+            ctx.read = guest_read;
+            ctx.read_opaque = &b->gelf;
+            ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
+        }
         ret = KEYS_ERR_BUILD;
         vr = vrf_check_records(&ctx, &check);
         if (vr != VRF_OK) {
@@ -1085,6 +1315,7 @@ cleanup:
         }
         json_decref(b->root);
         keys_free(b->image);
+        keys_kernel_free(&b->kern);
         keys_free(b->patch_elf);
         keys_free(b->code);
         vrf_pkg_free(&b->pkg);

@@ -310,20 +310,24 @@ cleanup:
 /* ------------------------------------------------------------------ build */
 
 static const char build_usage[] =
-    "usage: hvpatch build MANIFEST -o PKG [--image FILE]\n"
+    "usage: hvpatch build MANIFEST -o PKG [--image FILE] [--symbols FILE]\n"
     "  Builds an unsigned package from a JSON manifest and the C code it\n"
     "  names (compiled freestanding, linked at the patch area; redirects\n"
-    "  are 5-byte jmp rel32 over function entries). --image replaces the\n"
-    "  manifest's guest image. HVPATCH_GUEST_CC picks the compiler (gcc).\n";
+    "  are 5-byte jmp rel32 over function entries, a Linux kernel's\n"
+    "  ftrace sites). --image replaces the manifest's guest image (kind\n"
+    "  linux: the PVH vmlinux), --symbols its kernel symbol table (kind\n"
+    "  linux: System.map format, e.g. a copy of /proc/kallsyms).\n"
+    "  HVPATCH_GUEST_CC picks the compiler (gcc).\n";
 
 int cli_cmd_build(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"image", required_argument, NULL, 'i'},
+        {"symbols", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *image = NULL;
+    const char *out = NULL, *image = NULL, *symbols = NULL;
     struct keys_diag d = {""};
     uint8_t *pkg = NULL;
     size_t len = 0;
@@ -345,6 +349,9 @@ int cli_cmd_build(int argc, char **argv)
         case 'i':
             image = optarg;
             break;
+        case 'S':
+            symbols = optarg;
+            break;
         default:
             rc = bad_option(argv[0], build_usage, argv);
             goto cleanup;
@@ -356,7 +363,7 @@ int cli_cmd_build(int argc, char **argv)
         goto cleanup;
     }
     rc = CLI_EXIT_HOST;
-    ret = keys_build(argv[optind], image, &pkg, &len, &d);
+    ret = keys_build(argv[optind], image, symbols, &pkg, &len, &d);
     if (ret != KEYS_OK) {
         fail(argv[0], rc, argv[optind], ret, &d);
         goto cleanup;
@@ -531,13 +538,16 @@ cleanup:
 static const char verify_usage[] =
     "usage: hvpatch verify PKG --trust DIR --kind KIND --seq N\n"
     "                      (--image FILE [--baseline HEX] | --baseline HEX)\n"
-    "                      [--now TIME] [--range "
+    "                      [--symbols FILE] [--now TIME] [--range "
     "BASE:SIZE:code|patch:DOMAIN]...\n"
     "                      [--json] [--repeat N [--no-cache]]\n"
     "  Runs the whole verifier offline: chain, EKU, validity, revocation,\n"
     "  signature, baseline (SHA-256 of --image unless --baseline), sequence\n"
     "  (must exceed N), pre-images (read from the --image ELF) and bounds\n"
-    "  (the demo guest's ranges, or --range). TIME: epoch seconds or\n"
+    "  (the demo guest's ranges, or --range). Kind linux: --image is the\n"
+    "  PVH vmlinux and --symbols its symbol table; ranges and pre-images\n"
+    "  are the locked text as the running kernel holds it (ftrace sites\n"
+    "  are NOPs) and its patch area. TIME: epoch seconds or\n"
     "  YYYY-MM-DDThh:mm:ssZ (default: now). --repeat times N verifications.\n"
     "  Exit 0: approved; 4: rejected, with the reason.\n";
 
@@ -668,10 +678,13 @@ int cli_cmd_verify(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"repeat", required_argument, NULL, 'R'},
         {"no-cache", no_argument, NULL, 'N'},
+        {"symbols", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     const char *trust_dir = NULL, *kind = NULL, *seq = NULL, *image = NULL;
-    const char *baseline = NULL, *now_s = NULL;
+    const char *baseline = NULL, *now_s = NULL, *symbols = NULL;
+    struct keys_kernel kern;
+    int linux_guest = 0;
     struct vrf_range ranges[MAX_RANGES];
     size_t n_ranges = 0;
     int json = 0, no_cache = 0, c, ret, vr, rc = CLI_EXIT_HOST;
@@ -688,6 +701,7 @@ int cli_cmd_verify(int argc, char **argv)
     vrf_pkg_init(&p);
     memset(&ctx, 0, sizeof ctx);
     memset(&guest, 0, sizeof guest);
+    memset(&kern, 0, sizeof kern);
     if (cli_wants_help(argc, argv)) {
         fputs(verify_usage, stdout);
         rc = CLI_EXIT_OK;
@@ -739,6 +753,9 @@ int cli_cmd_verify(int argc, char **argv)
         case 'N':
             no_cache = 1;
             break;
+        case 'S':
+            symbols = optarg;
+            break;
         default:
             rc = bad_option(argv[0], verify_usage, argv);
             goto cleanup;
@@ -781,7 +798,20 @@ int cli_cmd_verify(int argc, char **argv)
                     now_s);
         goto cleanup;
     }
-    if (n_ranges == 0 && strcmp(kind, "demo") != 0) {
+    /* A Linux guest's ranges come from its kernel: --image and --symbols. */
+    linux_guest = n_ranges == 0 && strcmp(kind, "linux") == 0;
+    if (linux_guest && (image == NULL || symbols == NULL)) {
+        usage_error(argv[0], verify_usage,
+                    "kind linux: --image VMLINUX and --symbols FILE give "
+                    "its ranges and text (or give --range)");
+        goto cleanup;
+    }
+    if (symbols != NULL && !linux_guest) {
+        usage_error(argv[0], verify_usage,
+                    "--symbols is for kind linux without --range");
+        goto cleanup;
+    }
+    if (n_ranges == 0 && strcmp(kind, "demo") != 0 && !linux_guest) {
         usage_error(argv[0], verify_usage,
                     "--range is required for guest "
                     "kind '%s'",
@@ -792,7 +822,7 @@ int cli_cmd_verify(int argc, char **argv)
     if (n_ranges > 0) {
         ctx.ranges = ranges;
         ctx.n_ranges = n_ranges;
-    } else {
+    } else if (!linux_guest) {
         ctx.ranges = vrf_demo_ranges(&ctx.n_ranges);
     }
     ctx.read = offline_read;
@@ -806,7 +836,22 @@ int cli_cmd_verify(int argc, char **argv)
         goto cleanup;
     }
     trust.no_cache = no_cache;
-    if (image != NULL) {
+    if (linux_guest) {
+        ret = keys_kernel_load(&kern, image, symbols, &d);
+        if (ret != KEYS_OK) {
+            fail(argv[0], rc, image, ret, &d);
+            goto cleanup;
+        }
+        if (baseline == NULL && mbedtls_sha256_ret(kern.file, kern.file_len,
+                                                   ctx.baseline, 0) != 0) {
+            fail(argv[0], rc, image, KEYS_ERR_CRYPTO, NULL);
+            goto cleanup;
+        }
+        ctx.ranges = kern.ranges;
+        ctx.n_ranges = kern.n_ranges;
+        ctx.read = keys_kernel_read_running;
+        ctx.read_opaque = &kern;
+    } else if (image != NULL) {
         img = load_image(argv[0], image, &guest.elf, &img_len);
         if (img == NULL)
             goto cleanup;
@@ -867,6 +912,7 @@ verdict:
 cleanup:
     vrf_pkg_free(&p);
     vrf_trust_free(&trust);
+    keys_kernel_free(&kern);
     keys_free(pkg);
     keys_free(img);
     return rc;

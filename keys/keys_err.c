@@ -38,6 +38,7 @@ static const struct keys_err_row keys_err_table[] = {
     ROW(KEYS_ERR_MANIFEST, "manifest invalid"),
     ROW(KEYS_ERR_ELF, "ELF file malformed or unsupported"),
     ROW(KEYS_ERR_SYMBOL, "symbol not found or ambiguous"),
+    ROW(KEYS_ERR_SYSMAP, "kernel symbol table malformed"),
     ROW(KEYS_ERR_TOOL, "compiler or linker failed"),
     ROW(KEYS_ERR_BUILD, "patch code unusable"),
 };

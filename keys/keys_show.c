@@ -53,6 +53,20 @@ static const char *kind_name(uint32_t kind)
     }
 }
 
+/* A Linux guest runs its text and patch area at virtual addresses other
+ * than their GPAs: a REDIRECT's rel32 is the distance between those, which
+ * only the guest's ranges give (the verifier computes it at check 10), so
+ * until a package is verified against them the parser's GPA-based jmp is
+ * not what would be written. */
+static int jmp_between_vas(const struct vrf_pkg *pkg)
+{
+    return strcmp(pkg->kind, "linux") == 0 && !pkg->signer.verified;
+}
+
+#define JMP_VA_NOTE                                                            \
+    "e9 rel32 from the site's to the target's virtual address (computed "      \
+    "by the verifier from the guest's ranges)"
+
 /* "name+0xoff" for gpa, or "" without an image or symbol. */
 static void symbolize(const struct keys_elf *image, uint64_t gpa, char *buf,
                       size_t size)
@@ -234,7 +248,11 @@ json_t *keys_pkg_json(const struct vrf_pkg *pkg, const uint8_t *raw,
             bad |= set_hex(r, "pre_image", rec->pre.p, rec->pre.len);
         else
             bad |= json_object_set_new(r, "pre_image", json_string("zero"));
-        bad |= set_hex(r, "new_bytes", rec->data.p, rec->data.len);
+        if (rec->kind == VRF_REC_REDIRECT && jmp_between_vas(pkg))
+            bad |=
+                json_object_set_new(r, "new_bytes", json_string(JMP_VA_NOTE));
+        else
+            bad |= set_hex(r, "new_bytes", rec->data.p, rec->data.len);
         if (rec->kind == VRF_REC_REDIRECT) {
             bad |= set_addr(r, "target", rec->target);
             symbolize(image, rec->target, sym, sizeof sym);
@@ -351,8 +369,11 @@ void keys_pkg_print(FILE *f, const struct vrf_pkg *pkg, const uint8_t *raw,
                     "pre-image");
         else
             print_bytes(f, "pre-image", r->pre.p, r->pre.len);
-        print_bytes(f, r->kind == VRF_REC_REDIRECT ? "jmp" : "new", r->data.p,
-                    r->data.len);
+        if (r->kind == VRF_REC_REDIRECT && jmp_between_vas(pkg))
+            fprintf(f, "      %-10s %s\n", "jmp", JMP_VA_NOTE);
+        else
+            print_bytes(f, r->kind == VRF_REC_REDIRECT ? "jmp" : "new",
+                        r->data.p, r->data.len);
         if (r->kind == VRF_REC_REDIRECT) {
             symbolize(image, r->target, sym, sizeof sym);
             fprintf(f, "      %-10s 0x%" PRIx64 "%s%s%s\n", "target", r->target,

@@ -289,7 +289,7 @@ static void sign_and_verify(void **state)
     struct vrf_pkg out;
     struct vrf_ctx ctx;
     static const struct vrf_range ranges[] = {
-        {0x40000000, 0x100000, VRF_RANGE_CODE, 0},
+        {0x40000000, 0x100000, VRF_RANGE_CODE, 0, 0},
     };
 
     (void)state;
@@ -576,7 +576,7 @@ static int build(const char *manifest_text, uint8_t **out, size_t *len,
     write_text("m.json", manifest_text);
     path_in(p, sizeof p, "m.json");
     d->text[0] = '\0';
-    return keys_build(p, NULL, out, len, d);
+    return keys_build(p, NULL, NULL, out, len, d);
 }
 
 /* Manifests that must fail, and what the message must say. */
@@ -615,6 +615,32 @@ static void build_manifest_errors(void **state)
         {MANIFEST_HEAD ", \"replace\": [{\"gpa\": \"0x40200000\", "
                        "\"bytes\": \"00\"}]}",
          KEYS_ERR_BUILD, "VRF_ERR_BOUNDS_OUTSIDE"},
+        /* A symbol table is for Linux kernels only; a Linux kernel needs
+         * one, and takes no replace records. */
+        {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
+         "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
+         "\"demo\", \"image\": \"img.elf\", \"symbols\": \"map\"}}",
+         KEYS_ERR_MANIFEST, "\"target.symbols\": only for kind \"linux\""},
+        {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
+         "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
+         "\"linux\", \"image\": \"img.elf\"}}",
+         KEYS_ERR_MANIFEST, "\"target.symbols\": required for kind"},
+        {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
+         "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
+         "\"linux\", \"image\": \"img.elf\", \"symbols\": \"map\"}, "
+         "\"replace\": [{\"gpa\": \"0x1000000\", \"bytes\": \"00\"}]}",
+         KEYS_ERR_MANIFEST, "\"replace\": not for kind \"linux\""},
+        {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
+         "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
+         "\"linux\", \"image\": \"img.elf\", \"symbols\": \"map\"}, "
+         "\"code\": {\"sources\": [\"a.c\"], \"area\": \"user\"}}",
+         KEYS_ERR_MANIFEST, "in the Linux patch area [0x40000000, 0x40200000)"},
+        /* A Linux kernel must be a PVH vmlinux (the demo image is not). */
+        {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
+         "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
+         "\"linux\", \"image\": \"img.elf\", \"symbols\": \"map\"}, "
+         "\"code\": {\"sources\": [\"a.c\"], \"area\": \"kernel\"}}",
+         KEYS_ERR_ELF, "img.elf: not a Linux kernel"},
         /* The verifier's text rules apply to the manifest too. */
         {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"a\\nb\", "
          "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
