@@ -290,10 +290,14 @@ UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch engine.
 UNIT_TESTS += \
-	patch
+	patch \
+	lock
 UNIT_DEPS_patch := verifier/vrf_patch.c verifier/vrf_msg.c \
 	verifier/vrf_audit.c hv/hv_log.c $(UNIT_DEPS_tpm_attest) $(VRF_SRCS) \
 	keys/keys_trust.c keys/keys_err.c keys/keys_io.c
+# A Linux guest's text lock against guest RAM in a memfd.
+UNIT_DEPS_lock := $(UNIT_DEPS_patch) verifier/vrf_lock.c \
+	verifier/vrf_proc_tpm.c $(LINUX_SRCS) firmware/fw_boot.c
 # libvirt lab (lab/).
 LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
 	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
