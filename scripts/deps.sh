@@ -9,8 +9,9 @@ libvirt-dev libxml2-dev"
 test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools \
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
 busybox-static cpio lz4 socat"
-# make linux-demo: fetch and unpack Debian's kernel, build the initramfs
-linux_pkgs="busybox-static cpio lz4"
+# make linux-demo: fetch and unpack Debian's kernel, build the initramfs,
+# dump its symbols (QEMU TCG), its own swtpm
+linux_pkgs="busybox-static cpio lz4 swtpm swtpm-tools qemu-system-x86 jq"
 # make bench: the in-guest livepatch module (tests/lib/linux-guest.sh klp)
 # is built with the compiler Debian built the kernel with, and kbuild's
 # host tools (from linux-kbuild-6.1, extracted, not installed) need libelf

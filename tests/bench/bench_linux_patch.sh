@@ -36,7 +36,8 @@ fi
 source tests/bench/bench_lib.sh
 
 "$HVPATCH" keygen "$tmp/keys" >/dev/null
-"$HVPATCH" build "$patch" --image "$vmlinux" -o "$tmp/p.hvp" >/dev/null
+"$HVPATCH" build "$patch" --image "$vmlinux" --symbols "$dir/kallsyms" \
+    -o "$tmp/p.hvp" >/dev/null
 "$HVPATCH" sign "$tmp/p.hvp" --keys "$tmp/keys" -o "$tmp/p.signed" >/dev/null
 
 # wait_line SECONDS PATTERN: waits for PATTERN on the console.
