@@ -92,8 +92,13 @@ json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
     req.args[0] = sr.cr3;
     req.args[1] = sr.cr4;
     if (hv_vrf_call_fd(vrf, &req, vm->ram_fd, &r, NULL, HV_LOCK_MS) != 0) {
+        /* It may have measured the lock before it went silent: the TPM
+         * must not claim a lock the guest does not have. */
+        hv_err("text lock: the verifier did not answer; stopping the VM");
+        hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0);
         hv_vm_resume(vm);
-        return *err = hv_patch_verifier_gone(cls), NULL;
+        *cls = "Unavailable";
+        return *err = "the verifier did not answer: VM stopped", NULL;
     }
     if (r.type != VRF_MSG_LOCKED || !locked_range_ok(vm, &r)) {
         hv_vm_resume(vm);
