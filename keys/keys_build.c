@@ -389,13 +389,21 @@ static int parse_manifest(struct build *b, const char *path,
         (ret = get_string(b, t, "target", "image", 1, &img)) != KEYS_OK ||
         (ret = get_string(b, t, "target", "symbols", 0, &syms)) != KEYS_OK)
         goto cleanup;
-    b->is_linux = strcmp(b->pkg.kind, "linux") == 0;
+    /* A Linux kernel's code and redirects need its symbol table. Without
+     * one, kind "linux" is a plain ELF image with in-place replacements
+     * only (the libvirt lab's raw-GPA packages, docs/FORMAT.md). */
+    int linux_kind = strcmp(b->pkg.kind, "linux") == 0;
+    int wants_code = json_object_get(b->root, "code") != NULL ||
+                     json_object_get(b->root, "redirects") != NULL;
     ret = mf_fail(b, "\"target.symbols\": %s",
-                  b->is_linux ? "required for kind \"linux\" (System.map "
-                                "or a copy of /proc/kallsyms)"
-                              : "only for kind \"linux\"");
-    if (b->is_linux != (syms != NULL))
+                  linux_kind ? "required for kind \"linux\" code and "
+                               "redirects (System.map or a copy of "
+                               "/proc/kallsyms)"
+                             : "only for kind \"linux\"");
+    if ((syms != NULL && !linux_kind) ||
+        (linux_kind && wants_code && syms == NULL))
         goto cleanup;
+    b->is_linux = linux_kind && syms != NULL;
     if (b->is_linux) {
         ret = symbols_override != NULL
                   ? (snprintf(b->symbols_path, sizeof b->symbols_path, "%s",

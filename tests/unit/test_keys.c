@@ -623,7 +623,8 @@ static void build_manifest_errors(void **state)
          KEYS_ERR_MANIFEST, "\"target.symbols\": only for kind \"linux\""},
         {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
          "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
-         "\"linux\", \"image\": \"img.elf\"}}",
+         "\"linux\", \"image\": \"img.elf\"}, \"code\": {\"sources\": "
+         "[\"x.c\"]}}",
          KEYS_ERR_MANIFEST, "\"target.symbols\": required for kind"},
         {"{\"format\": 1, \"id\": \"HP-1\", \"title\": \"t\", "
          "\"publisher\": \"p\", \"sequence\": 1, \"target\": {\"kind\": "
