@@ -32,7 +32,7 @@ echo "linux-demo: the kernel's symbols (its /proc/kallsyms, under QEMU TCG), key
 "$guest" kallsyms "$dir" >/dev/null
 tmp=$(mktemp -d)
 lp=
-trap '[ -z "$lp" ] || kill "$lp" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '{ [ -z "$lp" ] || kill "$lp" 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
 "$HVPATCH" keygen "$tmp/keys" >/dev/null
 for p in x2apic cmdline; do
     "$HVPATCH" build "tests/linux/patches/hp-linux-$p/patch.json" \
@@ -81,7 +81,7 @@ live_patch() {
 saved=
 if [ -t 0 ]; then
     saved=$(stty -g)
-    trap 'stty "$saved"; [ -z "$lp" ] || kill "$lp" 2>/dev/null; rm -rf "$tmp"' EXIT
+    trap 'stty "$saved"; { [ -z "$lp" ] || kill "$lp" 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
     stty -icanon -echo
 fi
 live_patch &
