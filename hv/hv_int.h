@@ -12,6 +12,7 @@
 #include "hv/hv.h"
 #include "hv/hv_dev_serial.h"
 #include "hv/hv_linux.h"
+#include "verifier/vrf_win.h"
 
 #define HV_PROT_PAGES (HV_PROT_MAX_SIZE / 0x1000)
 #define HV_BLOCKED_LOG_FULL 16 /* blocked writes reported in full */
@@ -64,9 +65,7 @@ struct hv_vm {
     /* Where the guest sees it (hv/hv_abi.h): the demo guest one window
      * at HV_PROT_BASE; a Linux guest its patch area there, and its text
      * from the lock on. Changed only with every vCPU paused. */
-    struct hv_prot_win {
-        uint64_t gpa, size, off;
-    } prot_win[2];
+    struct vrf_win prot_win[2];
     _Atomic unsigned n_prot_win;
     atomic_int lock_req; /* the guest asked for its text lock (hv_lock.c) */
     uint64_t start_ns;

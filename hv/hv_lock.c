@@ -62,7 +62,7 @@ static int commit(struct hv_vm *vm, const struct vrf_msg *r)
         return -1;
     }
     vm->prot_win[1] =
-        (struct hv_prot_win){r->args[0], r->args[1], r->args[2]};
+        (struct vrf_win){r->args[0], r->args[1], r->args[2]};
     atomic_store(&vm->n_prot_win, 2);
     return 0;
 }

@@ -48,27 +48,21 @@ int hv_prot_setup(struct hv_vm *vm, int fd, uint64_t size)
     }
     vm->prot = p;
     vm->prot_size = size;
-    vm->prot_win[0] = (struct hv_prot_win){HV_PROT_BASE, seen, 0};
+    vm->prot_win[0] = (struct vrf_win){HV_PROT_BASE, seen, 0};
     atomic_store(&vm->n_prot_win, 1);
     return hv_kvm_add_slot(vm, 1, HV_PROT_BASE, seen, vm->prot, 1);
 }
 
 int64_t hv_prot_offset(const struct hv_vm *vm, hv_gpa_t gpa)
 {
-    unsigned n = atomic_load(&vm->n_prot_win);
-    for (unsigned i = 0; i < n; i++) {
-        const struct hv_prot_win *w = &vm->prot_win[i];
-        if (gpa >= w->gpa && gpa - w->gpa < w->size)
-            return (int64_t)(w->off + (gpa - w->gpa));
-    }
-    return -1;
+    return vrf_win_offset(vm->prot_win, atomic_load(&vm->n_prot_win), gpa, 1);
 }
 
 hv_gpa_t hv_prot_gpa(const struct hv_vm *vm, uint64_t off)
 {
     unsigned n = atomic_load(&vm->n_prot_win);
     for (unsigned i = 0; i < n; i++) {
-        const struct hv_prot_win *w = &vm->prot_win[i];
+        const struct vrf_win *w = &vm->prot_win[i];
         if (off >= w->off && off - w->off < w->size)
             return w->gpa + (off - w->off);
     }

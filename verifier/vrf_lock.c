@@ -9,7 +9,6 @@
  * memfd. Guest RAM and the guest's page tables are untrusted input here:
  * every read is bounded by the RAM size, and the page tables must map the
  * kernel's text and data where its image says before one entry is added. */
-#include <errno.h>
 #include <inttypes.h>
 #include <mbedtls/sha256.h>
 #include <string.h>
@@ -73,19 +72,9 @@ struct ram {
 
 static int ram_read(const struct ram *m, uint64_t gpa, void *buf, size_t len)
 {
-    size_t got = 0;
     if (gpa > m->size || len > m->size - gpa)
         return -1;
-    while (got < len) {
-        ssize_t n = pread(m->fd, (uint8_t *)buf + got, len - got,
-                          (off_t)(gpa + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
+    return vrf_pread_full(m->fd, buf, len, gpa);
 }
 
 enum { WALK_OK = 0, WALK_NO_PD_ENTRY = 1, WALK_FAIL = -1 };

@@ -144,12 +144,8 @@ static void op_free(struct vrf_op *op)
 uint8_t *vrf_patch_code_at(const struct vrf_patch *pp, uint64_t gpa,
                            uint64_t len)
 {
-    for (size_t i = 0; i < pp->n_win; i++) {
-        const struct vrf_win *w = &pp->win[i];
-        if (gpa >= w->gpa && len <= w->size && gpa - w->gpa <= w->size - len)
-            return pp->code + w->off + (gpa - w->gpa);
-    }
-    return NULL;
+    int64_t off = vrf_win_offset(pp->win, pp->n_win, gpa, len);
+    return off < 0 ? NULL : pp->code + off;
 }
 
 /* Current code as an apply will find it: stale code reads as zero. */
@@ -205,6 +201,21 @@ static int op_build(struct vrf_patch *pp, const struct vrf_pkg *pkg,
     return 0;
 }
 
+int vrf_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + got, len - got,
+                          (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
 /* The package from the monitor's fd, copied: what is verified is what is
  * written, whatever happens to the file afterwards. */
 static uint8_t *read_package(int fd, size_t *len, const char **why)
@@ -219,20 +230,12 @@ static uint8_t *read_package(int fd, size_t *len, const char **why)
         return NULL;
     }
     uint8_t *buf = malloc((size_t)st.st_size);
-    size_t got = 0;
-    while (buf && got < (size_t)st.st_size) {
-        ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got,
-                          (off_t)got);
-        if (n <= 0 && !(n < 0 && errno == EINTR))
-            break;
-        got += n > 0 ? (size_t)n : 0;
-    }
-    if (!buf || got != (size_t)st.st_size) {
+    if (!buf || vrf_pread_full(fd, buf, (size_t)st.st_size, 0) != 0) {
         free(buf);
         *why = "cannot read the package";
         return NULL;
     }
-    *len = got;
+    *len = (size_t)st.st_size;
     return buf;
 }
 

@@ -33,6 +33,7 @@
 #include "verifier/vrf.h"
 #include "verifier/vrf_audit.h"
 #include "verifier/vrf_msg.h"
+#include "verifier/vrf_win.h"
 
 #define VRF_PATCH_MAX_APPLIED 64u /* patches live at once */
 
@@ -58,11 +59,6 @@ struct vrf_op {
 };
 
 struct vrf_proc_tpm;
-
-/* A run of guest-physical addresses backed by the code memfd. */
-struct vrf_win {
-    uint64_t gpa, size, off;
-};
 
 struct vrf_patch {
     uint8_t *code; /* the writable mapping of the code memfd */
@@ -141,6 +137,10 @@ void vrf_patch_layout(struct vrf_patch *pp, const uint8_t *image, size_t len);
  * they are not all inside one window. */
 uint8_t *vrf_patch_code_at(const struct vrf_patch *pp, uint64_t gpa,
                            uint64_t len);
+
+/* Reads exactly len bytes of fd at off (retrying short reads and
+ * EINTR). Returns 0, or -1 on an error or end of file. */
+int vrf_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* VRF_MSG_LOCK (vrf_lock.c): the text lock of a Linux guest; fd is guest
  * RAM. Fills reply with LOCKED, or FAIL and the reason. */
