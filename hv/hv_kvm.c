@@ -68,7 +68,9 @@ int hv_kvm_is_pvm(void)
 
 int hv_kvm_create_irqchip(struct hv_vm *vm)
 {
-    struct kvm_pit_config pit = {.flags = 0};
+    /* The speaker port 0x61 in KVM too: Linux reads channel 2's gate and
+     * output there when it calibrates its TSC against the PIT. */
+    struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
         ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) <= 0) {
         hv_err("KVM: this host lacks the in-kernel irqchip or PIT");

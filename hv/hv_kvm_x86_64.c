@@ -22,8 +22,14 @@
  * sees them on any host, so it cannot come to depend on them; a Linux
  * guest loses them on kvm_pvm only (hide_emulated), plus POPCNT, which
  * Linux patches into its text by CPUID (alternatives). Everything else of
- * KVM's supported CPUID passes through: the hypervisor bit, x2APIC,
- * TSC-deadline, and KVM's leaves 0x40000000/1 (kvmclock, PV EOI, ...). */
+ * KVM's supported CPUID passes through: x2APIC, TSC-deadline, and KVM's
+ * leaves 0x40000000/1 (kvmclock, PV EOI, ...).
+ *
+ * KVM does not report the hypervisor bit (leaf 1 ECX 31): a VMM sets it,
+ * and without it Linux never looks at KVM's leaves, so it has no kvmclock
+ * and calibrates its TSC against the PIT, which fails or is marked
+ * unstable with no HPET or PM timer to check it against. */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_1_ECX_CX16 (1u << 13)
 #define CPUID_1_ECX_POPCNT (1u << 23)
 #define CPUID_1_ECX_XSAVE_AVX ((1u << 26) | (1u << 27) | (1u << 28))
@@ -37,6 +43,7 @@ static void cpuid_filter(struct kvm_cpuid_entry2 *e, unsigned id,
 {
     switch (e->function) {
     case 1:
+        e->ecx |= CPUID_1_ECX_HYPERVISOR;
         if (p->hide_emulated)
             e->ecx &= ~(CPUID_1_ECX_XSAVE_AVX | CPUID_1_ECX_CX16);
         if (p->hide_popcnt)

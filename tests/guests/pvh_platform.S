@@ -5,6 +5,10 @@
  *   - 32-bit protected mode, paging off, ebx = hvm_start_info (magic);
  *   - an empty PCI configuration space (ports 0xcf8/0xcfc read all ones);
  *   - CMOS ports (writes ignored, reads 0);
+ *   - what Linux measures its TSC with: the hypervisor bit and KVM's
+ *     CPUID leaves with kvmclock (CLOCKSOURCE2), and the PIT's channel 2
+ *     through port 0x61 (gate in, OUT2 back), as its early calibration
+ *     drives it when there is no kvmclock;
  *   - the UART's THR-empty interrupt through the in-kernel IOAPIC pin 4
  *     and LAPIC (IER, IIR, KVM_IRQ_LINE from a vCPU thread);
  *   - with '+' as the 2nd character of the command line: the receive
@@ -60,6 +64,45 @@ pvh_start:
     test %al, %al
     jnz fail_pci
     lea msg_pci, %esi
+    call puts
+
+    /* Linux finds kvmclock through the hypervisor bit and KVM's leaves */
+    mov $1, %eax
+    cpuid
+    bt $31, %ecx
+    jnc fail_clock
+    mov $0x40000000, %eax
+    cpuid
+    cmp $0x4b4d564b, %ebx /* "KVMK" */
+    jne fail_clock
+    cmp $0x564b4d56, %ecx /* "VMKV" */
+    jne fail_clock
+    cmp $0x4d, %edx /* "M\0\0\0" */
+    jne fail_clock
+    mov $0x40000001, %eax
+    cpuid
+    bt $3, %eax /* KVM_FEATURE_CLOCKSOURCE2 */
+    jnc fail_clock
+    /* PIT channel 2 gated through port 0x61 (speaker off), mode 0 with
+     * a count of 0x800 (~1.7 ms): OUT2 (port 0x61 bit 5) must rise */
+    in $0x61, %al
+    and $0xfd, %al
+    or $0x01, %al
+    out %al, $0x61
+    mov $0xb0, %al
+    out %al, $0x43
+    xor %al, %al
+    out %al, $0x42
+    mov $0x08, %al
+    out %al, $0x42
+    mov $50000000, %ecx
+1:  in $0x61, %al
+    test $0x20, %al
+    jnz 2f
+    dec %ecx
+    jnz 1b
+    jmp fail_clock
+2:  lea msg_clock, %esi
     call puts
 
     /* IDT gate VEC -> isr; LAPIC on; legacy PICs masked; IOAPIC pin 4
@@ -192,6 +235,9 @@ fail_magic:
 fail_pci:
     lea msg_fail_pci, %esi
     jmp fail
+fail_clock:
+    lea msg_fail_clock, %esi
+    jmp fail
 fail_thre:
     lea msg_fail_thre, %esi
     jmp fail
@@ -207,6 +253,7 @@ idtr:
     .long idt
 msg_start: .asciz "pvh: start info ok\n"
 msg_pci: .asciz "pvh: no PCI bus, CMOS ok\n"
+msg_clock: .asciz "pvh: kvmclock in CPUID, PIT channel 2 through port 0x61 ok\n"
 msg_thre: .asciz "pvh: uart THR-empty interrupt ok\n"
 msg_input: .asciz "pvh: waiting for one byte of input\n"
 msg_got: .ascii "pvh: uart receive interrupt got '"
@@ -214,6 +261,7 @@ msg_got_byte: .asciz "?'\n"
 msg_done: .asciz "pvh: done\n"
 msg_fail_magic: .asciz "pvh: FAIL start info magic\n"
 msg_fail_pci: .asciz "pvh: FAIL PCI or CMOS\n"
+msg_fail_clock: .asciz "pvh: FAIL kvmclock CPUID or PIT port 0x61\n"
 msg_fail_thre: .asciz "pvh: FAIL THR-empty interrupt\n"
 msg_fail_rx: .asciz "pvh: FAIL receive interrupt\n"
 
