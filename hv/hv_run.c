@@ -30,7 +30,11 @@
 
 #define HV_POLL_MS 100
 #define HV_MAX_POLLFDS (4 + 1 + HV_CONTROL_MAX_CLIENTS)
-#define HV_VRF_READY_MS 5000 /* verifier start-up: parse, load, seal */
+/* Verifier start-up (parse, hash, measure, load, seal): waited for while
+ * it or its swtpm keeps using CPU, so a slow (emulated) host is not a
+ * failure, up to a bound that only a stuck start-up reaches. */
+#define HV_VRF_READY_IDLE_MS 5000
+#define HV_VRF_READY_MAX_MS 600000
 #define HV_VRF_PING_MS 1000
 #define HV_VRF_ATTEST_MS 10000
 #define HV_QUOTE_LOG_MAX (1u << 20) /* event log bytes passed back */
@@ -412,7 +416,8 @@ static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
 static int take_code(struct hv_session *s)
 {
     struct vrf_msg ready;
-    int fd = hv_vrf_wait_ready(&s->vrf, HV_VRF_READY_MS, &ready);
+    int fd = hv_vrf_wait_ready(&s->vrf, s->swtpm.pid, HV_VRF_READY_IDLE_MS,
+                               HV_VRF_READY_MAX_MS, &ready);
     if (fd < 0 || hv_prot_setup(&s->vm, fd, ready.args[0]) != 0)
         return -1;
     if (memcmp(ready.data, s->image_sha256, 32) != 0) {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -48,12 +49,56 @@ static int recv_msg(int sock, struct vrf_msg *m, int *fd, int timeout_ms)
     return vrf_msg_recv(sock, m, fd) == (ssize_t)sizeof *m ? 0 : -1;
 }
 
-int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms, struct vrf_msg *ready)
+/* CPU time (clock ticks, user + system) pid has used; 0 if unknown. */
+static unsigned long long cpu_ticks(pid_t pid)
 {
-    int fd;
-    if (recv_msg(v->sock, ready, &fd, timeout_ms) != 0) {
+    char path[32], buf[512];
+    unsigned long long ut = 0, st = 0;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* after comm, which may hold ')' */
+    /* fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+                            "%llu %llu",
+                     &ut, &st) != 2)
+        return 0;
+    return ut + st;
+}
+
+int hv_vrf_wait_ready(struct hv_vrf *v, pid_t helper, int idle_ms, int max_ms,
+                      struct vrf_msg *ready)
+{
+    int fd = -1, waited = 0;
+    unsigned long long used = cpu_ticks(v->pid) + cpu_ticks(helper), now;
+    struct pollfd p = {.fd = v->sock, .events = POLLIN};
+    for (;;) {
+        int r = poll(&p, 1, idle_ms);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r != 0)
+            break;
+        waited += idle_ms;
+        now = cpu_ticks(v->pid) + cpu_ticks(helper);
+        if (now == used || waited >= max_ms) {
+            hv_err("verifier: no READY message after %d s (%s)",
+                   waited / 1000,
+                   now == used ? "it stopped making progress"
+                               : "the start-up limit");
+            return -1;
+        }
+        used = now;
+    }
+    if (vrf_msg_recv(v->sock, ready, &fd) != (ssize_t)sizeof *ready) {
         hv_err("verifier: no READY message (it failed to load the guest "
                "code, see above)");
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     if (ready->type != VRF_MSG_READY || fd < 0) {

@@ -19,9 +19,12 @@ struct hv_vrf {
 int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len,
                  const struct vrf_proc_cfg *cfg);
 
-/* Waits (at most timeout_ms) for the READY message and the code memfd that
- * comes with it. Returns the fd and fills *ready, or -1 (logged). */
-int hv_vrf_wait_ready(struct hv_vrf *v, int timeout_ms,
+/* Waits for the READY message and the code memfd that comes with it, as
+ * long as the verifier or helper (its swtpm, or 0) used CPU time in the
+ * last idle_ms (start-up hashes the image and talks to the TPM: minutes on
+ * an emulated lab host, milliseconds here) and at most max_ms in all.
+ * Returns the fd and fills *ready, or -1 (logged). */
+int hv_vrf_wait_ready(struct hv_vrf *v, pid_t helper, int idle_ms, int max_ms,
                       struct vrf_msg *ready);
 
 /* Sends req and waits (at most timeout_ms) for one reply, and the fd that
