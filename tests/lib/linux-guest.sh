@@ -58,7 +58,9 @@
 # commands too. With hvpatch.shell on the kernel command line, /init runs
 # an interactive shell on the console instead (a newcomer's demo), and
 # powers off when it exits. With hvpatch.lock, /init asks the monitor for
-# the kernel text lock (a byte to I/O port 0xe0) once it is reached. The image is reproducible (sorted, fixed
+# the kernel text lock (a byte to I/O port 0xe0, written by
+# /bin/hvpatch-lock: build/tests/guests/lock_port, or
+# $HVPATCH_LOCK_TOOL; the kernel has no /dev/port) once it is reached. The image is reproducible (sorted, fixed
 # mtimes, gzip -n): its digest, measured into PCR 9, depends on content only.
 #
 # klp and initramfs-klp serve the in-guest livepatch comparison
@@ -143,8 +145,11 @@ done
 echo "hvpatch-initramfs: init reached, $(uname -r), cpus=$(nproc)" >/dev/console
 # Boot is done: ask hvpatch run for the text lock (I/O port 0xe0).
 if [ -n "${lock:-}" ]; then
-    dd if=/dev/zero of=/dev/port bs=1 seek=224 count=1 2>/dev/null &&
+    if hvpatch-lock; then
         echo "hvpatch-initramfs: text lock requested" >/dev/console
+    else
+        echo "hvpatch-initramfs: text lock request failed" >/dev/console
+    fi
 fi
 if [ -n "$shell" ]; then
     setsid cttyhack sh -l
@@ -170,11 +175,14 @@ initramfs() {
     bb=$(command -v busybox) || die "busybox not installed (busybox-static)"
     ! ldd "$bb" >/dev/null 2>&1 ||
         die "$bb is dynamically linked: install busybox-static"
+    lock=${HVPATCH_LOCK_TOOL:-$(dirname "$0")/../../build/tests/guests/lock_port}
+    [ -x "$lock" ] || die "$lock not built (make build/tests/guests/lock_port)"
     mkdir -p "$out"
     tmp=$(mktemp -d "$out/.initramfs.XXXXXX")
     mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/tmp"
     cp "$bb" "$tmp/bin/busybox"
     ln -s busybox "$tmp/bin/sh"
+    cp "$lock" "$tmp/bin/hvpatch-lock"
     write_init "$tmp/init"
     # Reproducible: fixed mtimes; GNU cpio also renumbers inodes (busybox
     # cpio records the real ones, which differ from build to build).
