@@ -7,7 +7,7 @@
 # tests/lib/linux-guest.sh. Ctrl-C stops the VM; `exit` in the guest's
 # shell powers it off.
 #
-# Live patching, with throwaway keys: the initramfs asks for the text lock
+# Live patching, with throwaway keys (tests/lib/test-packages.sh): the initramfs asks for the text lock
 # once it runs (hvpatch.lock), and the demo applies HP-LINUX-0002
 # (cmdline_proc_show): `cat /proc/cmdline` in the guest shows it. On
 # kvm_pvm, where the kernel never reaches the shell, the demo locks the
@@ -30,15 +30,11 @@ initrd=$("$guest" initramfs "$dir")
 release=$("$guest" release "$dir")
 echo "linux-demo: the kernel's symbols (its /proc/kallsyms, under QEMU TCG), keys and two live patches"
 "$guest" kallsyms "$dir" >/dev/null
+tests/lib/test-packages.sh build/test-packages linux >/dev/null
+pk=build/test-packages/linux
 tmp=$(mktemp -d)
 lp=
 trap '{ [ -z "$lp" ] || kill "$lp" 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
-"$HVPATCH" keygen "$tmp/keys" >/dev/null
-for p in x2apic cmdline; do
-    "$HVPATCH" build "tests/linux/patches/hp-linux-$p/patch.json" \
-        --image "$dir/vmlinux" --symbols "$dir/kallsyms" -o "$tmp/$p.hvp" >/dev/null
-    "$HVPATCH" sign "$tmp/$p.hvp" --keys "$tmp/keys" -o "$tmp/$p.signed" >/dev/null
-done
 
 # hvpatch.shell: the initramfs runs an interactive shell on the console.
 append="console=ttyS0 pci=off 8250.nr_uarts=1 hvpatch.shell hvpatch.lock"
@@ -69,7 +65,7 @@ live_patch() {
         sleep 0.5
     done
     [ $pvm = 0 ] || "$HVPATCH" lock --vm "$tmp/vm.sock" >&2 || return 0
-    id=$("$HVPATCH" apply --vm "$tmp/vm.sock" --json "$tmp/$pkg.signed" | jq -r .id) || return 0
+    id=$("$HVPATCH" apply --vm "$tmp/vm.sock" --json "$pk/$pkg.signed" | jq -r .id) || return 0
     if [ $pvm = 1 ]; then
         echo "$say $id applied live to the running kernel: watch for \"x2apic enabled (hvpatch: live patch ...)\"" >&2
     else
@@ -88,7 +84,7 @@ live_patch &
 lp=$!
 rc=0
 "$HVPATCH" run --kernel "$kernel" --initrd "$initrd" --append "$append" \
-    --control "$tmp/vm.sock" --trust "$tmp/keys/trust" \
+    --control "$tmp/vm.sock" --trust "$pk/keys/trust" \
     --audit-log "$tmp/audit.jsonl" > >(tee "$tmp/console") || rc=$?
 if [ $pvm = 1 ] && [ $rc -eq 3 ]; then
     echo "linux-demo: the guest stopped where kvm_pvm's instruction emulator gave up, as expected on this host"

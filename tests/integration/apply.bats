@@ -4,42 +4,24 @@
 # live, what the guest sees, what the audit log and the TPM say, and every
 # failure the issue names (tampered, wrong baseline, rollback, verifier
 # killed, TPM gone, monitor killed mid-apply, concurrent applies, bad
-# requests). Keys and packages are made once per file, in its temp dir.
+# requests).
 
 load helpers
 
+# Keys and packages: tests/lib/test-packages.sh, made once and cached in
+# build/test-packages (the lab hosts get them ready-made).
 setup_file() {
     [ -x "$HVPATCH" ] || return 0
-    local t=$BATS_FILE_TMPDIR demo=$HVPATCH_ROOT/build/guest/demo.elf
-    local p=$HVPATCH_ROOT/guest/patches
-    [ -f "$demo" ] && command -v gcc >/dev/null || return 0
-    "$HVPATCH" keygen "$t/keys" >/dev/null
-    for n in 1 2; do
-        "$HVPATCH" build "$p/HP-2026-000$n.json" -o "$t/$n.hvp" >/dev/null
-        "$HVPATCH" sign "$t/$n.hvp" --keys "$t/keys" -o "$t/$n.signed" \
-            >/dev/null
-    done
-    # Tampered: one bit of the signed payload flipped after signing.
-    python3 - "$t/2.signed" "$t/2.tampered" <<'EOF'
-import sys
-b = bytearray(open(sys.argv[1], "rb").read())
-b[len(b) - 150] ^= 0x01  # inside the signed payload, before the signature
-open(sys.argv[2], "wb").write(b)
-EOF
-    # Wrong baseline: built against another image (one more byte at the end).
-    cp "$demo" "$t/other.elf"
-    printf 'x' >>"$t/other.elf"
-    "$HVPATCH" build "$p/HP-2026-0002.json" --image "$t/other.elf" \
-        -o "$t/other.hvp" >/dev/null
-    "$HVPATCH" sign "$t/other.hvp" --keys "$t/keys" -o "$t/other.signed" \
-        >/dev/null
+    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
+        demo >/dev/null
 }
 
 setup() {
     require_kvm
     require_swtpm
-    [ -f "$BATS_FILE_TMPDIR/1.signed" ] || skip "packages not built (gcc or build/)"
-    K=$BATS_FILE_TMPDIR
+    K=$HVPATCH_ROOT/build/test-packages/demo
+    [ ! -s "$K.skip" ] || skip "packages not built: $(cat "$K.skip")"
+    [ -f "$K/done" ] || { echo "packages not built (tests/lib/test-packages.sh)"; return 1; }
     AUDIT=$BATS_TEST_TMPDIR/audit.jsonl
 }
 

@@ -15,7 +15,6 @@ load helpers
 
 LINUX_DIR=${HVPATCH_LINUX_DIR:-$HVPATCH_ROOT/build/linux}
 GUEST_SH=$HVPATCH_ROOT/tests/lib/linux-guest.sh
-PATCHES=$HVPATCH_ROOT/tests/linux/patches
 PVH=$HVPATCH_ROOT/build/tests/guests/pvh_platform.elf
 PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md)"
 APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1"
@@ -24,9 +23,10 @@ APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1"
 FTRACE_SECONDS=${LINUX_FTRACE_SECONDS:-240}
 X2APIC_SECONDS=${LINUX_X2APIC_SECONDS:-180}
 
-# Kernel, symbols, keys and packages: made once for the file.
+# Kernel, symbols, keys and packages: made once (tests/lib/test-packages.sh,
+# cached in build/test-packages; the lab hosts get them ready-made).
 setup_file() {
-    local t=$BATS_FILE_TMPDIR log=$BATS_FILE_TMPDIR/setup.log
+    local log=$BATS_FILE_TMPDIR/setup.log
     [ -x "$HVPATCH" ] || return 0
     if ! "$GUEST_SH" vmlinux "$LINUX_DIR" >"$log" 2>&1 ||
         ! "$GUEST_SH" initramfs "$LINUX_DIR" >>"$log" 2>&1 ||
@@ -34,46 +34,27 @@ setup_file() {
         {
             echo "cannot fetch Debian's kernel or dump its symbols:"
             tail -n 3 "$log"
-        } | tr '\n' ' ' >"$t/skip"
+        } | tr '\n' ' ' >"$BATS_FILE_TMPDIR/skip"
         return 0
     fi
-    "$HVPATCH" keygen "$t/keys" >/dev/null
-    for p in x2apic cmdline; do
-        "$HVPATCH" build "$PATCHES/hp-linux-$p/patch.json" \
-            --image "$LINUX_DIR/vmlinux" \
-            --symbols "$LINUX_DIR/kallsyms" -o "$t/$p.hvp" >>"$log" 2>&1 &&
-            "$HVPATCH" sign "$t/$p.hvp" --keys "$t/keys" -o "$t/$p.signed" \
-                >>"$log" 2>&1 || {
-            echo "cannot build hp-linux-$p: $(tail -n 1 "$log")" >"$t/fail"
-            return 0
-        }
-    done
-    # Tampered: one bit of the signed payload flipped after signing.
-    python3 - "$t/cmdline.signed" "$t/cmdline.tampered" <<'EOF'
-import sys
-b = bytearray(open(sys.argv[1], "rb").read())
-b[len(b) - 150] ^= 0x01
-open(sys.argv[2], "wb").write(b)
-EOF
-    # Wrong baseline: built against another kernel file (one more byte).
-    cp "$LINUX_DIR/vmlinux" "$t/other"
-    printf 'x' >>"$t/other"
-    "$HVPATCH" build "$PATCHES/hp-linux-cmdline/patch.json" --image "$t/other" \
-        --symbols "$LINUX_DIR/kallsyms" -o "$t/other.hvp" >>"$log" 2>&1 &&
-        "$HVPATCH" sign "$t/other.hvp" --keys "$t/keys" -o "$t/other.signed" \
-            >>"$log" 2>&1 || echo "cannot build the wrong-baseline package" >"$t/fail"
-    rm -f "$t/other"
+    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
+        linux >>"$log" 2>&1 ||
+        echo "cannot build the Linux test packages: $(tail -n 1 "$log")" >"$BATS_FILE_TMPDIR/fail"
 }
 
-setup() { K=$BATS_FILE_TMPDIR; AUDIT=$BATS_TEST_TMPDIR/audit.jsonl; }
+setup() {
+    K=$HVPATCH_ROOT/build/test-packages/linux
+    AUDIT=$BATS_TEST_TMPDIR/audit.jsonl
+}
 teardown() { vm_stop; }
 
 require_debian_kernel() {
     require_kvm
     require_swtpm
-    [ ! -s "$K/skip" ] || skip "$(cat "$K/skip")"
+    [ ! -s "$BATS_FILE_TMPDIR/skip" ] || skip "$(cat "$BATS_FILE_TMPDIR/skip")"
     # the kernel is here: a package that does not build is a failure
-    [ ! -s "$K/fail" ] || { cat "$K/fail"; return 1; }
+    [ ! -s "$BATS_FILE_TMPDIR/fail" ] || { cat "$BATS_FILE_TMPDIR/fail"; return 1; }
+    [ ! -s "$K.skip" ] || { cat "$K.skip"; return 1; }
     VMLINUX=$LINUX_DIR/vmlinux
     INITRD=$LINUX_DIR/initramfs.cpio.gz
 }
@@ -162,10 +143,12 @@ audit_has() { jq -e "select($1)" "$AUDIT" >/dev/null; }
 @test "full boot: the initramfs asks for the lock; cmdline_proc_show patched live, seen in /proc/cmdline; revert" {
     require_debian_kernel
     [ "$(kvm_flavour)" != kvm_pvm ] || skip "$PVM_REASON"
+    local d=$BATS_TEST_TMPDIR nonce=0123456789abcdef0123456789abcdef
+    lab_note
     vm_start --kernel "$VMLINUX" --initrd "$INITRD" \
-        --append "console=ttyS0 quiet pci=off 8250.nr_uarts=1 hvpatch.lock" \
+        --append "console=ttyS0 quiet pci=off 8250.nr_uarts=1 hvpatch.lock${LINUX_EXTRA_APPEND:+ $LINUX_EXTRA_APPEND}" \
         --trust "$K/keys/trust" --audit-log "$AUDIT"
-    vm_wait_console "hvpatch-guest: ready" 120
+    vm_wait_console "hvpatch-guest: ready" "${LINUX_BOOT_SECONDS:-120}"
     wait_for "text lock" 20 audit_has '.event == "text-locked"'
     vm_send "sleep 100000 & echo pid=\$!"
     vm_wait_console "pid=[0-9]+"
@@ -186,4 +169,10 @@ audit_has() { jq -e "select($1)" "$AUDIT" >/dev/null; }
     # a write to locked text from inside is blocked and audited
     vm_send "echo function > /sys/kernel/tracing/current_tracer"
     wait_for "blocked writes audited" 20 audit_has '.event == "guest-write-blocked"'
+    # the VM's own swtpm: a fresh quote agrees with the audit log
+    run "$HVPATCH" attest --vm "$VM_SOCK" --nonce "$nonce" --out "$d/att"
+    [ "$status" -eq 0 ]
+    run "$HVPATCH" audit verify "$AUDIT" --attestation "$d/att"
+    echo "$output"
+    [ "$status" -eq 0 ]
 }
