@@ -243,6 +243,14 @@ $(B)/tests/guests/pvh_platform.elf: tests/guests/pvh_platform.S \
 	$(Q)$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) \
 		-Wl,--no-warn-rwx-segments -T tests/guests/pvh.ld $< -o $@
 build-check: $(B)/tests/guests/pvh_platform.elf
+# The test initramfs's /bin/hvpatch-lock (tests/lib/linux-guest.sh): a
+# static Linux user program, no libc.
+LOCK_PORT := $(B)/tests/guests/lock_port
+$(LOCK_PORT): tests/guests/lock_port.S
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(GUEST_CC) -nostdlib -static -no-pie -Wl,--build-id=none $< -o $@
+build-check: $(LOCK_PORT)
 
 CMOCKA_LIBS := -lcmocka
 # Unit tests: tests/unit/test_<name>.c, linked with the host objects they
@@ -427,8 +435,8 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 # ---------------------------------------------------------------- targets
-.PHONY: all deps deps-test deps-linux deps-bench build-check check demo \
-	linux-demo bench fuzz soak clean format
+.PHONY: all deps deps-test deps-linux deps-bench build-check check check-vtx \
+	demo linux-demo linux-demo-amdv bench fuzz soak clean format
 
 all: deps $(B)/hvpatch
 
@@ -449,18 +457,30 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
 	$(Q)tests/demo.sh
 
+# Every lab-host test (tests/lib/lab-suite.sh) on VT-x with EPT, inside
+# Bochs: what `make check` runs on emulated AMD-V, slower (docs/LABHOSTS.md).
+check-vtx: deps-test
+	$(Q)$(MAKE) --no-print-directory build-check
+	$(Q)LAB_SUITES=vtx-full TESTS_ONLY='lab/*' tests/run
+
 # Debian's cloud kernel under hvpatch, console on the terminal: a shell in
 # the guest on VT-x/AMD-V (tests/linux-demo.sh).
 linux-demo: deps-linux
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
+	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(LOCK_PORT)
 	$(Q)tests/linux-demo.sh
 deps-linux:
 	@scripts/deps.sh linux
 
+# make linux-demo inside the emulated AMD-V lab host (QEMU TCG, kvm_amd):
+# a shell in the guest, on any machine (docs/LABHOSTS.md).
+linux-demo-amdv: deps-test
+	$(Q)$(MAKE) --no-print-directory build-check
+	$(Q)tests/lib/labhost.sh run amdv -i -t 3600 -- tests/linux-demo.sh
+
 # The in-guest livepatch rows (tests/bench/bench_klp.sh) boot Linux under
 # QEMU with the boot library's test tool and stub.
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool \
+	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool $(LOCK_PORT) \
 		$(B)/tests/linux_boot_tool $(B)/tests/linux_qemu_stub.bin
 	$(Q)tests/bench/bench.sh
 deps-bench:

@@ -27,6 +27,13 @@ kvm_flavour() {
     echo "$f"
 }
 
+# lab_note: in a test that boots Debian's kernel, says (as a TAP comment)
+# which extra command-line options an emulated lab host made it pass.
+lab_note() {
+    [ -z "${LINUX_EXTRA_APPEND:-}" ] ||
+        echo "# $(kvm_flavour): guest command line + '$LINUX_EXTRA_APPEND' (${LINUX_EXTRA_WHY:-lab host})" >&3
+}
+
 # ------------------------------------------------------------ running VMs
 # vm_start [hvpatch run options...]: boots a VM in the background with a
 # control socket and a console fed from a FIFO. Sets VM_PID, VM_SOCK,
@@ -42,21 +49,40 @@ vm_start() {
         2>"$VM_ERR" 3>&- &
     VM_PID=$!
     exec 7>"$VM_IN" # keep the console open until vm_stop
-    wait_for "control socket" 10 test -S "$VM_SOCK"
+    # start-up hashes the guest image and talks to a new swtpm
+    wait_for "control socket" 10 socket_or_exit
+    [ -S "$VM_SOCK" ] || {
+        echo "the monitor exited before its control socket appeared" >&2
+        sed 's/^/monitor: /' "$VM_ERR" >&2
+        return 1
+    }
 }
+
+# socket_or_exit: the control socket is there, or the monitor is gone.
+socket_or_exit() { [ -S "$VM_SOCK" ] || ! kill -0 "$VM_PID" 2>/dev/null; }
 
 # vm_send LINE: types a line on the guest console.
 vm_send() { printf '%s\n' "$1" >&7; }
 
 # wait_for WHAT SECONDS CMD...: polls CMD every 50 ms until it succeeds.
+# SECONDS is multiplied by HVPATCH_TIME_SCALE (default 1), which
+# tests/lib/lab-suite.sh raises inside emulated lab hosts: the bounds are
+# the same tests' bounds, scaled to a CPU emulated many times slower.
 wait_for() {
-    local what=$1 secs=$2 i
+    local what=$1 secs=$(($2 * ${HVPATCH_TIME_SCALE:-1})) i
     shift 2
     for ((i = 0; i < secs * 20; i++)); do
         "$@" 2>/dev/null && return 0
+        # a VM that is gone prints and logs nothing more: no use waiting
+        if [ -n "${VM_PID:-}" ] && ! kill -0 "$VM_PID" 2>/dev/null; then
+            "$@" 2>/dev/null && return 0
+            echo "the VM exited while waiting for $what" >&2
+            secs=
+            break
+        fi
         sleep 0.05
     done
-    echo "timed out after ${secs}s waiting for $what" >&2
+    [ -z "$secs" ] || echo "timed out after ${secs}s waiting for $what" >&2
     [ -n "${VM_ERR:-}" ] && sed 's/^/monitor: /' "$VM_ERR" >&2
     [ -n "${VM_OUT:-}" ] && sed 's/^/console: /' "$VM_OUT" >&2
     return 1

@@ -24,7 +24,8 @@ BOOT_SECONDS=${LINUX_BOOT_SECONDS:-120}
 PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md)"
 # No "quiet", so the banner reaches the console; earlycon prints from the
 # moment the kernel parses its command line instead of from console_init.
-APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1"
+# LINUX_EXTRA_APPEND: what an emulated lab host needs besides (lab_note).
+APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1${LINUX_EXTRA_APPEND:+ $LINUX_EXTRA_APPEND}"
 
 # Fetched once for the file; the reason is kept so each test can skip.
 setup_file() {
@@ -61,6 +62,7 @@ require_debian_kernel() {
 require_full_boot() {
     require_debian_kernel
     [ "$(kvm_flavour)" != kvm_pvm ] || skip "$PVM_REASON"
+    lab_note
 }
 
 # children: the monitor's child processes (swtpm, verifier, clean-up).
@@ -128,6 +130,8 @@ refused() {
     vm_start --kernel "$PVH" --append "p+"
     vm_wait_console "^pvh: start info ok"
     vm_wait_console "^pvh: no PCI bus, CMOS ok"
+    # how Linux measures its clock: kvmclock found, or the PIT via 0x61
+    vm_wait_console "^pvh: kvmclock in CPUID, PIT channel 2 through port 0x61 ok"
     # the THR-empty interrupt: IER/IIR, KVM_IRQ_LINE from a vCPU thread,
     # IOAPIC pin 4 (edge, active high) to the LAPIC
     vm_wait_console "^pvh: uart THR-empty interrupt ok"
