@@ -22,9 +22,11 @@ struct vrf_proc_tpm {
  * (firmware stub, image, command line, initrd) into PCR 0, 4, 8, 9 and
  * the log. For kind "linux" the stub is the kernel's firmware area
  * (fw_linux_fw_area() for its entry path) and the image the kernel file.
- * Fills boot_id. Returns 0, or -1 with the reason logged. */
+ * Fills boot_id and image_sha256 (the baseline, from PCR 4's event: the
+ * image is hashed once). Returns 0, or -1 with the reason logged. */
 int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
-                      const uint8_t *image, size_t len, uint8_t boot_id[32]);
+                      const uint8_t *image, size_t len, uint8_t boot_id[32],
+                      uint8_t image_sha256[32]);
 
 /* Records the lock point of the code in PCR 10 and the log: action
  * text-lock, digest = SHA-256 of the whole protected region. For the demo

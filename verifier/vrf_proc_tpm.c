@@ -59,7 +59,7 @@ static uint8_t *stub_bytes(const struct vrf_proc_cfg *cfg, size_t *len)
 
 int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
                       const uint8_t *image, size_t len,
-                      uint8_t boot_id[32])
+                      uint8_t boot_id[32], uint8_t image_sha256[32])
 {
     char err[256];
     uint16_t algs[FW_EVLOG_MAX_ALGS];
@@ -108,6 +108,7 @@ int vrf_proc_tpm_boot(struct vrf_proc_tpm *pt, const struct vrf_proc_cfg *cfg,
         goto cleanup;
     }
     memcpy(boot_id, boot.boot_id, 32);
+    memcpy(image_sha256, boot.image_digest, 32);
     pt->state = VRF_TPM_STATE_OK;
     ret = 0;
 cleanup:
