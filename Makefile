@@ -480,7 +480,7 @@ linux-demo-amdv: deps-test
 # The in-guest livepatch rows (tests/bench/bench_klp.sh) boot Linux under
 # QEMU with the boot library's test tool and stub.
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(B)/bench/tpm_tool $(LOCK_PORT) \
+	$(Q)$(MAKE) --no-print-directory build-check $(B)/bench/tpm_tool \
 		$(B)/tests/linux_boot_tool $(B)/tests/linux_qemu_stub.bin
 	$(Q)tests/bench/bench.sh
 deps-bench:

@@ -141,6 +141,16 @@ row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
 tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
 # In-guest livepatch; its medians (ms) stay in $tmp/klp as KEY=VALUE lines.
+# Hardware virtualization, side by side in one run: inside the emulated
+# AMD-V lab host here (tests/bench/bench_lab.sh, docs/LABHOSTS.md).
+if [ "$flavour" = kvm_pvm ]; then
+    LABHOST_BENCH=1 tests/lib/labhost.sh run amdv -t 3600 -- \
+        tests/bench/bench_lab.sh --rows >"$tmp/lab" 2>&1 || true
+    grep '^|' "$tmp/lab" ||
+        { tail -n 5 "$tmp/lab"; echo "| AMD-V lab host: failed (see above) | - | - | - |"; }
+else
+    tests/bench/bench_lab.sh --rows || echo "| lab rows: failed (see above) | - | - | - |"
+fi
 BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||
     echo "| in-guest livepatch: failed (see above) | - | - | - |"
 BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_linux_patch.sh --rows ||

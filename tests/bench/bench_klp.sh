@@ -44,22 +44,6 @@ if ! initrd=$(tests/lib/linux-guest.sh initramfs-klp "$dir" 2>"$tmp/klp.err"); t
     skipped "no module: $(tail -n 1 "$tmp/klp.err")"
 fi
 
-# rc_count: how many commands the guest has finished.
-rc_count() { grep -ac '^hvpatch-guest: rc=' "$CONSOLE" || true; }
-# guest_run SECONDS LINE: runs LINE in the guest, waits for it to finish;
-# fails on a non-zero exit status or when QEMU stops.
-guest_run() {
-    local limit=$1 n t0
-    n=$(rc_count)
-    t0=$SECONDS
-    printf '%s\n' "$2" >&7
-    while [ "$(rc_count)" -le "$n" ]; do
-        kill -0 "$pid" 2>/dev/null || return 1
-        ((SECONDS - t0 < limit)) || { echo "bench_klp: '${2:0:40}' still running after ${limit}s" >&2; return 1; }
-        sleep 0.1
-    done
-    grep -a '^hvpatch-guest: rc=' "$CONSOLE" | tail -n 1 | grep -q 'rc=0'
-}
 failed() {
     echo "bench_klp: $1; console:" >&2
     tail -n 20 "$CONSOLE" | tr -d '\r' | sed 's/^/  /' >&2

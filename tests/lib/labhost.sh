@@ -31,10 +31,15 @@
 # archive appended to it for each run.
 #
 # Environment: LABHOST_DIR (default build/labhost), LABHOST_KEEP=1 keeps
-# the per-run scratch directory, BOCHS_IPS (default 2000000000).
-set -euo pipefail
+# the per-run scratch directory, BOCHS_IPS (default 2000000000),
+# LABHOST_BENCH=1 a bigger image (l1-bench) with QEMU and the livepatch
+# module's initramfs for tests/bench/bench_lab.sh.
+set -eEuo pipefail
+# a step that fails says which, instead of ending the run silently
+trap 'echo "labhost.sh: line $LINENO: \"$BASH_COMMAND\" failed" >&2' ERR
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH=${LABHOST_BENCH:+-bench}
 LAB=${LABHOST_DIR:-$ROOT/build/labhost}
 LINUX=${HVPATCH_LINUX_DIR:-$ROOT/build/linux}
 GUEST_SH=$ROOT/tests/lib/linux-guest.sh
@@ -62,6 +67,7 @@ project_files() {
         find build/tests/guests -type f -not -name '*.d' -not -name '*.o'
         find build/linux -maxdepth 1 -type f -not -name '.*' \
             -not -name 'initramfs-klp*'
+        [ -z "$BENCH" ] || echo build/linux/initramfs-klp.cpio.gz
         find build/test-packages -type f 2>/dev/null) | LC_ALL=C sort
 }
 
@@ -127,6 +133,13 @@ stage_userland() {
         [ -e "$r/usr/bin/$f" ] || [ -e "$r/usr/sbin/$f" ] ||
             ln -s busybox "$r/usr/bin/$f"
     done
+    if [ -n "$BENCH" ]; then # QEMU microvm with KVM, for bench_lab.sh
+        copy_elf "$r" /usr/bin/qemu-system-x86_64
+        for f in qboot.rom bios-microvm.bin pvh.bin linuxboot_dma.bin \
+            multiboot_dma.bin kvmvapic.bin; do
+            copy_path "$r" "/usr/share/qemu/$f"
+        done
+    fi
     mkdir -p "$r/etc" "$r/root" "$r/tmp" "$r/proc" "$r/sys" "$r/dev" "$r/run"
     chmod 1777 "$r/tmp"
     echo "root:x:0:0:root:/root:/bin/bash" >"$r/etc/passwd"
@@ -203,6 +216,7 @@ prepare_inputs() {
     "$GUEST_SH" vmlinux "$LINUX" >/dev/null
     "$GUEST_SH" initramfs "$LINUX" >/dev/null
     "$GUEST_SH" kallsyms "$LINUX" >/dev/null
+    [ -z "$BENCH" ] || "$GUEST_SH" initramfs-klp "$LINUX" >/dev/null
     "$ROOT/tests/lib/test-packages.sh" "$ROOT/build/test-packages" >/dev/null
     local f
     for f in build/hvpatch build/asan/hvpatch build/guest/demo.elf \
@@ -213,7 +227,7 @@ prepare_inputs() {
 
 image() {
     mkdir -p "$LAB"
-    local img=$LAB/l1.cpio.gz stamp=$LAB/l1.inputs
+    local img=$LAB/l1$BENCH.cpio.gz stamp=$LAB/l1$BENCH.inputs
     prepare_inputs
     if [ -s "$img" ] && ! inputs_newer "$stamp"; then
         echo "$img"
