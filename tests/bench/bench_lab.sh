@@ -30,8 +30,7 @@ rows_only=0
 [ "${1:-}" = --rows ] && rows_only=1
 
 row() { printf '| %-44s | %10s | %10s | %-10s |\n' "$@"; }
-flavour=none
-for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+flavour=$(tests/lib/kvm-info.sh --flavour)
 [ $rows_only = 1 ] || echo "hvpatch lab bench: $flavour, $(nproc) CPUs"
 if [ "$flavour" = kvm_pvm ] || [ "$flavour" = none ]; then
     row "lab rows: SKIPPED (needs VT-x or AMD-V; $flavour)" - - -

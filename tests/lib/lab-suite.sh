@@ -43,8 +43,7 @@ vtx*)
     export LINUX_EXTRA_WHY="Bochs bug: L1 interrupts stay masked while an L2 vCPU spins with interrupts off" ;;
 esac
 tests/lib/kvm-info.sh
-flavour=none
-for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+flavour=$(tests/lib/kvm-info.sh --flavour)
 # A lab host exists to run what the bare machine skips: a skip here fails.
 bats --tap -f "$filter" "${files[@]}" 2>&1 |
     sed -u -E -e "s/^ok ([0-9]+) (.*) # skip(.*)$/not ok \1 \2 (skipped in a lab host:\3)/I" \
