@@ -141,6 +141,10 @@ row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
 tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
 # In-guest livepatch; its medians (ms) stay in $tmp/klp as KEY=VALUE lines.
+BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||
+    echo "| in-guest livepatch: failed (see above) | - | - | - |"
+BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_linux_patch.sh --rows ||
+    echo "| hvpatch apply, Linux: failed (see above) | - | - | - |"
 # Hardware virtualization, side by side in one run: inside the emulated
 # AMD-V lab host here (tests/bench/bench_lab.sh, docs/LABHOSTS.md).
 if [ "$flavour" = kvm_pvm ]; then
@@ -151,8 +155,4 @@ if [ "$flavour" = kvm_pvm ]; then
 else
     tests/bench/bench_lab.sh --rows || echo "| lab rows: failed (see above) | - | - | - |"
 fi
-BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||
-    echo "| in-guest livepatch: failed (see above) | - | - | - |"
-BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_linux_patch.sh --rows ||
-    echo "| hvpatch apply, Linux: failed (see above) | - | - | - |"
 tests/bench/bench_libvirt.sh --rows || echo "| libvirt audit: failed (see above) | - | - | - |"

@@ -16,7 +16,7 @@ load helpers
 LINUX_DIR=${HVPATCH_LINUX_DIR:-$HVPATCH_ROOT/build/linux}
 GUEST_SH=$HVPATCH_ROOT/tests/lib/linux-guest.sh
 PVH=$HVPATCH_ROOT/build/tests/guests/pvh_platform.elf
-PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md)"
+PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md); runs in the AMD-V and VT-x lab hosts (lab/amdv, lab/vtx)"
 APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1"
 # Measured on kvm_pvm (a loaded 2-core machine): "ftrace: allocated" at
 # ~60 s, "x2apic enabled" ~30 s after it.

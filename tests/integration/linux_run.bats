@@ -21,7 +21,7 @@ PVH=$HVPATCH_ROOT/build/tests/guests/pvh_platform.elf
 # Bounds, in seconds. Measured on kvm_pvm: "Linux version" at ~19 s.
 FIRST_LINE_SECONDS=${LINUX_FIRST_LINE_SECONDS:-90}
 BOOT_SECONDS=${LINUX_BOOT_SECONDS:-120}
-PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md)"
+PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md); runs in the AMD-V and VT-x lab hosts (lab/amdv, lab/vtx)"
 # No "quiet", so the banner reaches the console; earlycon prints from the
 # moment the kernel parses its command line instead of from console_init.
 # LINUX_EXTRA_APPEND: what an emulated lab host needs besides (lab_note).

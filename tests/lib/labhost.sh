@@ -239,7 +239,7 @@ image() {
     local r f
     r=$(mktemp -d "$LAB/.root.XXXXXX")
     # shellcheck disable=SC2064
-    trap "rm -rf '$r'" EXIT
+    trap "rm -rf '$r' '$r.cpio.gz'" EXIT
     stage_userland "$r"
     stage_modules "$r"
     write_l1_init "$r/init"
@@ -250,8 +250,8 @@ image() {
         if [ -x "$ROOT/build/$f" ]; then copy_libs "$r" "$ROOT/build/$f"; fi
     done
     (cd "$r" && find . | LC_ALL=C sort |
-        cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$img.tmp"
-    mv "$img.tmp" "$img"
+        cpio --quiet -o -H newc -R 0:0) | gzip -1 >"$r.cpio.gz"
+    mv "$r.cpio.gz" "$img" # atomic: another run may be reading the last one
     project_files | md5sum >"$stamp"
     rm -rf "$r"
     trap - EXIT
