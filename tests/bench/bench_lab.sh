@@ -89,7 +89,7 @@ pid=
 ms() { pct "$1" | awk '{printf "%.2f", $1/1e6}'; }
 klp_med=$(ms 50 <"$tmp/klp")
 apply_med=$(jq -r .time_ns.total "$tmp/apply" | ms 50)
-row "in-guest livepatch, $flavour: insmod -> done (n=$(wc -l <"$tmp/klp"))" \
+row "in-guest livepatch: insmod -> done (n=$(wc -l <"$tmp/klp"))" \
     "$klp_med ms" "$(ms 99 <"$tmp/klp") ms" -
 row "hvpatch apply, same guest and change (n=$applies)" "$apply_med ms" \
     "$(jq -r .time_ns.total "$tmp/apply" | ms 99) ms" -
