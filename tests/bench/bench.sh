@@ -148,6 +148,7 @@ BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_linux_patch.sh --rows ||
 # Hardware virtualization, side by side in one run: inside the emulated
 # AMD-V lab host here (tests/bench/bench_lab.sh, docs/LABHOSTS.md).
 if [ "$flavour" = kvm_pvm ]; then
+    echo "| emulated AMD-V lab host (QEMU TCG, kvm_amd): | ratios count |          - | -          |"
     LABHOST_BENCH=1 tests/lib/labhost.sh run amdv -t 3600 -- \
         tests/bench/bench_lab.sh --rows >"$tmp/lab" 2>&1 || true
     grep '^|' "$tmp/lab" ||
