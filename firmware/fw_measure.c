@@ -21,8 +21,8 @@ void fw_hex32(const uint8_t d[FW_SHA256_SIZE], char hex[65])
 }
 
 /* One record: digests of `measured` (or of the event data itself when
- * measured == NULL), reserve, extend, append. */
-/* Measures one event; *digests (if not NULL) gets its digests. */
+ * measured == NULL), reserve, extend, append; *digests (if not NULL) gets
+ * the digests. */
 static int measure_d(struct fw_evlog *log, uint32_t pcr, uint32_t type,
                      const void *measured, size_t measured_len,
                      const void *data, size_t data_len, fw_extend_fn extend,
