@@ -52,7 +52,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
 
 # ------------------------------------------------------------------ image
@@ -185,7 +185,9 @@ fi
 for m in kvm_amd kvm_intel; do
     [ -d /sys/module/$m ] || continue
     p=/sys/module/$m/parameters
-    say "$m loaded: npt=$(cat $p/npt 2>/dev/null) ept=$(cat $p/ept 2>/dev/null), /dev/kvm $( [ -c /dev/kvm ] && echo present || echo missing)"
+    slat=ept
+    [ -e $p/npt ] && slat=npt
+    say "$m loaded: $slat=$(cat $p/$slat), /dev/kvm $( [ -c /dev/kvm ] && echo present || echo missing)"
 done
 cd /hvpatch
 if [ -e /lab/interactive ]; then
@@ -429,5 +431,7 @@ case "${1:-}" in
 image) image ;;
 run) shift; run "$@" ;;
 -h | --help) usage ;;
-*) usage >&2; exit 2 ;;
+*)
+    echo "usage: labhost.sh image | run amdv|vtx [-t SECONDS] [-c CPUS] [-i] -- COMMAND... (--help)" >&2
+    exit 2 ;;
 esac
