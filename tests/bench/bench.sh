@@ -102,8 +102,7 @@ stop_vm
 col() { jq -r "$1" "$2"; }
 ms() { pct "$1" | awk '{printf "%.2f", $1/1e6}'; }
 
-flavour=none
-for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+flavour=$(tests/lib/kvm-info.sh --flavour)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 echo
 echo "hvpatch bench: $cpu, $flavour, $(nproc) cores"

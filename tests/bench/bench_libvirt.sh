@@ -81,8 +81,7 @@ row_rate() { # METRIC FILE AIM
 }
 
 if [ $rows_only -eq 0 ]; then
-    flavour=none
-    for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+    flavour=$(tests/lib/kvm-info.sh --flavour)
     echo
     echo "hvpatch bench (libvirt audit): $(nproc) cores, $flavour, libvirt $(virsh -v)," \
         "guest: Debian cloud kernel, $mib MiB of text"

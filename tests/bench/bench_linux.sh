@@ -27,8 +27,7 @@ rows_only=0
 
 row() { printf '| %-44s | %10s | %10s | %-10s |\n' "$@"; }
 
-flavour=none
-for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+flavour=$(tests/lib/kvm-info.sh --flavour)
 pvm=
 [ "$flavour" = kvm_pvm ] && pvm=" (PVM)"
 

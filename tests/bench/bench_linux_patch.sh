@@ -23,8 +23,7 @@ patch=tests/linux/patches/hp-linux-cmdline/patch.json
 
 row() { printf '| %-44s | %10s | %10s | %-10s |\n' "$@"; }
 
-flavour=none
-for m in kvm_intel kvm_amd kvm_pvm; do [ -d /sys/module/$m ] && flavour=$m; done
+flavour=$(tests/lib/kvm-info.sh --flavour)
 if ! vmlinux=$(tests/lib/linux-guest.sh vmlinux "$dir" 2>/dev/null) ||
     ! initrd=$(tests/lib/linux-guest.sh initramfs "$dir" 2>/dev/null) ||
     ! tests/lib/linux-guest.sh kallsyms "$dir" >/dev/null 2>&1; then

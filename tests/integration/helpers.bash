@@ -19,13 +19,7 @@ require_swtpm() {
 }
 
 # kvm_flavour: prints kvm_intel, kvm_amd, kvm_pvm or none.
-kvm_flavour() {
-    local m f=none
-    for m in kvm_intel kvm_amd kvm_pvm; do
-        [ -d /sys/module/$m ] && f=$m
-    done
-    echo "$f"
-}
+kvm_flavour() { "$HVPATCH_ROOT/tests/lib/kvm-info.sh" --flavour; }
 
 # lab_note: in a test that boots Debian's kernel, says (as a TAP comment)
 # which extra command-line options an emulated lab host made it pass.
