@@ -64,19 +64,19 @@ vm_send() { printf '%s\n' "$1" >&7; }
 # the same tests' bounds, scaled to a CPU emulated many times slower.
 wait_for() {
     local what=$1 secs=$(($2 * ${HVPATCH_TIME_SCALE:-1})) i
+    local why="timed out after ${secs}s"
     shift 2
     for ((i = 0; i < secs * 20; i++)); do
         "$@" 2>/dev/null && return 0
         # a VM that is gone prints and logs nothing more: no use waiting
         if [ -n "${VM_PID:-}" ] && ! kill -0 "$VM_PID" 2>/dev/null; then
             "$@" 2>/dev/null && return 0
-            echo "the VM exited while waiting for $what" >&2
-            secs=
+            why="the VM exited"
             break
         fi
         sleep 0.05
     done
-    [ -z "$secs" ] || echo "timed out after ${secs}s waiting for $what" >&2
+    echo "$why waiting for $what" >&2
     [ -n "${VM_ERR:-}" ] && sed 's/^/monitor: /' "$VM_ERR" >&2
     [ -n "${VM_OUT:-}" ] && sed 's/^/console: /' "$VM_OUT" >&2
     return 1

@@ -206,13 +206,14 @@ EOF
 
 # inputs_newer STAMP: true if any input of the image is newer than STAMP.
 inputs_newer() {
-    local f
+    local f files
     [ -e "$1" ] || return 0
     [ "$0" -nt "$1" ] && return 0
+    files=$(project_files)
     while read -r f; do
         [ "$ROOT/$f" -nt "$1" ] && return 0
-    done < <(project_files)
-    [ "$(project_files | md5sum)" = "$(cat "$1")" ] || return 0
+    done <<<"$files"
+    [ "$(md5sum <<<"$files")" = "$(cat "$1")" ] || return 0
     return 1
 }
 
