@@ -404,14 +404,15 @@ run() {
         exit $?
     fi
     : >"$d/console"
+    : >"$d/out" # before the loop reads it: tee below may not have run yet
     "start_$kind" "$d"
     local start=$SECONDS rc=
     # the console as it grows, until the emulator is gone
     tail -n +1 -f --pid="$EMU_PID" "$d/console" 2>/dev/null |
-        sed -u 's/\r//g' | tee "$d/out" &
+        sed -u 's/\r//g' | tee -a "$d/out" &
     TAIL_PID=$!
     while :; do
-        rc=$(sed -n 's/^hvpatch-lab: exit \([0-9]*\)$/\1/p' "$d/out" 2>/dev/null | tail -n 1)
+        rc=$(sed -n 's/^hvpatch-lab: exit \([0-9]*\)$/\1/p' "$d/out" | tail -n 1)
         [ -z "$rc" ] || break
         if ! kill -0 "$EMU_PID" 2>/dev/null; then
             echo "labhost.sh: the $kind lab host stopped without reporting a status" >&2
