@@ -331,14 +331,14 @@ static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
 }
 
 static const struct hv_control_cmd hv_run_cmds[] = {
-    {"status", cmd_status, 0},
-    {"apply", cmd_apply, 0},
-    {"revert", cmd_revert, 1},
-    {"lock", cmd_lock, 0},
-    {"attest", cmd_attest, 1},
-    {"pause", cmd_pause, 0},
-    {"resume", cmd_resume, 0},
-    {"quit", cmd_quit, 0},
+    {"status", cmd_status, 0, 0},
+    {"apply", cmd_apply, 0, 1},
+    {"revert", cmd_revert, 1, 0},
+    {"lock", cmd_lock, 0, 0},
+    {"attest", cmd_attest, 1, 0},
+    {"pause", cmd_pause, 0, 0},
+    {"resume", cmd_resume, 0, 0},
+    {"quit", cmd_quit, 0, 0},
 };
 
 /* ------------------------------------------------------------- set-up */
@@ -685,7 +685,8 @@ static void main_loop(struct hv_session *s)
             pfd[n++] = (struct pollfd){.fd = s->vrf.sock, .events = 0};
         int ctl_first = n;
         n += hv_control_pollfds(&s->ctl, pfd + n, HV_MAX_POLLFDS - n);
-        if (poll(pfd, (nfds_t)n, HV_POLL_MS) < 0 && errno != EINTR)
+        int wait_ms = hv_control_timeout(&s->ctl, HV_POLL_MS);
+        if (poll(pfd, (nfds_t)n, wait_ms) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;

@@ -21,9 +21,9 @@ static json_t *fails(void *ctx, json_t *args, const char **err)
 }
 
 static const struct hv_control_cmd cmds[] = {
-    {"status", echo_args, 0},
-    {"args", echo_args, 1},
-    {"fail", fails, 0},
+    {"status", echo_args, 0, 0},
+    {"args", echo_args, 1, 0},
+    {"fail", fails, 0, 0},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

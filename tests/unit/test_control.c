@@ -55,10 +55,10 @@ static json_t *cmd_args(void *ctx, json_t *args, const char **err)
 }
 
 static const struct hv_control_cmd cmds[] = {
-    {"status", cmd_ok, 0},
-    {"broken", cmd_fail, 0},
-    {"witharg", cmd_args, 1},
-    {"refuse", cmd_refuse, 0},
+    {"status", cmd_ok, 0, 0},
+    {"broken", cmd_fail, 0, 0},
+    {"witharg", cmd_args, 1, 0},
+    {"refuse", cmd_refuse, 0, 0},
 };
 static struct hv_control ctl = {.cmds = cmds, .ncmds = 4, .req_fd = -1};
 
