@@ -375,9 +375,11 @@ FUZZ_CC := clang
 # Monitor.
 FUZZ_TARGETS := \
 	elf \
-	control
+	control \
+	control_framing
 FUZZ_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 FUZZ_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
+FUZZ_DEPS_control_framing := hv/hv_control.c hv/hv_log.c
 # Signed packages (verifier/, keys/).
 FUZZ_TARGETS += \
 	vrf_parse \
