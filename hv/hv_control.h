@@ -17,7 +17,7 @@
 #define HV_CONTROL_MAX_CLIENTS 16
 #define HV_CONTROL_BACKLOG 64    /* connections waiting to be accepted */
 #define HV_CONTROL_MAX_FDS 16    /* fds one read can carry; more: truncated */
-#define HV_CONTROL_GRACE_MS 1000 /* a waiting client keeps its slot so long */
+#define HV_CONTROL_GRACE_MS 2000 /* a waiting client keeps its slot so long */
 #define HV_CONTROL_IDLE_MS 60000 /* then it is closed, even with room left */
 #define HV_CONTROL_STALL_MS 3000 /* reading none of its reply so long: closed */
 #define HV_CONTROL_VERSION "0.1.0"
