@@ -4,7 +4,10 @@
  * Reply:    {"return": {...}, "id": ANY}
  *       or  {"error": {"class": "CLASS", "desc": "TEXT"}, "id": ANY}
  * On connect the server sends {"hvpatch": {"version": ..., "commands": [...]}}.
- * A malformed or oversized request gets an error and changes nothing. */
+ * A malformed or oversized request gets an error and changes nothing; so
+ * does one sent with more than one fd (SCM_RIGHTS), or with an fd for a
+ * command that takes none. Each client has one request in progress at a
+ * time; idle clients lose their slot to new ones (docs/MONITOR.md). */
 #ifndef HV_CONTROL_H
 #define HV_CONTROL_H
 

@@ -34,6 +34,15 @@ hostile() {
 # open_fds: how many fds the monitor holds.
 open_fds() { ls "/proc/$VM_PID/fd" | wc -l; }
 
+# start_counted: a running VM without a TPM; BEFORE is its fd count once
+# a client has come and gone.
+start_counted() {
+    vm_start --no-tpm
+    wait_for "heartbeats" 20 all_beating
+    vm_status .state >/dev/null
+    BEFORE=$(open_fds)
+}
+
 # timed SECONDS CMD...: runs CMD; fails if it fails or takes longer.
 timed() {
     local secs=$1 t0 t1
@@ -46,14 +55,11 @@ timed() {
 }
 
 @test "fds beyond one per request are closed and refused; the fd table stays flat" {
-    vm_start --no-tpm
-    wait_for "heartbeats" 20 all_beating
-    vm_status .state >/dev/null
-    before=$(open_fds)
+    start_counted
     # resume: cheap, and refused anyway (the VM is not paused)
     run abuse fds 2000 2 '{"execute":"resume"}'
     [ "$status" -eq 0 ]
-    [ "$(open_fds)" -eq "$before" ]
+    [ "$(open_fds)" -eq "$BEFORE" ]
     [ "$output" = '{"error":{"class":"GenericError","desc":"a request carries one fd at most (SCM_RIGHTS); all sent were closed"}}' ]
     run abuse fds 300 3 '{"execute":"apply"}'
     [ "$status" -eq 0 ]
@@ -67,20 +73,17 @@ timed() {
     run abuse fds 100 1 'not json'
     [ "$status" -eq 0 ]
     [[ "$output" == *'"class":"JSONParsing"'* ]]
-    [ "$(open_fds)" -eq "$before" ]
+    [ "$(open_fds)" -eq "$BEFORE" ]
     [ "$(vm_status .state)" = running ]
 }
 
 @test "an fd on a partial line goes with its request; one on a line never ended is closed" {
-    vm_start --no-tpm
-    wait_for "heartbeats" 20 all_beating
-    vm_status .state >/dev/null
-    before=$(open_fds)
+    start_counted
     run abuse partial
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = '{"error":{"class":"GenericError","desc":"command takes no fd (the one sent with it was closed)"}}' ]
     [ "${lines[1]}" = return ]
-    wait_for "the fd table back to $before" 5 eval '[ "$(open_fds)" -eq "$before" ]'
+    wait_for "the fd table back to $BEFORE" 5 eval '[ "$(open_fds)" -eq "$BEFORE" ]'
 }
 
 @test "twenty idle and twenty half-sent connections lock out neither status nor quit" {
@@ -110,10 +113,7 @@ timed() {
 }
 
 @test "200 clients at once are all answered; the operator's status still works" {
-    vm_start --no-tpm
-    wait_for "heartbeats" 20 all_beating
-    vm_status .state >/dev/null
-    before=$(open_fds)
+    start_counted
     python3 "$ABUSE" many "$VM_SOCK" 200 >"$BATS_TEST_TMPDIR/many.out" 3>&- &
     many=$!
     HOSTILE+=($many)
@@ -122,7 +122,7 @@ timed() {
     run cat "$BATS_TEST_TMPDIR/many.out"
     echo "$output" # on failure: the errors the clients saw
     [ "${lines[0]}" = "ok 200" ]
-    wait_for "the fd table back to $before" 5 eval '[ "$(open_fds)" -eq "$before" ]'
+    wait_for "the fd table back to $BEFORE" 5 eval '[ "$(open_fds)" -eq "$BEFORE" ]'
 }
 
 # The issue's report: fds leaked by a flood of two-fd requests filled the
