@@ -1,8 +1,8 @@
 /* hv_run.c: `hvpatch run`: assemble the VM, run the main event loop
  * (signals, console input, control socket), and tear everything down. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>

@@ -259,13 +259,15 @@ static int check_sequence(const struct vrf_ctx *ctx, const uint8_t *buf,
             snprintf(a + 2 * i, 3, "%02x", sha[i]);
             snprintf(b + 2 * i, 3, "%02x", ctx->committed_sha256[i]);
         }
-        vrf_detail(pkg, "sequence %llu was committed with package sha256 %s, "
-                        "this one is %s", seq, b, a);
+        vrf_detail(pkg,
+                   "sequence %llu was committed with package sha256 %s, "
+                   "this one is %s",
+                   seq, b, a);
         return VRF_ERR_SEQ_DIGEST;
     }
     if (ctx->committed_live) {
-        vrf_detail(pkg, "package sequence %llu, current %llu: it is live",
-                   seq, cur);
+        vrf_detail(pkg, "package sequence %llu, current %llu: it is live", seq,
+                   cur);
         return VRF_ERR_SEQ_REPLAY;
     }
     return VRF_OK;
