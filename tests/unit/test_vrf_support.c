@@ -343,6 +343,20 @@ static int parse_bytes(const char *v, struct tv_buf *out)
     return 0;
 }
 
+/* BYTES that must be exactly 32 (a SHA-256 digest) into out. */
+static int parse_digest(const char *v, uint8_t out[32])
+{
+    struct tv_buf b = {0};
+    int r = parse_bytes(v, &b);
+
+    if (r == 0 && b.len == 32)
+        memcpy(out, b.p, 32);
+    else
+        r = -1;
+    free(b.p);
+    return r;
+}
+
 /* ------------------------------------------------------------------ cases */
 
 #define TV_MAX_RECS 16
@@ -704,40 +718,23 @@ static int set_ctx_and_env(struct tv_case *c, const char *k, const char *v,
     }
     if (strcmp(k, "ctx.seq") == 0)
         return parse_u64(v, &c->ctx_seq);
-    if (strcmp(k, "ctx.live") == 0)
-        return c->ctx_live = 1, strcmp(v, "1");
+    if (strcmp(k, "ctx.live") == 0 && strcmp(v, "1") == 0) {
+        c->ctx_live = 1;
+        return 0;
+    }
+    if (strcmp(k, "ctx.committed") == 0 && strcmp(v, "self") == 0) {
+        c->ctx_committed = 1;
+        return 0;
+    }
     if (strcmp(k, "ctx.committed") == 0) {
-        struct tv_buf b = {0};
-        int r = 0;
-
-        if (strcmp(v, "self") == 0) {
-            c->ctx_committed = 1;
-            return 0;
-        }
-        r = parse_bytes(v, &b);
-        if (r == 0 && b.len == 32) {
-            memcpy(c->ctx_committed_sha256, b.p, 32);
-            c->ctx_committed = 2;
-        } else {
-            r = -1;
-        }
-        free(b.p);
-        return r;
+        c->ctx_committed = 2;
+        return parse_digest(v, c->ctx_committed_sha256);
     }
     if (strcmp(k, "ctx.kind") == 0)
         return snprintf(c->ctx_kind, sizeof c->ctx_kind, "%s", v) < 0;
     if (strcmp(k, "ctx.baseline") == 0) {
-        struct tv_buf b = {0};
-        int r = parse_bytes(v, &b);
-
-        if (r == 0 && b.len == 32) {
-            memcpy(c->ctx_baseline, b.p, 32);
-            c->ctx_baseline_set = 1;
-        } else {
-            r = -1;
-        }
-        free(b.p);
-        return r;
+        c->ctx_baseline_set = 1;
+        return parse_digest(v, c->ctx_baseline);
     }
     if (strcmp(k, "ctx.now") == 0)
         return parse_offset(v, &c->now_offset);
