@@ -33,9 +33,11 @@ static void load_committed(struct vrf_patch *pp, const char *path)
     struct vrf_audit_report rep;
     const struct fw_runtime_rec *best = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC), clash = 0;
+    memset(&rep, 0, sizeof rep);
     if (fd < 0 || vrf_audit_check_fd(fd, &rep) != 0) {
         if (fd >= 0)
             close(fd);
+        vrf_audit_report_free(&rep);
         return; /* no binding: fail closed */
     }
     close(fd);
