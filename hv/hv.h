@@ -15,6 +15,8 @@ typedef uint64_t hv_gpa_t;
 #define HV_LINUX_MIN_MEM_MIB 128u /* Debian's kernel needs ~62 MiB itself */
 #define HV_MAX_MEM_MIB 1024u /* RAM must end below HV_PROT_BASE */
 
+#define HV_START_PATCHES_MAX 64 /* --patch and --patches together */
+
 struct hv_config {
     unsigned ncpus;           /* 1 .. HV_MAX_VCPUS */
     uint64_t mem_size;        /* bytes, HV_RAM_MIN .. HV_MAX_MEM_MIB MiB */
@@ -31,6 +33,11 @@ struct hv_config {
     const char *tpm_state;    /* swtpm state directory, or NULL: temporary */
     const char *trust_dir;    /* patch trust store, or NULL: no patching */
     const char *audit_path;   /* audit log (append-only), or NULL */
+    /* Packages to apply before the guest runs (`--patch`, in order),
+     * then those of `--patches DIR` (in name order). */
+    const char *start_patches[HV_START_PATCHES_MAX];
+    unsigned n_start_patches;
+    const char *start_patches_dir;
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

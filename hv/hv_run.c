@@ -1,5 +1,6 @@
 /* hv_run.c: `hvpatch run`: assemble the VM, run the main event loop
  * (signals, console input, control socket), and tear everything down. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -59,6 +60,10 @@ struct hv_session {
     const char *tcti;
     int tpm_state; /* enum vrf_tpm_state, as of the last answer */
     uint8_t boot_id[32];
+    /* --patch / --patches: the files, and what each applied at start. */
+    char *start_files[HV_START_PATCHES_MAX];
+    unsigned n_start_files;
+    json_t *started; /* [{file, id, seq}] for status */
 };
 
 /* ------------------------------------------------------- control commands */
@@ -180,7 +185,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     (void)err;
     hv_prot_digest(vm, d);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
         "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
@@ -193,6 +198,9 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
         "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",
         hv_patch_list_json(vm), "patching", patching_json(s));
+    if (st)
+        json_object_set(st, "start_patches", s->started);
+    return st;
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -640,6 +648,82 @@ static int setup_signals(struct hv_session *s)
     return 0;
 }
 
+/* ------------------------------------------------- patches at start */
+
+static int add_start_file(struct hv_session *s, const char *path)
+{
+    if (s->n_start_files == HV_START_PATCHES_MAX) {
+        hv_err("--patch/--patches: more than %u packages",
+               HV_START_PATCHES_MAX);
+        return -1;
+    }
+    s->start_files[s->n_start_files] = strdup(path);
+    return s->start_files[s->n_start_files++] ? 0 : -1;
+}
+
+/* The packages to apply at start: --patch in order, then the regular
+ * files of --patches DIR in name order (names starting with '.' are
+ * skipped). A directory that cannot be read stops the start. */
+static int list_start_files(struct hv_session *s)
+{
+    const struct hv_config *cfg = s->cfg;
+    struct dirent **ents = NULL;
+    int n = 0, ret = 0;
+    for (unsigned i = 0; i < cfg->n_start_patches && ret == 0; i++)
+        ret = add_start_file(s, cfg->start_patches[i]);
+    if (ret != 0 || !cfg->start_patches_dir)
+        return ret;
+    n = scandir(cfg->start_patches_dir, &ents, NULL, alphasort);
+    if (n < 0) {
+        hv_err("--patches %s: scandir failed: %s", cfg->start_patches_dir,
+               strerror(errno));
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (ret == 0 && ents[i]->d_name[0] != '.' &&
+            snprintf(path, sizeof path, "%s/%s", cfg->start_patches_dir,
+                     ents[i]->d_name) < (int)sizeof path &&
+            stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            ret = add_start_file(s, path);
+        free(ents[i]);
+    }
+    free(ents);
+    return ret;
+}
+
+/* Applies the start-up packages with every vCPU held before its first
+ * guest instruction, through the same verifier checks as `hvpatch
+ * apply`. Returns -1 when all went in, or the exit status: a refused
+ * package stops the start (the guest never runs unpatched unnoticed). */
+static int apply_start_patches(struct hv_session *s)
+{
+    for (unsigned i = 0; i < s->n_start_files; i++) {
+        const char *f = s->start_files[i], *err = NULL, *cls = NULL;
+        int fd = open(f, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            hv_err("--patch %s: open failed: %s", f, strerror(errno));
+            return CLI_EXIT_HOST;
+        }
+        json_t *r = hv_patch_apply(&s->vm, &s->vrf, fd, &err, &cls);
+        if (!r) {
+            hv_err("start-up patch %s refused: %s", f, err);
+            hv_err("the guest is not started: it would run without the "
+                   "patches it was given (--patch/--patches)");
+            return CLI_EXIT_REFUSED;
+        }
+        json_t *id = json_object_get(r, "id"), *seq = json_object_get(r, "seq");
+        hv_log("start-up patch %s: %s (sequence %" JSON_INTEGER_FORMAT
+               ") applied before the guest's first instruction",
+               f, json_string_value(id), json_integer_value(seq));
+        json_array_append_new(s->started, json_pack("{s:s,s:O,s:O}", "file", f,
+                                                    "id", id, "seq", seq));
+        json_decref(r);
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------ main loop */
 
 static void read_console(struct hv_session *s, int *stdin_open)
@@ -783,7 +867,9 @@ int hv_run(const struct hv_config *cfg)
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
         s.ctl.clients[i].fd = -1;
     init_vm(&s.vm, cfg);
-    if (setup_signals(&s) != 0 || setup(&s) != 0)
+    s.started = json_array();
+    if (!s.started || list_start_files(&s) != 0 || setup_signals(&s) != 0 ||
+        setup(&s) != 0)
         goto out;
     if (cfg->control_path && hv_control_listen(&s.ctl, cfg->control_path))
         goto out;
@@ -802,6 +888,10 @@ int hv_run(const struct hv_config *cfg)
     json_object_seed(0); /* jansson reads its hash seed now, not later */
     if (hv_vcpu_start_all(&s.vm) != 0)
         goto out;
+    code = apply_start_patches(&s);
+    if (code != -1)
+        goto out;
+    code = CLI_EXIT_HOST;
     if (cfg->no_sandbox)
         hv_log("running without the seccomp sandbox (--no-sandbox)");
     else if (hv_seccomp_enter(s.vm.guest == HV_GUEST_LINUX) != 0)
@@ -815,6 +905,9 @@ out:
         code = exit_code(&s);
         hv_log("VM stopped; exit status %d", code);
     }
+    for (unsigned i = 0; i < s.n_start_files; i++)
+        free(s.start_files[i]);
+    json_decref(s.started);
     return code;
 }
 
@@ -852,10 +945,17 @@ static const char hv_run_usage[] =
     "                    needs --audit-log. Without it, patching is off\n"
     "  --audit-log FILE  append every decision to FILE, a hash-chained JSON\n"
     "                    log (`hvpatch audit verify FILE` checks it)\n"
+    "  --patch PKG       apply PKG before the guest's first instruction, with\n"
+    "                    the checks of `hvpatch apply` (repeatable, in order;\n"
+    "                    needs --trust; demo-style guests). The package of\n"
+    "                    the TPM counter's sequence comes back this way\n"
+    "  --patches DIR     the same for every regular file in DIR, in name\n"
+    "                    order, after any --patch\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
     "failure (also a kernel or initrd file that cannot be booted), 3 guest\n"
-    "failure, 8 the guest rebooted (run it again to restart it), 128+N\n"
+    "failure, 4 a --patch/--patches package was refused (the guest never\n"
+    "ran), 8 the guest rebooted (run it again to restart it), 128+N\n"
     "stopped by signal N (SIGINT, SIGTERM).\n";
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi,
@@ -900,6 +1000,26 @@ static int check_guest_options(struct hv_config *cfg, int mem_set)
     return 0;
 }
 
+/* --patch and --patches need patching on, and a guest whose code is
+ * locked before it runs: a Linux guest locks its text after boot. */
+static int check_start_patches(const struct hv_config *cfg)
+{
+    if (!cfg->n_start_patches && !cfg->start_patches_dir)
+        return 0;
+    if (!cfg->trust_dir || cfg->no_tpm) {
+        fputs("hvpatch run: --patch/--patches need --trust (and a TPM)\n",
+              stderr);
+        return -1;
+    }
+    if (cfg->kernel_path) {
+        fputs("hvpatch run: --patch/--patches: not for --kernel (Linux locks "
+              "its text when boot completes; apply then)\n",
+              stderr);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_cmd_run(int argc, char **argv)
 {
     enum {
@@ -915,7 +1035,9 @@ int cli_cmd_run(int argc, char **argv)
         OPT_TRUST,
         OPT_AUDIT_LOG,
         OPT_KERNEL,
-        OPT_INITRD
+        OPT_INITRD,
+        OPT_PATCH,
+        OPT_PATCHES
     };
     static const struct option opts[] = {
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -931,6 +1053,8 @@ int cli_cmd_run(int argc, char **argv)
         {"no-tpm", no_argument, NULL, OPT_NO_TPM},
         {"trust", required_argument, NULL, OPT_TRUST},
         {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
+        {"patch", required_argument, NULL, OPT_PATCH},
+        {"patches", required_argument, NULL, OPT_PATCHES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -995,6 +1119,21 @@ int cli_cmd_run(int argc, char **argv)
         case OPT_INITRD:
             cfg.initrd_path = optarg;
             break;
+        case OPT_PATCH:
+            if (cfg.n_start_patches == HV_START_PATCHES_MAX) {
+                fprintf(stderr, "hvpatch run: --patch: at most %u\n",
+                        HV_START_PATCHES_MAX);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.start_patches[cfg.n_start_patches++] = optarg;
+            break;
+        case OPT_PATCHES:
+            if (cfg.start_patches_dir) {
+                fputs("hvpatch run: --patches: give one directory\n", stderr);
+                return CLI_EXIT_USAGE;
+            }
+            cfg.start_patches_dir = optarg;
+            break;
         case 'h':
             fputs(hv_run_usage, stdout);
             return CLI_EXIT_OK;
@@ -1020,5 +1159,7 @@ int cli_cmd_run(int argc, char **argv)
                         "patch decision is logged\n");
         return CLI_EXIT_USAGE;
     }
+    if (check_start_patches(&cfg) != 0)
+        return CLI_EXIT_USAGE;
     return hv_run(&cfg);
 }

@@ -59,6 +59,13 @@ static int stopping(struct hv_vm *vm)
     return atomic_load(&vm->stop_reason) != HV_STOP_NONE;
 }
 
+/* vCPUs out of guest mode for a pause: before the release, all those
+ * held at the start barrier (they have not run a guest instruction). */
+static unsigned held(struct hv_vm *vm)
+{
+    return vm->released ? vm->parked : vm->at_barrier;
+}
+
 static void park(struct hv_vcpu *v)
 {
     struct hv_vm *vm = v->vm;
@@ -81,6 +88,7 @@ static void *vcpu_thread(void *arg)
     sigaddset(&set, HV_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+    v->paused_rip = hv_x86_rip(v); /* held here, it counts as paused */
     pthread_mutex_lock(&vm->lock); /* no guest code before the sandbox */
     vm->at_barrier++;
     pthread_cond_broadcast(&vm->parked_cond);
@@ -196,13 +204,13 @@ int hv_vm_pause(struct hv_vm *vm, uint64_t *rips, uint64_t *pause_ns)
 
     deadline_after(&dl, HV_PAUSE_TIMEOUT_NS);
     pthread_mutex_lock(&vm->lock);
-    while (vm->parked < vm->running && !stopping(vm))
+    while (held(vm) < vm->running && !stopping(vm))
         if (pthread_cond_timedwait(&vm->parked_cond, &vm->lock, &dl) ==
             ETIMEDOUT)
             break;
     if (stopping(vm)) {
         ret = HV_PAUSE_ERR_STOPPING;
-    } else if (vm->parked == vm->ncpus) {
+    } else if (held(vm) == vm->ncpus) {
         *pause_ns = hv_now_ns() - t0;
         for (unsigned i = 0; i < vm->ncpus; i++)
             rips[i] = vm->vcpu[i].paused_rip;

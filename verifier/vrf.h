@@ -129,6 +129,7 @@
 /* 8. Sequence. */
 #define VRF_ERR_SEQ_REPLAY -801
 #define VRF_ERR_SEQ_ROLLBACK -802
+#define VRF_ERR_SEQ_DIGEST -803
 /* 9. Pre-images. */
 #define VRF_ERR_PREIMAGE_READ -901
 #define VRF_ERR_PREIMAGE_MISMATCH -902
@@ -339,6 +340,12 @@ struct vrf_ctx {
     uint8_t baseline[VRF_BASELINE_SIZE]; /* SHA-256 of the booted image */
     const char *kind;                    /* "demo", "linux", ... */
     uint64_t current_seq;                /* highest applied so far */
+    /* The package committed with current_seq (SHA-256 of its file), which
+     * alone may be applied again with that sequence; NULL if none is
+     * known (then an equal sequence is a replay). committed_live: it is
+     * applied now (a replay too). */
+    const uint8_t *committed_sha256;
+    int committed_live;
     int64_t now;                         /* seconds since the epoch, UTC */
     vrf_read_fn read;
     void *read_opaque;

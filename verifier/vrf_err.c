@@ -95,6 +95,8 @@ static const struct vrf_err_row vrf_err_table[] = {
     ROW(VRF_ERR_SEQ_REPLAY, "sequence number equals the current one (replay)"),
     ROW(VRF_ERR_SEQ_ROLLBACK,
         "sequence number below the current one (rollback)"),
+    ROW(VRF_ERR_SEQ_DIGEST, "sequence number equals the current one, but "
+                            "another package was committed with it"),
     /* 9. Pre-images. */
     ROW(VRF_ERR_PREIMAGE_READ, "guest bytes of a record could not be read"),
     ROW(VRF_ERR_PREIMAGE_MISMATCH,

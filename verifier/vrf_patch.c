@@ -1,5 +1,6 @@
 /* vrf_patch.c: the verifier process's patch engine (see vrf_patch.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -21,6 +22,53 @@
 enum { OP_APPLY = 1, OP_REVERT = 2 };
 
 /* ------------------------------------------------------------ set-up */
+
+/* The package committed with the highest sequence the audit log has
+ * approved a patch of (its "pcr10" event: id, sequence, package digest).
+ * Two packages approved with that sequence bind none: an equal sequence
+ * is then refused, as with no log. The log was checked whole by
+ * vrf_audit_open just before; this reads it again. */
+static void load_committed(struct vrf_patch *pp, const char *path)
+{
+    struct vrf_audit_report rep;
+    const struct fw_runtime_rec *best = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), clash = 0;
+    memset(&rep, 0, sizeof rep);
+    if (fd < 0 || vrf_audit_check_fd(fd, &rep) != 0) {
+        if (fd >= 0)
+            close(fd);
+        vrf_audit_report_free(&rep);
+        return; /* no binding: fail closed */
+    }
+    close(fd);
+    for (size_t i = 0; i < rep.nsegs; i++)
+        for (size_t k = 0; k < rep.segs[i].npcr10; k++) {
+            const struct fw_runtime_rec *r = &rep.segs[i].pcr10[k].rec;
+            if (r->action != FW_ACT_PATCH)
+                continue;
+            if (best && r->sequence == best->sequence)
+                clash |= memcmp(r->digest, best->digest, 32) != 0;
+            else if (!best || r->sequence > best->sequence)
+                clash = 0;
+            if (!best || r->sequence >= best->sequence)
+                best = r;
+        }
+    if (best && !clash) {
+        char hex[65];
+        memcpy(pp->committed_sha256, best->digest, 32);
+        pp->committed_seq = best->sequence;
+        pp->have_committed = 1;
+        fw_hex32(best->digest, hex);
+        hv_log("verifier: audit log %s: sequence %llu was committed with "
+               "%s (package sha256 %s)",
+               path, (unsigned long long)best->sequence, best->id, hex);
+    } else if (best) {
+        hv_err("verifier: audit log %s: two packages approved with "
+               "sequence %llu: neither may be applied again with it",
+               path, (unsigned long long)best->sequence);
+    }
+    vrf_audit_report_free(&rep);
+}
 
 int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
                    const char *audit_path)
@@ -46,6 +94,7 @@ int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
         if (r == 1)
             hv_log("verifier: audit log %s: %s", audit_path, err);
         pp->have_audit = 1;
+        load_committed(pp, audit_path);
     }
     return 0;
 }
@@ -315,13 +364,22 @@ static uint8_t undo_action(const struct vrf_op *op)
     return op->kind == OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
 }
 
-/* Remembers op's package as the one that may be applied again with the
- * sequence the counter already holds. */
-static void allow_reapply(struct vrf_patch *pp, const struct vrf_op *op)
+/* Records op's package as the one committed with its sequence. */
+static void set_committed(struct vrf_patch *pp, const struct vrf_op *op)
 {
-    memcpy(pp->reapply_sha256, op->pkg_sha256, 32);
-    pp->reapply_seq = op->seq;
-    pp->reapply_ok = 1;
+    memcpy(pp->committed_sha256, op->pkg_sha256, 32);
+    pp->committed_seq = op->seq;
+    pp->have_committed = 1;
+}
+
+/* Whether the package committed with the counter's sequence is live. */
+static int committed_live(const struct vrf_patch *pp)
+{
+    for (size_t i = 0; i < pp->n_applied; i++)
+        if (pp->applied[i].seq == pp->committed_seq &&
+            memcmp(pp->applied[i].pkg_sha256, pp->committed_sha256, 32) == 0)
+            return 1;
+    return 0;
 }
 
 /* Commits a new sequence to the counter, measures the operation and
@@ -343,7 +401,7 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                    why);
             return -1;
         }
-        allow_reapply(pp, op); /* until it is written */
+        set_committed(pp, op);
     }
     if (tpm_extend(pt, &rec, why, sizeof why) != 0) {
         reject(pp, reply, op->kind, op->id, op->pkg_sha256, "TPM", "%s", why);
@@ -358,6 +416,8 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                           "pcr10", pcr10_json(&rec));
     if (a && title)
         json_object_set_new(a, "title", json_string(title));
+    if (a && op->kind == OP_APPLY && reapply)
+        json_object_set_new(a, "reapply", json_true());
     if (audit(pp, a) != 0 && pp->have_audit) {
         tpm_extend(pt, &undo, why, sizeof why);
         vrf_msg_fail(reply, "AUDIT: the audit log cannot be written");
@@ -408,7 +468,6 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
         return;
     }
     mbedtls_sha256_ret(buf, len, sha, 0);
-    int reapply = pp->reapply_ok && memcmp(pp->reapply_sha256, sha, 32) == 0;
     uint64_t highest = 0;
     int e = vrf_tpm_nv_read_seq(pt->t, &highest);
     if (e != 0) {
@@ -420,8 +479,11 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     }
     struct vrf_ctx ctx = {
         .kind = pp->kind,
-        .current_seq = reapply && highest == pp->reapply_seq ? highest - 1
-                                                             : highest,
+        .current_seq = highest,
+        .committed_sha256 = pp->have_committed && pp->committed_seq == highest
+                                ? pp->committed_sha256
+                                : NULL,
+        .committed_live = committed_live(pp),
         .now = (int64_t)time(NULL),
         .read = read_code,
         .read_opaque = pp,
@@ -436,7 +498,7 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
         goto out;
     }
     char tpm_why[200];
-    reapply = reapply && pkg.sequence == highest;
+    int reapply = pkg.sequence == highest; /* check 8 allowed it */
     if (tpm_approve(pt, &pkg, reapply, tpm_why, sizeof tpm_why) != 0) {
         reject(pp, reply, OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
         goto out;
@@ -601,9 +663,7 @@ static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
                           (json_int_t)req->args[2]);
     if (apply) {
         pp->applied[pp->n_applied++] = *op;
-        pp->reapply_ok = 0;
     } else {
-        allow_reapply(pp, op);
         keep_stale(pp, op);
         op_free(&pp->applied[--pp->n_applied]);
     }

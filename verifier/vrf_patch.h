@@ -96,16 +96,19 @@ struct vrf_patch {
         uint64_t gpa, len;
     } * stale;
     size_t n_stale;
-    /* The last package reverted or aborted: its sequence is already in
-     * the TPM counter, but re-applying it is not a replay. */
-    uint8_t reapply_sha256[32];
-    uint64_t reapply_seq;
-    int reapply_ok;
+    /* The package committed with the TPM counter's sequence: the one
+     * package that may be applied again with that sequence while it is
+     * not live (docs/TPM.md §3). From the audit log at start, then from
+     * each commit. */
+    uint8_t committed_sha256[32];
+    uint64_t committed_seq;
+    int have_committed;
 };
 
 /* Loads the trust store (trust_dir may be NULL: patching refused) and
- * opens the audit log (audit_path may be NULL), before the sandbox.
- * Returns 0 or -1 (logged). */
+ * opens the audit log (audit_path may be NULL), before the sandbox; the
+ * log's latest approved patch of the highest sequence is taken as the
+ * package committed with it. Returns 0 or -1 (logged). */
 int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
                    const char *audit_path);
 

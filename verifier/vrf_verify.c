@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 
 #include "verifier/vrf_int.h"
 
@@ -228,6 +229,50 @@ cleanup:
     return ret;
 }
 
+/* Check 8. An equal sequence is a replay unless the package is,
+ * byte for byte, the one committed with it (compared in constant time)
+ * and it is not live now. */
+static int check_sequence(const struct vrf_ctx *ctx, const uint8_t *buf,
+                          size_t len, struct vrf_pkg *pkg)
+{
+    unsigned long long seq = (unsigned long long)pkg->sequence;
+    unsigned long long cur = (unsigned long long)ctx->current_seq;
+    uint8_t sha[32];
+
+    if (pkg->sequence > ctx->current_seq)
+        return VRF_OK;
+    if (pkg->sequence < ctx->current_seq) {
+        vrf_detail(pkg, "package sequence %llu, current %llu", seq, cur);
+        return VRF_ERR_SEQ_ROLLBACK;
+    }
+    if (ctx->committed_sha256 == NULL) {
+        vrf_detail(pkg,
+                   "package sequence %llu, current %llu, and no package is "
+                   "known to be committed with it",
+                   seq, cur);
+        return VRF_ERR_SEQ_REPLAY;
+    }
+    if (mbedtls_sha256_ret(buf, len, sha, 0) != 0 ||
+        vrf_ct_memcmp(sha, ctx->committed_sha256, 32) != 0) {
+        char a[65], b[65];
+        for (size_t i = 0; i < 32; i++) {
+            snprintf(a + 2 * i, 3, "%02x", sha[i]);
+            snprintf(b + 2 * i, 3, "%02x", ctx->committed_sha256[i]);
+        }
+        vrf_detail(pkg,
+                   "sequence %llu was committed with package sha256 %s, "
+                   "this one is %s",
+                   seq, b, a);
+        return VRF_ERR_SEQ_DIGEST;
+    }
+    if (ctx->committed_live) {
+        vrf_detail(pkg, "package sequence %llu, current %llu: it is live", seq,
+                   cur);
+        return VRF_ERR_SEQ_REPLAY;
+    }
+    return VRF_OK;
+}
+
 int vrf_check_records(const struct vrf_ctx *ctx, struct vrf_pkg *pkg)
 {
     int ret = VRF_ERR_ARG;
@@ -311,15 +356,12 @@ int vrf_verify(struct vrf_trust *trust, const struct vrf_ctx *ctx,
         goto cleanup;
     }
 
-    /* 8. Sequence: strictly above the current one (anti-rollback). */
-    if (pkg->sequence <= ctx->current_seq) {
-        ret = pkg->sequence == ctx->current_seq ? VRF_ERR_SEQ_REPLAY
-                                                : VRF_ERR_SEQ_ROLLBACK;
-        vrf_detail(pkg, "package sequence %llu, current %llu",
-                   (unsigned long long)pkg->sequence,
-                   (unsigned long long)ctx->current_seq);
+    /* 8. Sequence: above the current one (anti-rollback), or equal to it
+     *    for the very package committed with it while it is not live (a
+     *    re-apply: after a revert, or on a new boot of the baseline). */
+    ret = check_sequence(ctx, buf, len, pkg);
+    if (ret != VRF_OK)
         goto cleanup;
-    }
 
     /* 9. Pre-images. */
     ret = check_preimages(ctx, pkg);

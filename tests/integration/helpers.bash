@@ -6,6 +6,22 @@
 : "${HVPATCH:=$HVPATCH_ROOT/build/hvpatch}"
 : "${HVPATCH_ASAN:=$HVPATCH_ROOT/build/asan/hvpatch}"
 
+# demo_packages_build: the demo guest's keys and signed packages
+# (tests/lib/test-packages.sh), made once and cached in
+# build/test-packages (the lab hosts get them ready-made). For setup_file.
+demo_packages_build() {
+    [ -x "$HVPATCH" ] || return 0
+    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
+        demo >/dev/null
+}
+
+# demo_packages: sets K to them; skips when they cannot be made here.
+demo_packages() {
+    K=$HVPATCH_ROOT/build/test-packages/demo
+    [ ! -s "$K.skip" ] || skip "packages not built: $(cat "$K.skip")"
+    [ -f "$K/done" ] || { echo "packages not built (tests/lib/test-packages.sh)"; return 1; }
+}
+
 # require_kvm: skip unless /dev/kvm can be opened read-write.
 require_kvm() {
     [ -e /dev/kvm ] || skip "no /dev/kvm on this host"

@@ -9,7 +9,8 @@
 #
 # OUTDIR/demo:  keys/, 1.signed 2.signed (HP-2026-0001/2), 2.tampered (one
 #               bit of the signed payload flipped), other.signed (built
-#               against another image: wrong baseline)
+#               against another image: wrong baseline), 2b.signed (another
+#               package signed with sequence 2: HP-2026-0002B)
 # OUTDIR/linux: keys/, x2apic.signed cmdline.signed (HP-LINUX-0001/2),
 #               cmdline.tampered, other.signed; needs build/linux with the
 #               vmlinux and kallsyms (tests/lib/linux-guest.sh)
@@ -72,6 +73,13 @@ demo() {
     printf 'x' >>"$T/other.elf"
     sign_one "$p/HP-2026-0002.json" "$T/other" --image "$T/other.elf"
     rm -f "$T/other.elf"
+    # the same fix under another id, signed with the same sequence
+    jq --arg p "$p" --arg root "$ROOT" '.id = "HP-2026-0002B" |
+        .code.sources = [$p + "/HP-2026-0002.c"] | .code.cflags = ["-I" + $root] |
+        .target.image = $root + "/build/guest/demo.elf"' \
+        "$p/HP-2026-0002.json" >"$T/2b.json"
+    sign_one "$T/2b.json" "$T/2b"
+    rm -f "$T/2b.json"
 }
 
 linux() {

@@ -343,6 +343,20 @@ static int parse_bytes(const char *v, struct tv_buf *out)
     return 0;
 }
 
+/* BYTES that must be exactly 32 (a SHA-256 digest) into out. */
+static int parse_digest(const char *v, uint8_t out[32])
+{
+    struct tv_buf b = {0};
+    int r = parse_bytes(v, &b);
+
+    if (r == 0 && b.len == 32)
+        memcpy(out, b.p, 32);
+    else
+        r = -1;
+    free(b.p);
+    return r;
+}
+
 /* ------------------------------------------------------------------ cases */
 
 #define TV_MAX_RECS 16
@@ -400,6 +414,9 @@ struct tv_case {
     size_t n_crl_ops;
     /* Context. */
     uint64_t ctx_seq;
+    int ctx_committed; /* 0 none, 1 the package's own digest, 2 given */
+    uint8_t ctx_committed_sha256[32];
+    int ctx_live;
     char ctx_kind[32];
     int ctx_baseline_set;
     uint8_t ctx_baseline[32];
@@ -701,20 +718,23 @@ static int set_ctx_and_env(struct tv_case *c, const char *k, const char *v,
     }
     if (strcmp(k, "ctx.seq") == 0)
         return parse_u64(v, &c->ctx_seq);
+    if (strcmp(k, "ctx.live") == 0 && strcmp(v, "1") == 0) {
+        c->ctx_live = 1;
+        return 0;
+    }
+    if (strcmp(k, "ctx.committed") == 0 && strcmp(v, "self") == 0) {
+        c->ctx_committed = 1;
+        return 0;
+    }
+    if (strcmp(k, "ctx.committed") == 0) {
+        c->ctx_committed = 2;
+        return parse_digest(v, c->ctx_committed_sha256);
+    }
     if (strcmp(k, "ctx.kind") == 0)
         return snprintf(c->ctx_kind, sizeof c->ctx_kind, "%s", v) < 0;
     if (strcmp(k, "ctx.baseline") == 0) {
-        struct tv_buf b = {0};
-        int r = parse_bytes(v, &b);
-
-        if (r == 0 && b.len == 32) {
-            memcpy(c->ctx_baseline, b.p, 32);
-            c->ctx_baseline_set = 1;
-        } else {
-            r = -1;
-        }
-        free(b.p);
-        return r;
+        c->ctx_baseline_set = 1;
+        return parse_digest(v, c->ctx_baseline);
     }
     if (strcmp(k, "ctx.now") == 0)
         return parse_offset(v, &c->now_offset);
@@ -1183,6 +1203,10 @@ int tv_run(const struct tv_pki *pki, const char *ops, char *why,
            32);
     ctx.kind = c->ctx_kind;
     ctx.current_seq = c->ctx_seq;
+    if (c->ctx_committed == 1)
+        mbedtls_sha256_ret(pkg.p, pkg.len, c->ctx_committed_sha256, 0);
+    ctx.committed_sha256 = c->ctx_committed ? c->ctx_committed_sha256 : NULL;
+    ctx.committed_live = c->ctx_live;
     ctx.now = (int64_t)time(NULL) + c->now_offset;
     ctx.read = c->read_null ? NULL : tv_guest_read;
     ctx.read_opaque = &c->guest;
