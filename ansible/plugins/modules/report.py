@@ -128,6 +128,8 @@ th { overflow-wrap: normal; }
 tr.ok td:first-child { border-left: 6px solid #2a2; }
 tr.bad td:first-child { border-left: 6px solid #c22; }
 ul { margin: 0; padding-left: 1.2em; }
+@page { size: A4 landscape; margin: 1cm; }
+@media print { body { margin: 0; } th, td { font-size: 9px; } }
 </style></head><body>
 <h1>%s</h1>
 <p>Generated %s. %d machines, %d compliant (reachable, attestation and

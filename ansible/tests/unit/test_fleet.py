@@ -1,0 +1,174 @@
+# test_fleet.py: unit tests of the collection's eligibility rules, answer
+# limits and HTML escaping, without a VM (python3 -m unittest discover -s
+# ansible/tests/unit; tests/integration/fleet.bats runs them).
+
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PLUGINS = os.path.join(HERE, "..", "..", "plugins")
+
+
+def load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+cli = load("hvpatch_cli", os.path.join(PLUGINS, "module_utils",
+                                       "hvpatch_cli.py"))
+try:
+    report = load("report", os.path.join(PLUGINS, "modules", "report.py"))
+except ImportError:  # no ansible-core: the report's tests are skipped
+    report = None
+
+BASE = "ee" * 32
+
+
+def status(patches=(), tpm="ok", enabled=True, baseline=BASE, kind="demo",
+           counter=None, log=None):
+    st = {"baseline": {"image_sha256": baseline, "kind": kind},
+          "tpm": {"state": tpm},
+          "patching": {"enabled": enabled,
+                       "reason": None if enabled else "no --trust",
+                       "audit_log": log},
+          "patches": [{"id": i, "seq": s} for i, s in patches]}
+    if counter is not None:
+        st["tpm"]["counter"] = counter
+    return st
+
+
+def pkg(pid="HP-1", seq=2, baseline=BASE, kind="demo"):
+    return {"id": pid, "sequence": seq,
+            "target": {"baseline_sha256": baseline, "kind": kind}}
+
+
+class Eligibility(unittest.TestCase):
+    def verdict(self, st, p, counter):
+        return cli.eligibility(st, p, counter)
+
+    def test_newer_sequence_would_apply(self):
+        self.assertEqual(self.verdict(status(), pkg(seq=2), 1),
+                         ("eligible", "would apply HP-1 (sequence 2)"))
+
+    def test_live_package_is_not_applied_again(self):
+        v, msg = self.verdict(status([("HP-1", 2)]), pkg(seq=2), 2)
+        self.assertEqual(v, "live")
+        self.assertEqual(msg, "HP-1 (sequence 2) is already live")
+
+    def test_equal_sequence_not_live_may_be_reapplied(self):
+        # a fresh boot, or after its revert
+        self.assertEqual(self.verdict(status(), pkg(seq=2), 2)[0], "eligible")
+
+    def test_equal_sequence_held_by_another_live_patch(self):
+        v, msg = self.verdict(status([("HP-9", 2)]), pkg(seq=2), 2)
+        self.assertEqual(v, "ineligible")
+        self.assertEqual(msg, "ineligible: sequence 2 is held by live "
+                              "patch HP-9")
+
+    def test_older_sequence_never(self):
+        v, msg = self.verdict(status(), pkg(seq=1), 2)
+        self.assertEqual(v, "ineligible")
+        self.assertEqual(msg, "ineligible: sequence 1 is older than the "
+                              "VM's committed sequence 2 (anti-rollback)")
+
+    def test_other_baseline_needs_cold_update(self):
+        v, msg = self.verdict(status(), pkg(baseline="ab" * 32), 0)
+        self.assertEqual(v, "ineligible")
+        self.assertEqual(msg, "ineligible: needs a cold update to baseline "
+                         + "ab" * 32 + " (kind demo); the VM runs " + BASE +
+                         " (kind demo)")
+
+    def test_other_kind_needs_cold_update(self):
+        v, msg = self.verdict(status(), pkg(kind="linux"), 0)
+        self.assertTrue(msg.startswith("ineligible: needs a cold update"))
+
+    def test_tpm_gone(self):
+        self.assertEqual(self.verdict(status(tpm="gone"), pkg(), 0),
+                         ("ineligible", "ineligible: the VM's TPM is gone "
+                                        "(patching needs it)"))
+
+    def test_patching_disabled(self):
+        self.assertEqual(self.verdict(status(enabled=False), pkg(), 0)[1],
+                         "ineligible: patching is disabled on the VM "
+                         "(no --trust)")
+
+
+class CommittedSequence(unittest.TestCase):
+    def log(self, lines):
+        f = tempfile.NamedTemporaryFile("wb", delete=False)
+        self.addCleanup(os.unlink, f.name)
+        f.write(b"".join(lines))
+        f.close()
+        return f.name
+
+    def test_status_counter_wins(self):
+        self.assertEqual(cli.committed_sequence(status(counter=7)),
+                         (7, "status"))
+
+    def test_from_audit_log_approved_applies(self):
+        recs = [{"event": "approved", "op": "apply", "seq": 3},
+                {"event": "approved", "op": "revert", "seq": 9},
+                {"event": "rejected", "op": "apply", "seq": 8},
+                {"event": "approved", "op": "apply", "seq": 2}]
+        path = self.log([(json.dumps(r) + "\n").encode() for r in recs] +
+                        [b'{"torn'])
+        self.assertEqual(cli.committed_sequence(status(log=path)),
+                         (3, "audit log"))
+
+    def test_no_log_is_unknown(self):
+        self.assertEqual(cli.committed_sequence(status()), (None, "unknown"))
+
+    def test_overlong_audit_line_is_refused(self):
+        path = self.log([b"x" * (cli.MAX_AUDIT_LINE + 1) + b"\n"])
+        with self.assertRaisesRegex(cli.HvpatchError, "a line longer than"):
+            cli.committed_sequence(status(log=path))
+
+
+class ParseJson(unittest.TestCase):
+    def test_not_json(self):
+        with self.assertRaisesRegex(cli.HvpatchError,
+                                    "^hvpatch status: answer is not JSON"):
+            cli.parse_json("applied", "hvpatch status")
+
+    def test_not_an_object(self):
+        with self.assertRaisesRegex(cli.HvpatchError, "not a JSON object"):
+            cli.parse_json("[1]", "hvpatch status")
+
+    def test_too_large(self):
+        with self.assertRaisesRegex(cli.HvpatchError, "larger than"):
+            cli.parse_json(" " * (cli.MAX_JSON_BYTES + 1), "x")
+
+
+@unittest.skipIf(report is None, "ansible-core not installed")
+class Report(unittest.TestCase):
+    def test_everything_is_escaped(self):
+        evil = '<script>alert("x")</script>&'
+        facts = {"status": {"baseline": {"image_sha256": evil, "kind": evil},
+                            "patches": [{"id": evil, "seq": 1,
+                                         "signer": evil, "applied": evil}]},
+                 "attestation": {"verdict": evil},
+                 "audit": {"verdict": evil,
+                           "last_record": {"event": evil, "id": evil}},
+                 "eligibility_msg": evil}
+        doc = {"generated": evil,
+               "machines": [report.machine_row(evil, facts)]}
+        page = report.html_page(evil, doc)
+        self.assertNotIn("<script", page)
+        self.assertNotIn('"x"', page)
+        self.assertIn("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+                      "&amp;", page)
+
+    def test_failed_machine_is_a_row_not_compliant(self):
+        row = report.machine_row("vm9", {"failed": True, "msg": "no socket"})
+        self.assertFalse(row["compliant"])
+        self.assertEqual(row["error"], "no socket")
+
+
+if __name__ == "__main__":
+    unittest.main()
