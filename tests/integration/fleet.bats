@@ -69,11 +69,17 @@ states() {
     for i in 1 2 3 4; do fleet_state "vm$i"; done
 }
 
-@test "eligibility rules: unit tests of the module's sequence and baseline checks" {
+@test "eligibility rules and report escaping: unit tests; the modules' docs parse" {
     run /usr/bin/python3 -m unittest discover -s "$HVPATCH_ROOT/ansible/tests/unit" -v
     echo "$output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"OK"* ]]
+    # the modules' documentation parses (ansible-doc refuses it otherwise)
+    for m in hotpatch report; do
+        ANSIBLE_CONFIG=$FLEET_DIR/ansible.cfg run ansible-doc "hvpatch.fleet.$m"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"HVPATCH.FLEET.${m^^}"* ]]
+    done
 }
 
 @test "--check reports every VM's eligibility and changes nothing" {

@@ -17,8 +17,8 @@ description:
     applies or reverts it, reloads the VM's trust store.
   - Idempotent. Applying a package that is already live is C(ok), not
     C(changed); reverting one that is not live likewise.
-  - Check mode runs only read-only commands and reports
-    C(would apply) or C(ineligible: ...) without touching the VM.
+  - "Check mode runs only read-only commands and reports
+    C(would apply) or C(ineligible: <why>) without touching the VM."
 options:
   vm:
     description: Path of the VM's control socket (C(hvpatch run --control)).
@@ -97,7 +97,7 @@ eligibility:
   returned: when a package is given
   type: str
 eligibility_msg:
-  description: Why, e.g. C(ineligible - needs a cold update to baseline X).
+  description: "Why, e.g. C(ineligible: needs a cold update to baseline X)."
   returned: when a package is given
   type: str
 result:

@@ -145,6 +145,40 @@ class ParseJson(unittest.TestCase):
             cli.parse_json(" " * (cli.MAX_JSON_BYTES + 1), "x")
 
 
+class FakeModule(object):
+    """Answers `hvpatch --help` and `hvpatch X --help` from a table."""
+
+    def __init__(self, helps):
+        self.helps = helps
+
+    def run_command(self, argv):
+        return 0, self.helps.get(tuple(argv[1:]), ""), ""
+
+
+class Features(unittest.TestCase):
+    TOP = ("Commands:\n  run        boot a guest\n"
+           "  trust      manage a running VM's trust store\n")
+
+    def test_trust_reload_listed(self):
+        hv = cli.Hvpatch(FakeModule({
+            ("--help",): self.TOP,
+            ("trust", "--help"): "usage: hvpatch trust reload --vm SOCK"}),
+            "hvpatch")
+        self.assertTrue(hv.has_command(["trust", "reload"]))
+
+    def test_trust_not_listed(self):
+        hv = cli.Hvpatch(FakeModule({
+            ("--help",): "Commands:\n  run   boot; trust nothing\n"}),
+            "hvpatch")
+        self.assertFalse(hv.has_command(["trust", "reload"]))
+
+    def test_wait_healthy_option(self):
+        hv = cli.Hvpatch(FakeModule({
+            ("apply", "--help"): "usage: hvpatch apply --vm S [--json] P"}),
+            "hvpatch")
+        self.assertFalse(hv.has_option("apply", "--wait-healthy"))
+
+
 @unittest.skipIf(report is None, "ansible-core not installed")
 class Report(unittest.TestCase):
     def test_everything_is_escaped(self):
