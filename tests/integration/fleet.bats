@@ -212,3 +212,45 @@ states() {
         grep -qE "^ *$h +[0-9a-f]{16}" "$r/report.txt"
     done
 }
+
+# adhoc HOST 'MODULE ARGS' [ANSIBLE OPTIONS]: the hotpatch module once on
+# HOST; prints its result, with the word Ansible printed for it (CHANGED,
+# SUCCESS, FAILED!) as "outcome".
+adhoc() {
+    local host=$1 args=$2
+    shift 2
+    ANSIBLE_CONFIG=$FLEET_DIR/ansible.cfg ansible -i "$FLEET_DIR/inventory.ini" \
+        "$host" -o -m hvpatch.fleet.hotpatch "$@" \
+        -a "vm=$FLEET_DIR/$host/vm.sock hvpatch=$HVPATCH $args" |
+        sed -E 's/^[^ ]+ \| ([A-Z!]+) => \{/{"outcome": "\1", /'
+}
+
+@test "revert: check mode, then once, then ok; the same sequence goes in again; trust reload" {
+    local before r
+    before=$(fleet_state vm4)
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0002" --check)
+    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "true would revert HP-2026-0002 " ]
+    [ "$(fleet_state vm4)" = "$before" ]
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0002")
+    [ "$(jq -r '.changed, .result.op' <<<"$r" | tr '\n' ' ')" = "true revert " ]
+    [ "$(fleet_state vm4 | jq -c .patches)" = "[]" ]
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0002")
+    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "false HP-2026-0002 is not live " ]
+    # its sequence equals the committed one and it is not live: eligible
+    r=$(adhoc vm4 "state=applied package=$K/2.signed")
+    [ "$(jq -r '.changed, .committed_sequence, .eligibility_msg' <<<"$r" | tr '\n' ' ')" = \
+        "true 2 would apply HP-2026-0002 (sequence 2) " ]
+    [ "$(fleet_state vm4 | jq -c .patches)" = '[{"id":"HP-2026-0002","seq":2}]' ]
+    # older never: refused before the VM is asked, nothing changes
+    before=$(fleet_state vm4)
+    r=$(adhoc vm4 "state=applied package=$K/1.signed")
+    [ "$(jq -r '.outcome, .msg' <<<"$r" | tr '\n' ' ')" = \
+        "FAILED! ineligible: sequence 1 is older than the VM's committed sequence 2 (anti-rollback) " ]
+    [ "$(fleet_state vm4)" = "$before" ]
+    r=$(adhoc vm4 state=trust_reloaded)
+    if "$HVPATCH" --help | grep -qE '^  trust '; then
+        [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "true trust store reloaded " ]
+    else
+        [[ "$(jq -r .msg <<<"$r")" == "this hvpatch has no \`trust reload\`"* ]]
+    fi
+}
