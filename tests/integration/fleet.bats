@@ -197,7 +197,7 @@ states() {
     [ "$(head -c 4 "$r/report.png" | od -An -c | tr -d ' ')" = '211PNG' ]
     "${chrome[@]}" --dump-dom "$url" 3>&- >"$r/dom.html" 2>>"$r/chromium.log"
     for h in vm1 vm2 vm3 vm4; do
-        grep -q "<tr class=\"ok\"><td>$h</td>" "$r/dom.html"
+        grep -q "<tr class=\"ok\"><td>$h</td><td>compliant</td>" "$r/dom.html"
     done
     [ "$(grep -o 'HP-2026-0002 (sequence 2), signed by CN=hvpatch hot patch signing' \
         "$r/dom.html" | wc -l)" -eq 4 ]
@@ -209,7 +209,7 @@ states() {
     grep -q "hvpatch fleet compliance report" "$r/report.txt"
     grep -q "4 machines, 4 compliant" "$r/report.txt"
     for h in vm1 vm2 vm3 vm4; do
-        grep -qE "^ *$h +[0-9a-f]{16}" "$r/report.txt"
+        grep -qE "^ *$h +compliant +[0-9a-f]{16}" "$r/report.txt"
     done
 }
 

@@ -82,8 +82,12 @@ def machine_row(name, facts):
     return row
 
 
-def cell(value):
-    return "<td>%s</td>" % html.escape("" if value is None else str(value))
+def cell(value, cls=None):
+    """One escaped table cell; class "h" lets a digest wrap anywhere."""
+    text = html.escape("" if value is None else str(value))
+    if cls:
+        return '<td class="%s">%s</td>' % (cls, text)
+    return "<td>%s</td>" % text
 
 
 def patches_cell(patches):
@@ -106,8 +110,9 @@ def html_page(title, doc):
         rows.append(
             '<tr class="%s">' % ("ok" if r["compliant"] else "bad") +
             cell(r["machine"]) +
+            cell("compliant" if r["compliant"] else "NOT compliant") +
             cell("%s (%s)" % (r["baseline"]["sha256"],
-                              r["baseline"]["kind"])) +
+                              r["baseline"]["kind"]), "h") +
             patches_cell(r["patches"]) + cell(att) +
             cell(r["audit"]["verdict"]) +
             cell("#%s %s %s %s" % (last["n"], last["event"],
@@ -123,8 +128,8 @@ def html_page(title, doc):
 body { font-family: sans-serif; margin: 2em; }
 table { border-collapse: collapse; width: 100%%; }
 th, td { border: 1px solid #999; padding: 4px 8px; text-align: left;
-         vertical-align: top; font-size: 13px; overflow-wrap: anywhere; }
-th { overflow-wrap: normal; }
+         vertical-align: top; font-size: 13px; overflow-wrap: break-word; }
+td.h { overflow-wrap: anywhere; }
 tr.ok td:first-child { border-left: 6px solid #2a2; }
 tr.bad td:first-child { border-left: 6px solid #c22; }
 ul { margin: 0; padding-left: 1.2em; }
@@ -135,7 +140,7 @@ ul { margin: 0; padding-left: 1.2em; }
 <p>Generated %s. %d machines, %d compliant (reachable, attestation and
 audit log verified).</p>
 <table>
-<thead><tr><th>machine</th><th>baseline (kind)</th>
+<thead><tr><th>machine</th><th>verdict</th><th>baseline (kind)</th>
 <th>live patches and signers</th><th>attestation</th><th>audit log</th>
 <th>last audit record</th><th>eligibility</th><th>error</th></tr></thead>
 <tbody>

@@ -202,6 +202,10 @@ class Report(unittest.TestCase):
         row = report.machine_row("vm9", {"failed": True, "msg": "no socket"})
         self.assertFalse(row["compliant"])
         self.assertEqual(row["error"], "no socket")
+        page = report.html_page("t", {"generated": "now", "machines": [row]})
+        self.assertIn('<tr class="bad"><td>vm9</td><td>NOT compliant</td>',
+                      page)
+        self.assertIn("1 machines, 0 compliant", page)
 
 
 if __name__ == "__main__":
