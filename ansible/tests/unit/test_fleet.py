@@ -2,9 +2,11 @@
 # limits and HTML escaping, without a VM (python3 -m unittest discover -s
 # ansible/tests/unit; tests/integration/fleet.bats runs them).
 
+import atexit
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import unittest
@@ -210,3 +212,121 @@ class Report(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def load_hotpatch():
+    """hotpatch.py imports module_utils by its collection path: make that
+    path importable from this checkout."""
+    root = tempfile.mkdtemp(prefix="hvpatch-coll-")
+    atexit.register(shutil.rmtree, root, True)
+    os.makedirs(os.path.join(root, "ansible_collections", "hvpatch"))
+    os.symlink(os.path.abspath(os.path.join(PLUGINS, "..")),
+               os.path.join(root, "ansible_collections", "hvpatch", "fleet"))
+    sys.path.insert(0, root)
+    return load("hotpatch", os.path.join(PLUGINS, "modules", "hotpatch.py"))
+
+
+try:
+    hotpatch = load_hotpatch()
+except ImportError:  # no ansible-core
+    hotpatch = None
+
+
+class Exit(Exception):
+    def __init__(self, failed, kw):
+        Exception.__init__(self, kw.get("msg"))
+        self.failed = failed
+        self.kw = kw
+
+
+class ApplyModule(FakeModule):
+    """A stand-in AnsibleModule: commands answered from a table of argv
+    tails (status, inspect, help, apply), exit_json/fail_json raise."""
+
+    def __init__(self, answers, params, check_mode=False):
+        FakeModule.__init__(self, {})
+        self.answers = answers
+        self.params = dict(vm="/s", state="applied", package="/p", id=None,
+                           trust=None, image=None, wait_healthy=False,
+                           health_window=None, attest=False, ak=None,
+                           hvpatch="hvpatch")
+        self.params.update(params)
+        self.check_mode = check_mode
+        self.ran = []
+
+    def run_command(self, argv):
+        self.ran.append(argv[1:])
+        for key, answer in self.answers.items():
+            if tuple(argv[1:1 + len(key)]) == key:
+                return answer
+        return 0, "", ""
+
+    def exit_json(self, **kw):
+        raise Exit(False, kw)
+
+    def fail_json(self, **kw):
+        raise Exit(True, kw)
+
+
+@unittest.skipIf(hotpatch is None, "ansible-core not installed")
+class Apply(unittest.TestCase):
+    STATUS = json.dumps(status(counter=1))
+    PKG = json.dumps(pkg(seq=2))
+
+    def run_apply(self, apply_answer, help_text="", check_mode=False,
+                  **params):
+        m = ApplyModule({("status",): (0, self.STATUS, ""),
+                         ("inspect",): (0, self.PKG, ""),
+                         ("apply", "--help"): (0, help_text, ""),
+                         ("apply", "--vm"): apply_answer}, params,
+                        check_mode)
+        hv = cli.Hvpatch(m, "hvpatch")
+        out = {"status": hv.status("/s")}
+        with self.assertRaises(Exit) as e:
+            hotpatch.apply(m, hv, out)
+        return e.exception, m
+
+    def test_applied(self):
+        e, m = self.run_apply((0, '{"op": "apply"}', ""))
+        self.assertFalse(e.failed)
+        self.assertTrue(e.kw["changed"])
+        self.assertEqual(m.ran[-2], ["apply", "--vm", "/s", "--json", "/p"])
+
+    def test_auto_reverted_fails_changed(self):
+        e, m = self.run_apply(
+            (9, '{"result": "auto-reverted", "reason": "no heartbeat"}', ""),
+            help_text="--wait-healthy", wait_healthy=True, health_window=5)
+        self.assertTrue(e.failed)
+        self.assertTrue(e.kw["changed"])
+        self.assertEqual(e.kw["msg"], "auto-reverted: the guest failed after "
+                         "the patch and hvpatch reverted it (no heartbeat)")
+        self.assertIn(["apply", "--vm", "/s", "--json", "--wait-healthy",
+                       "--health-window", "5", "/p"], m.ran)
+
+    def test_refused(self):
+        e, _ = self.run_apply((4, "", "hvpatch apply: VRF_ERR_SIG_INVALID"))
+        self.assertTrue(e.failed)
+        self.assertFalse(e.kw["changed"])
+        self.assertEqual(e.kw["msg"], "apply refused (exit 4): hvpatch "
+                         "apply: VRF_ERR_SIG_INVALID")
+
+    def test_guest_died_is_a_change(self):
+        e, _ = self.run_apply((3, "", "guest died"))
+        self.assertTrue(e.failed)
+        self.assertTrue(e.kw["changed"])
+        self.assertIn("the guest died and was not repaired", e.kw["msg"])
+
+    def test_wait_healthy_unsupported(self):
+        e, m = self.run_apply((0, "{}", ""), help_text="usage: apply",
+                              wait_healthy=True)
+        self.assertTrue(e.failed)
+        self.assertTrue(e.kw["msg"].startswith(
+            "wait_healthy: this hvpatch's `apply` has no --wait-healthy"))
+        self.assertFalse(any(a[:2] == ["apply", "--vm"] for a in m.ran))
+
+    def test_check_mode_runs_no_apply(self):
+        e, m = self.run_apply((0, "{}", ""), check_mode=True)
+        self.assertFalse(e.failed)
+        self.assertTrue(e.kw["changed"])
+        self.assertEqual(e.kw["msg"], "would apply HP-1 (sequence 2)")
+        self.assertFalse(any(a[:2] == ["apply", "--vm"] for a in m.ran))
