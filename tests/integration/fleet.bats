@@ -23,6 +23,12 @@ setup_file() {
     export FLEET_DIR
     FLEET_DIR=$(mktemp -d /tmp/hvfleet.XXXXXX)
     source "$HVPATCH_ROOT/tests/lib/fleet.sh"
+    # the fix shipped after the bad package: a sequence above it
+    local bad_seq=2
+    [ ! -f "$K/bad-heartbeat.signed" ] ||
+        bad_seq=$("$HVPATCH" inspect "$K/bad-heartbeat.signed" --json | jq .sequence)
+    mkdir -p "$FLEET_DIR/fix"
+    fleet_sign_fix $((bad_seq + 1)) "$FLEET_DIR/fix/fix.signed"
     fleet_up "$FLEET_DIR" 4
     echo "${FLEET_PIDS[*]}" >"$FLEET_DIR/pids"
 }
@@ -46,6 +52,8 @@ setup() {
         { echo "the fleet did not start (setup_file)"; return 1; }
     source "$HVPATCH_ROOT/tests/lib/fleet.sh"
     ROLLOUT=$HVPATCH_ROOT/ansible/playbooks/rollout.yml
+    FIX=$FLEET_DIR/fix/fix.signed
+    FIX_SEQ=$("$HVPATCH" inspect "$FIX" --json | jq .sequence)
     # the automatic revert (`apply --wait-healthy`) and its bad package
     # come from another branch; until both are here the canary's failure
     # is a package its VM refuses
@@ -122,7 +130,7 @@ states() {
     local before
     before=$(states)
     host_package vm1 "$BAD"
-    run fleet_playbook "$ROLLOUT" -e package="$K/2.signed" \
+    run fleet_playbook "$ROLLOUT" -e package="$FIX" \
         -e hvpatch_wait_healthy=$WAIT
     host_package vm1
     echo "$output"
@@ -131,8 +139,7 @@ states() {
     msg=$(fleet_result "$output" vm1 | jq -r .msg)
     if [ "$WAIT" = true ]; then
         [[ "$msg" == "auto-reverted: "* ]]
-        # the revert was measured into PCR 10 and logged like any revert
-        jq -r '.pcr10.action // empty' "$FLEET_DIR/vm1/audit.jsonl" | grep -qx revert
+        grep -q '"event":"auto-reverted"' "$FLEET_DIR/vm1/audit.jsonl"
     else
         [[ "$msg" == "apply refused (exit 4): "*VRF_ERR_SIG_INVALID* ]]
         # refused: not one byte changed
@@ -146,14 +153,16 @@ states() {
 }
 
 @test "a second rollout goes ring by ring to every VM; running it again changes nothing" {
-    run fleet_playbook "$ROLLOUT" -e package="$K/2.signed" \
-        -e hvpatch_wait_healthy=$WAIT
+    # a short health window: three rings of hvpatch's default 10 s is
+    # 30 s of waiting here
+    run fleet_playbook "$ROLLOUT" -e package="$FIX" \
+        -e hvpatch_wait_healthy=$WAIT -e hvpatch_health_window=2
     echo "$output"
     [ "$status" -eq 0 ]
     local h
     for h in vm1 vm2 vm3 vm4; do
         [ "$(fleet_result "$output" $h | jq -r '.changed')" = true ]
-        [ "$(fleet_state $h | jq -c .patches)" = '[{"id":"HP-2026-0002","seq":2}]' ]
+        [ "$(fleet_state $h | jq -c .patches)" = "[{\"id\":\"HP-2026-0003\",\"seq\":$FIX_SEQ}]" ]
     done
     # rings: the canary vm1, then 10% (one VM: vm2), then vm3 and vm4
     local order
@@ -161,8 +170,8 @@ states() {
     [ "$order" = "vm1 vm2 vm3 vm4 " ] || [ "$order" = "vm1 vm2 vm4 vm3 " ]
     local before
     before=$(states)
-    run fleet_playbook "$ROLLOUT" -e package="$K/2.signed" \
-        -e hvpatch_wait_healthy=$WAIT
+    run fleet_playbook "$ROLLOUT" -e package="$FIX" \
+        -e hvpatch_wait_healthy=$WAIT -e hvpatch_health_window=2
     echo "$output"
     [ "$status" -eq 0 ]
     for h in vm1 vm2 vm3 vm4; do
@@ -184,9 +193,9 @@ states() {
     [ "$(jq -r '[.machines[].machine] | join(" ")' "$j")" = "vm1 vm2 vm3 vm4" ]
     [ "$(jq -r .compliant "$j")" = true ]
     [ "$(jq -r '[.machines[] | .attestation.verdict, .audit.verdict] | unique | join(" ")' "$j")" = verified ]
-    [ "$(jq -r '[.machines[].patches[0].id] | unique | join(" ")' "$j")" = HP-2026-0002 ]
+    [ "$(jq -r '[.machines[].patches[0].id] | unique | join(" ")' "$j")" = HP-2026-0003 ]
     [ "$(jq -r '.machines[0].eligibility' "$j")" = \
-        "ineligible: sequence 1 is older than the VM's committed sequence 2 (anti-rollback)" ]
+        "ineligible: sequence 1 is older than the VM's committed sequence $FIX_SEQ (anti-rollback)" ]
     # what a person sees: a screenshot, the page as Chromium parsed it,
     # and the page printed to PDF, as text
     local chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic
@@ -200,9 +209,9 @@ states() {
     for h in vm1 vm2 vm3 vm4; do
         grep -q "<tr class=\"ok\"><td>$h</td><td>compliant</td>" "$r/dom.html"
     done
-    [ "$(grep -o 'HP-2026-0002 (sequence 2), signed by CN=hvpatch hot patch signing' \
+    [ "$(grep -o "HP-2026-0003 (sequence $FIX_SEQ), signed by CN=hvpatch hot patch signing" \
         "$r/dom.html" | wc -l)" -eq 4 ]
-    [ "$(grep -o '<td>verified (AK not pinned)</td><td>verified</td><td>#[0-9]* applied HP-2026-0002 ' \
+    [ "$(grep -o '<td>verified (AK not pinned)</td><td>verified</td><td>#[0-9]* applied HP-2026-0003 ' \
         "$r/dom.html" | wc -l)" -eq 4 ]
     "${chrome[@]}" --print-to-pdf="$r/report.pdf" --no-pdf-header-footer "$url" \
         3>&- 2>>"$r/chromium.log"
@@ -229,24 +238,24 @@ adhoc() {
 @test "revert: check mode, then once, then ok; the same sequence goes in again; trust reload" {
     local before r
     before=$(fleet_state vm4)
-    r=$(adhoc vm4 "state=reverted id=HP-2026-0002" --check)
-    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "true would revert HP-2026-0002 " ]
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0003" --check)
+    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "true would revert HP-2026-0003 " ]
     [ "$(fleet_state vm4)" = "$before" ]
-    r=$(adhoc vm4 "state=reverted id=HP-2026-0002")
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0003")
     [ "$(jq -r '.changed, .result.op' <<<"$r" | tr '\n' ' ')" = "true revert " ]
     [ "$(fleet_state vm4 | jq -c .patches)" = "[]" ]
-    r=$(adhoc vm4 "state=reverted id=HP-2026-0002")
-    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "false HP-2026-0002 is not live " ]
-    # its sequence equals the committed one and it is not live: eligible
-    r=$(adhoc vm4 "state=applied package=$K/2.signed")
+    r=$(adhoc vm4 "state=reverted id=HP-2026-0003")
+    [ "$(jq -r '.changed, .msg' <<<"$r" | tr '\n' ' ')" = "false HP-2026-0003 is not live " ]
+    # it committed the sequence and it is not live: eligible again
+    r=$(adhoc vm4 "state=applied package=$FIX")
     [ "$(jq -r '.changed, .committed_sequence, .eligibility_msg' <<<"$r" | tr '\n' ' ')" = \
-        "true 2 would apply HP-2026-0002 (sequence 2) " ]
-    [ "$(fleet_state vm4 | jq -c .patches)" = '[{"id":"HP-2026-0002","seq":2}]' ]
+        "true $FIX_SEQ would apply HP-2026-0003 (sequence $FIX_SEQ) " ]
+    [ "$(fleet_state vm4 | jq -c .patches)" = "[{\"id\":\"HP-2026-0003\",\"seq\":$FIX_SEQ}]" ]
     # older never: refused before the VM is asked, nothing changes
     before=$(fleet_state vm4)
     r=$(adhoc vm4 "state=applied package=$K/1.signed")
     [ "$(jq -r '.outcome, .msg' <<<"$r" | tr '\n' ' ')" = \
-        "FAILED! ineligible: sequence 1 is older than the VM's committed sequence 2 (anti-rollback) " ]
+        "FAILED! ineligible: sequence 1 is older than the VM's committed sequence $FIX_SEQ (anti-rollback) " ]
     [ "$(fleet_state vm4)" = "$before" ]
     r=$(adhoc vm4 state=trust_reloaded)
     if "$HVPATCH" --help | grep -qE '^  trust '; then

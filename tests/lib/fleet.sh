@@ -159,3 +159,19 @@ fleet_result() {
     grep -E "^$2 \| [A-Z!]+ => .*\"eligibility\"" <<<"$1" | tail -n 1 |
         sed -E 's/^[^ ]+ \| [A-Z!]+ => //'
 }
+
+# fleet_sign_fix SEQ OUT: signs the fix a vendor ships after a bad update:
+# the demo's HP-2026-0002 as HP-2026-0003 with sequence SEQ (cumulative:
+# above the bad package's, which its automatic revert left committed),
+# with the test keys ($K/keys).
+fleet_sign_fix() {
+    local seq=$1 out=$2 p=$HVPATCH_ROOT/guest/patches
+    jq --argjson seq "$seq" --arg p "$p" --arg img "$HVPATCH_ROOT/build/guest/demo.elf" \
+        '.id = "HP-2026-0003" | .sequence = $seq |
+         .title = "Demo user library: ulib_echo length check (reissued)" |
+         .target.image = $img | .code.sources = [$p + "/HP-2026-0002.c"] |
+         .code.cflags = ["-I" + $p + "/../.."]' \
+        "$p/HP-2026-0002.json" >"${out%.signed}.json"
+    "$HVPATCH" build "${out%.signed}.json" -o "${out%.signed}.hvp" >/dev/null
+    "$HVPATCH" sign "${out%.signed}.hvp" --keys "$K/keys" -o "$out" >/dev/null
+}

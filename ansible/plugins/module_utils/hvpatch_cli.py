@@ -93,18 +93,20 @@ def parse_json(text, what):
 
 
 def committed_sequence(status):
-    """The VM's committed anti-rollback sequence (the TPM NV counter), and
-    where it came from. status's tpm.counter when the monitor reports it;
-    else the highest sequence the VM's audit log approved for an apply
-    (the verifier commits the counter before it logs `approved`)."""
+    """The VM's committed anti-rollback sequence (the TPM NV counter), the
+    SHA-256 of the package that committed it (None if unknown), and where
+    they came from. status's tpm.counter when the monitor reports it; else
+    the VM's audit log: the highest sequence approved for an apply (the
+    verifier commits the counter before it logs `approved`) and the
+    package that approved record names."""
     tpm = status.get("tpm") or {}
     for key in ("counter", "nv_counter", "sequence"):
         if isinstance(tpm.get(key), int):
-            return tpm[key], "status"
+            return tpm[key], None, "status"
     log = (status.get("patching") or {}).get("audit_log")
     if not log or not os.path.isfile(log):
-        return None, "unknown"
-    best = 0
+        return None, None, "unknown"
+    best, digest = 0, None
     with open(log, "rb") as f:
         for line in f:
             if len(line) > MAX_AUDIT_LINE:
@@ -116,9 +118,9 @@ def committed_sequence(status):
                 continue  # a torn last line: `hvpatch audit verify` says so
             if (isinstance(rec, dict) and rec.get("event") == "approved" and
                     rec.get("op") == "apply" and
-                    isinstance(rec.get("seq"), int)):
-                best = max(best, rec["seq"])
-    return best, "audit log"
+                    isinstance(rec.get("seq"), int) and rec["seq"] > best):
+                best, digest = rec["seq"], rec.get("package_sha256")
+    return best, digest, "audit log"
 
 
 def live_patch(status, pkg_id):
@@ -128,11 +130,12 @@ def live_patch(status, pkg_id):
     return None
 
 
-def eligibility(status, pkg, counter):
+def eligibility(status, pkg, counter, committed_digest=None):
     """Returns (verdict, message): verdict is "live" (already applied),
-    "eligible" or "ineligible". The sequence rule: above the committed
-    counter, or equal to it when that package is not live (a fresh boot
-    or after its revert); older never."""
+    "eligible" or "ineligible". The sequence rule (README, "Applying a
+    patch live"): above the committed counter; or equal to it when it is
+    the package that committed it (committed_digest, when known) and it
+    is not live (a fresh boot, or after its revert); older never."""
     target = pkg.get("target") or {}
     want = target.get("baseline_sha256")
     kind = target.get("kind")
@@ -161,6 +164,11 @@ def eligibility(status, pkg, counter):
             return "ineligible", (
                 "ineligible: sequence %d is older than the VM's committed "
                 "sequence %d (anti-rollback)" % (seq, counter))
+        if (seq == counter and committed_digest and
+                pkg.get("sha256") != committed_digest):
+            return "ineligible", (
+                "ineligible: sequence %d was committed by another package "
+                "(sha256 %s)" % (seq, committed_digest))
         holder = [p.get("id") for p in status.get("patches") or []
                   if p.get("seq") == seq and p.get("id") != pid]
         if seq == counter and holder:

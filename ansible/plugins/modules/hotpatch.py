@@ -122,8 +122,8 @@ def package_eligibility(module, hv, status):
     """Inspects the package and judges it; returns (pkg, verdict, msg)."""
     p = module.params
     pkg = hv.inspect(p["package"])
-    counter, source = committed_sequence(status)
-    verdict, msg = eligibility(status, pkg, counter)
+    counter, digest, source = committed_sequence(status)
+    verdict, msg = eligibility(status, pkg, counter, digest)
     if verdict == "eligible" and p["trust"] and p["image"]:
         reason = offline_verify(hv, p["package"], p["trust"], p["image"],
                                 status, pkg)

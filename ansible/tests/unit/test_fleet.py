@@ -45,14 +45,14 @@ def status(patches=(), tpm="ok", enabled=True, baseline=BASE, kind="demo",
     return st
 
 
-def pkg(pid="HP-1", seq=2, baseline=BASE, kind="demo"):
-    return {"id": pid, "sequence": seq,
+def pkg(pid="HP-1", seq=2, baseline=BASE, kind="demo", sha="aa" * 32):
+    return {"id": pid, "sequence": seq, "sha256": sha,
             "target": {"baseline_sha256": baseline, "kind": kind}}
 
 
 class Eligibility(unittest.TestCase):
-    def verdict(self, st, p, counter):
-        return cli.eligibility(st, p, counter)
+    def verdict(self, st, p, counter, digest=None):
+        return cli.eligibility(st, p, counter, digest)
 
     def test_newer_sequence_would_apply(self):
         self.assertEqual(self.verdict(status(), pkg(seq=2), 1),
@@ -66,6 +66,16 @@ class Eligibility(unittest.TestCase):
     def test_equal_sequence_not_live_may_be_reapplied(self):
         # a fresh boot, or after its revert
         self.assertEqual(self.verdict(status(), pkg(seq=2), 2)[0], "eligible")
+
+    def test_equal_sequence_same_package_as_committed(self):
+        self.assertEqual(self.verdict(status(), pkg(seq=2), 2, "aa" * 32)[0],
+                         "eligible")
+
+    def test_equal_sequence_other_package_than_committed(self):
+        v, msg = self.verdict(status(), pkg(seq=2), 2, "bb" * 32)
+        self.assertEqual(v, "ineligible")
+        self.assertEqual(msg, "ineligible: sequence 2 was committed by "
+                              "another package (sha256 " + "bb" * 32 + ")")
 
     def test_equal_sequence_held_by_another_live_patch(self):
         v, msg = self.verdict(status([("HP-9", 2)]), pkg(seq=2), 2)
@@ -111,20 +121,25 @@ class CommittedSequence(unittest.TestCase):
 
     def test_status_counter_wins(self):
         self.assertEqual(cli.committed_sequence(status(counter=7)),
-                         (7, "status"))
+                         (7, None, "status"))
 
     def test_from_audit_log_approved_applies(self):
-        recs = [{"event": "approved", "op": "apply", "seq": 3},
+        recs = [{"event": "approved", "op": "apply", "seq": 3,
+                 "package_sha256": "c3"},
                 {"event": "approved", "op": "revert", "seq": 9},
                 {"event": "rejected", "op": "apply", "seq": 8},
-                {"event": "approved", "op": "apply", "seq": 2}]
+                {"event": "approved", "op": "apply", "seq": 2,
+                 "package_sha256": "c2"},
+                {"event": "approved", "op": "apply", "seq": 3,
+                 "package_sha256": "c3", "reapply": True}]
         path = self.log([(json.dumps(r) + "\n").encode() for r in recs] +
                         [b'{"torn'])
         self.assertEqual(cli.committed_sequence(status(log=path)),
-                         (3, "audit log"))
+                         (3, "c3", "audit log"))
 
     def test_no_log_is_unknown(self):
-        self.assertEqual(cli.committed_sequence(status()), (None, "unknown"))
+        self.assertEqual(cli.committed_sequence(status()),
+                         (None, None, "unknown"))
 
     def test_overlong_audit_line_is_refused(self):
         path = self.log([b"x" * (cli.MAX_AUDIT_LINE + 1) + b"\n"])
