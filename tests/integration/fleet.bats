@@ -193,6 +193,7 @@ states() {
     [ "$(jq -r '[.machines[].machine] | join(" ")' "$j")" = "vm1 vm2 vm3 vm4" ]
     [ "$(jq -r .compliant "$j")" = true ]
     [ "$(jq -r '[.machines[] | .attestation.verdict, .audit.verdict] | unique | join(" ")' "$j")" = verified ]
+    [ "$(jq -r '[.machines[].audit.matches_quote] | unique | join(" ")' "$j")" = true ]
     [ "$(jq -r '[.machines[].patches[0].id] | unique | join(" ")' "$j")" = HP-2026-0003 ]
     [ "$(jq -r '.machines[0].eligibility' "$j")" = \
         "ineligible: sequence 1 is older than the VM's committed sequence $FIX_SEQ (anti-rollback)" ]
@@ -211,7 +212,7 @@ states() {
     done
     [ "$(grep -o "HP-2026-0003 (sequence $FIX_SEQ), signed by CN=hvpatch hot patch signing" \
         "$r/dom.html" | wc -l)" -eq 4 ]
-    [ "$(grep -o '<td>verified (AK not pinned)</td><td>verified</td><td>#[0-9]* applied HP-2026-0003 ' \
+    [ "$(grep -o '<td>verified (AK not pinned)</td><td>verified (agrees with the quote)</td><td>#[0-9]* applied HP-2026-0003 ' \
         "$r/dom.html" | wc -l)" -eq 4 ]
     "${chrome[@]}" --print-to-pdf="$r/report.pdf" --no-pdf-header-footer "$url" \
         3>&- 2>>"$r/chromium.log"

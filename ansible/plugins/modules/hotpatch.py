@@ -28,7 +28,7 @@ options:
     description:
       - C(facts) reads only. With I(attest), also a fresh TPM quote
         checked by C(hvpatch verify-attestation), and the audit log
-        checked by C(hvpatch audit verify).
+        checked by C(hvpatch audit verify --attestation) against it.
       - C(applied) applies I(package) unless it is live.
       - C(reverted) reverts I(id) (or I(package)'s id) if it is live.
       - C(trust_reloaded) runs C(hvpatch trust reload), where this
@@ -119,7 +119,8 @@ from ansible_collections.hvpatch.fleet.plugins.module_utils.hvpatch_cli import (
 
 
 def package_eligibility(module, hv, status):
-    """Inspects the package and judges it; returns (pkg, verdict, msg)."""
+    """Inspects the package and judges it; returns (pkg, verdict, msg,
+    committed sequence, where that came from)."""
     p = module.params
     pkg = hv.inspect(p["package"])
     counter, digest, source = committed_sequence(status)
@@ -140,8 +141,7 @@ def facts(module, hv, out):
         out.update(package=pkg_summary(pkg), eligibility=verdict,
                    eligibility_msg=msg)
     if p["attest"]:
-        out["attestation"] = attest(module, hv, status)
-        out["audit"] = audit_verify(hv, status)
+        out["attestation"], out["audit"] = evidence(module, hv, status)
     module.exit_json(changed=False, **out)
 
 
@@ -150,9 +150,11 @@ def pkg_summary(pkg):
             "target": pkg.get("target"), "sha256": pkg.get("sha256")}
 
 
-def attest(module, hv, status):
-    """A fresh quote with a random nonce, checked against the VM's
-    baseline. Returns verdict, the nonce and what verify printed."""
+def evidence(module, hv, status):
+    """A fresh quote with a random nonce, checked by verify-attestation
+    against that nonce and the VM's baseline; then the VM's audit log
+    checked by `audit verify`, against that quote too. Returns
+    (attestation, audit)."""
     nonce = os.urandom(16).hex()
     tmp = tempfile.mkdtemp(prefix="hvpatch-attest-")
     try:
@@ -160,7 +162,8 @@ def attest(module, hv, status):
         rc, out, err = hv.run(["attest", "--vm", module.params["vm"],
                                "--nonce", nonce, "--out", d])
         if rc != 0:
-            return {"verdict": "failed", "detail": (err or out).strip()}
+            att = {"verdict": "failed", "detail": (err or out).strip()}
+            return att, audit_verify(hv, status, None)
         base = status.get("baseline") or {}
         args = ["verify-attestation", d, "--nonce", nonce, "--baseline",
                 str(base.get("image_sha256")), "--kind",
@@ -168,25 +171,32 @@ def attest(module, hv, status):
         if module.params["ak"]:
             args += ["--ak", module.params["ak"]]
         rc, out, err = hv.run(args)
-        verdict = "verified" if rc == 0 else "failed"
-        pinned = bool(module.params["ak"])
-        return {"verdict": verdict, "nonce": nonce, "ak_pinned": pinned,
-                "detail": (out if rc == 0 else err or out).strip()}
+        att = {"verdict": "verified" if rc == 0 else "failed",
+               "nonce": nonce, "ak_pinned": bool(module.params["ak"]),
+               "detail": (out if rc == 0 else err or out).strip()}
+        return att, audit_verify(hv, status, d if rc == 0 else None)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def audit_verify(hv, status):
-    """`hvpatch audit verify` of the VM's audit log, and its last record."""
+def audit_verify(hv, status, attestation):
+    """`hvpatch audit verify` of the VM's audit log (with --attestation:
+    its PCR 10 records equal the quoted events), and its last record."""
     log = (status.get("patching") or {}).get("audit_log")
     if not log:
         return {"verdict": "no audit log"}
-    rc, out, err = hv.run(["audit", "verify", log, "--json"])
-    res = {"verdict": "verified" if rc == 0 else "failed", "log": log}
+    args = ["audit", "verify", log, "--json"]
+    if attestation:
+        args += ["--attestation", attestation]
+    rc, out, err = hv.run(args)
+    res = {"verdict": "verified" if rc == 0 else "failed", "log": log,
+           "matches_quote": bool(attestation) and rc == 0}
+    if rc != 0:
+        res["detail"] = (err or out).strip()
     try:
         res["summary"] = parse_json(out, "hvpatch audit verify")
     except HvpatchError:
-        res["detail"] = (err or out).strip()
+        pass
     res["last_record"] = last_record(log)
     return res
 

@@ -68,6 +68,8 @@ def machine_row(name, facts):
                         "ak_pinned": att.get("ak_pinned", False),
                         "detail": att.get("detail")},
         "audit": {"verdict": aud.get("verdict", "not run"),
+                  "matches_quote": aud.get("matches_quote", False),
+                  "detail": aud.get("detail"),
                   "log": aud.get("log"),
                   "records": (aud.get("summary") or {}).get("records"),
                   "last_record": {"n": last.get("n"),
@@ -78,7 +80,8 @@ def machine_row(name, facts):
     }
     row["compliant"] = (row["reachable"] and
                         row["attestation"]["verdict"] == "verified" and
-                        row["audit"]["verdict"] == "verified")
+                        row["audit"]["verdict"] == "verified" and
+                        row["audit"]["matches_quote"])
     return row
 
 
@@ -114,7 +117,9 @@ def html_page(title, doc):
             cell("%s (%s)" % (r["baseline"]["sha256"],
                               r["baseline"]["kind"]), "h") +
             patches_cell(r["patches"]) + cell(att) +
-            cell(r["audit"]["verdict"]) +
+            cell(r["audit"]["verdict"] +
+                 (" (agrees with the quote)" if r["audit"]["matches_quote"]
+                  else "")) +
             cell("#%s %s %s %s" % (last["n"], last["event"],
                                    last["id"] or "", last["time"])) +
             cell(r["eligibility"] or "no package asked") +
@@ -137,8 +142,8 @@ ul { margin: 0; padding-left: 1.2em; }
 @media print { body { margin: 0; } th, td { font-size: 9px; } }
 </style></head><body>
 <h1>%s</h1>
-<p>Generated %s. %d machines, %d compliant (reachable, attestation and
-audit log verified).</p>
+<p>Generated %s. %d machines, %d compliant (reachable, a fresh TPM quote
+verified, the audit log verified and in agreement with that quote).</p>
 <table>
 <thead><tr><th>machine</th><th>verdict</th><th>baseline (kind)</th>
 <th>live patches and signers</th><th>attestation</th><th>audit log</th>

@@ -215,6 +215,14 @@ class Report(unittest.TestCase):
         self.assertIn("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
                       "&amp;", page)
 
+    def test_compliant_needs_the_log_to_agree_with_the_quote(self):
+        facts = {"status": {"baseline": {}},
+                 "attestation": {"verdict": "verified"},
+                 "audit": {"verdict": "verified", "matches_quote": False}}
+        self.assertFalse(report.machine_row("vm1", facts)["compliant"])
+        facts["audit"]["matches_quote"] = True
+        self.assertTrue(report.machine_row("vm1", facts)["compliant"])
+
     def test_failed_machine_is_a_row_not_compliant(self):
         row = report.machine_row("vm9", {"failed": True, "msg": "no socket"})
         self.assertFalse(row["compliant"])
