@@ -7,11 +7,14 @@ build_pkgs="gcc make binutils pkg-config libjansson-dev libmbedtls-dev \
 libcbor-dev libseccomp-dev libtss2-dev clang libclang-rt-14-dev swtpm \
 libvirt-dev libxml2-dev"
 # test: the emulated lab hosts (tests/lib/labhost.sh) need QEMU (AMD-V)
-# and Bochs with a syslinux-bootable FAT image (VT-x)
+# and Bochs with a syslinux-bootable FAT image (VT-x); the fleet test
+# (tests/integration/fleet.bats) runs Ansible over a real sshd on loopback
+# and reads its HTML report in headless Chromium and through a PDF
 test_pkgs="bats libcmocka-dev jq openssl swtpm swtpm-tools tpm2-tools \
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 \
 busybox-static cpio lz4 socat bochs bochsbios vgabios syslinux \
-syslinux-common mtools"
+syslinux-common mtools ansible-core openssh-server openssh-client chromium \
+poppler-utils"
 # make linux-demo: fetch and unpack Debian's kernel, build the initramfs,
 # dump its symbols (QEMU TCG), its own swtpm
 linux_pkgs="busybox-static cpio lz4 swtpm swtpm-tools qemu-system-x86 jq"
