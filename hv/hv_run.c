@@ -171,6 +171,17 @@ static json_t *text_lock_json(struct hv_vm *vm)
                      "size", (json_int_t)vm->prot_win[1].size);
 }
 
+/* The verifier's trust store, or null (no --trust, or no answer). */
+static json_t *trust_json(struct hv_session *s)
+{
+    const char *err, *cls;
+    json_t *t = s->cfg->trust_dir ? hv_patch_trust(&s->vrf, 0,
+                                                   s->cfg->trust_dir, &err,
+                                                   &cls)
+                                  : NULL;
+    return t ? t : json_null();
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
@@ -180,7 +191,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     (void)err;
     hv_prot_digest(vm, d);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
         "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
@@ -193,6 +204,20 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
         "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",
         hv_patch_list_json(vm), "patching", patching_json(s));
+    json_object_set_new(st, "trust", trust_json(s));
+    return st;
+}
+
+static json_t *cmd_trust_reload(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    (void)args;
+    if (!s->cfg->trust_dir) {
+        *err = "the VM was started without --trust";
+        return NULL;
+    }
+    return hv_patch_trust(&s->vrf, 1, s->cfg->trust_dir, err,
+                          &s->ctl.err_class);
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -336,6 +361,7 @@ static const struct hv_control_cmd hv_run_cmds[] = {
     {"revert", cmd_revert, 1},
     {"lock", cmd_lock, 0},
     {"attest", cmd_attest, 1},
+    {"trust-reload", cmd_trust_reload, 0},
     {"pause", cmd_pause, 0},
     {"resume", cmd_resume, 0},
     {"quit", cmd_quit, 0},

@@ -190,6 +190,21 @@ int keys_sign(const uint8_t *pkg, size_t pkg_len, mbedtls_pk_context *key,
 int keys_trust_load_dir(struct vrf_trust *trust, const char *dir,
                         struct keys_diag *diag);
 
+/* What keys_trust_load_at() read. */
+struct keys_trust_info {
+    uint8_t sha256[32]; /* over every file read, in load order: "sub/name",
+                           NUL, 8-byte big-endian length, bytes */
+    size_t anchors;     /* files of anchors/ loaded */
+    size_t crls;        /* CRLs loaded */
+    int code;           /* the VRF_ERR_TRUST_* that stopped the load, or 0 */
+};
+
+/* The same, from the directory open at dirfd (dir names it in messages),
+ * with openat/fdopendir/pread alone (the verifier's sandbox allows no
+ * more). Fills info (may be NULL) whether or not the load succeeds. */
+int keys_trust_load_at(struct vrf_trust *trust, int dirfd, const char *dir,
+                       struct keys_trust_info *info, struct keys_diag *diag);
+
 /* ------------------------------------------------------------------ ELF */
 /* A validated, read-only view of an ELF64 x86-64 file in memory; tables
  * are found by offset (and read with memcpy: the file need not be

@@ -68,6 +68,11 @@ static const struct vrf_err_row vrf_err_table[] = {
         "x5chain holds certificates that are not on the path to the anchor"),
     ROW(VRF_ERR_CHAIN_LEAF_CA, "signing certificate is a CA certificate"),
     ROW(VRF_ERR_CHAIN_OTHER, "certificate chain rejected by the X.509 library"),
+    ROW(VRF_ERR_CHAIN_NOT_CA,
+        "a certificate that issues another in the chain is not a CA "
+        "(CA:FALSE or no basicConstraints)"),
+    ROW(VRF_ERR_CHAIN_PATHLEN,
+        "a CA certificate's pathLenConstraint is exceeded"),
     /* 3. EKU. */
     ROW(VRF_ERR_EKU_MISSING,
         "signing certificate has no extended key usage extension"),
@@ -115,6 +120,9 @@ static const struct vrf_err_row vrf_err_table[] = {
     ROW(VRF_ERR_TRUST_CRL_ISSUER,
         "CRL is not signed by any trust anchor named as its issuer"),
     ROW(VRF_ERR_TRUST_LIMIT, "too many trust anchors or CRLs"),
+    ROW(VRF_ERR_TRUST_CRL_EXPIRED,
+        "trust store loaded, but a CRL is past its next update"),
+    ROW(VRF_ERR_TRUST_READ, "trust store directory cannot be read"),
 };
 
 #define VRF_ERR_COUNT (sizeof vrf_err_table / sizeof vrf_err_table[0])

@@ -75,6 +75,34 @@ void vrf_trust_free(struct vrf_trust *trust)
     mbedtls_platform_zeroize(trust, sizeof *trust);
 }
 
+void vrf_trust_move(struct vrf_trust *dst, struct vrf_trust *src)
+{
+    int no_cache = dst->no_cache;
+
+    vrf_trust_free(dst);
+    memcpy(dst, src, sizeof *dst);
+    /* The first anchor lives inside the struct: CRLs it issued follow it.
+     * The others are heap nodes and stay where they are. */
+    for (size_t i = 0; i < dst->n_crls; i++)
+        if (dst->crl_issuer[i] == &src->anchors)
+            dst->crl_issuer[i] = &dst->anchors;
+    dst->no_cache = no_cache;
+    memset(src, 0, sizeof *src);
+    vrf_trust_init(src);
+}
+
+size_t vrf_trust_crl_dates(const struct vrf_trust *trust, size_t i,
+                           int64_t *this_update, int64_t *next_update)
+{
+    if (i >= trust->n_crls)
+        return trust->n_crls;
+    *this_update = vrf_x509_time_to_epoch(&trust->crls[i]->this_update);
+    *next_update = trust->crls[i]->next_update.year != 0
+                       ? vrf_x509_time_to_epoch(&trust->crls[i]->next_update)
+                       : 0;
+    return trust->n_crls;
+}
+
 /* True if buf holds PEM text (mbedTLS wants it NUL-terminated). */
 static int is_pem(const uint8_t *buf, size_t len, const char *label)
 {
