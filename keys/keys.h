@@ -113,6 +113,7 @@ struct keys_cert_params {
     uint64_t serial;    /* 0: 16 random bytes */
     int md;             /* MBEDTLS_MD_*: the signature's hash;
                            0 (MBEDTLS_MD_NONE): SHA-384 */
+    int no_basic_constraints; /* 1: omit the extension (tests only) */
 };
 
 /* Issue a certificate for subject_key, signed by issuer_key with ECDSA

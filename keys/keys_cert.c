@@ -299,8 +299,9 @@ int keys_cert_issue(const struct keys_cert_params *p,
         mbedtls_x509write_crt_set_issuer_name(&w, issuer_name) != 0 ||
         mbedtls_x509write_crt_set_validity(&w, p->not_before, p->not_after) !=
             0 ||
-        mbedtls_x509write_crt_set_basic_constraints(
-            &w, p->is_ca, p->is_ca ? p->max_pathlen : -1) != 0 ||
+        (!p->no_basic_constraints &&
+         mbedtls_x509write_crt_set_basic_constraints(
+             &w, p->is_ca, p->is_ca ? p->max_pathlen : -1) != 0) ||
         mbedtls_x509write_crt_set_subject_key_identifier(&w) != 0 ||
         mbedtls_x509write_crt_set_authority_key_identifier(&w) != 0)
         goto cleanup;

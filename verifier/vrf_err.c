@@ -68,11 +68,8 @@ static const struct vrf_err_row vrf_err_table[] = {
         "x5chain holds certificates that are not on the path to the anchor"),
     ROW(VRF_ERR_CHAIN_LEAF_CA, "signing certificate is a CA certificate"),
     ROW(VRF_ERR_CHAIN_OTHER, "certificate chain rejected by the X.509 library"),
-    ROW(VRF_ERR_CHAIN_NOT_CA,
-        "a certificate that issues another in the chain is not a CA "
-        "(CA:FALSE or no basicConstraints)"),
-    ROW(VRF_ERR_CHAIN_PATHLEN,
-        "a CA certificate's pathLenConstraint is exceeded"),
+    ROW(VRF_ERR_CHAIN_NOT_CA, "an issuer in the chain is not a CA"),
+    ROW(VRF_ERR_CHAIN_PATHLEN, "a pathLenConstraint is exceeded"),
     /* 3. EKU. */
     ROW(VRF_ERR_EKU_MISSING,
         "signing certificate has no extended key usage extension"),

@@ -467,6 +467,25 @@ verify_openssl() { # NAME
     [[ "$output" == *"VRF_ERR_CHAIN_UNTRUSTED"* ]]
 }
 
+@test "openssl: an issuer with CA:FALSE, no basicConstraints or too short a pathlen is named" {
+    demo_kernel_pkg
+    openssl_bad_chains "$T/bad"
+    local kind
+    for kind in notca nobc pathlen; do
+        "$HVPATCH" sign "$T/k.hvp" --key "$T/bad/$kind.key" --cert "$T/bad/$kind.pem" \
+            --chain "$T/bad/$kind.chain" -o "$T/$kind.signed" >/dev/null
+        run "$HVPATCH" verify "$T/$kind.signed" --trust "$T/bad/trust" \
+            --image "$DEMO_ELF" --kind demo --seq 0
+        [ "$status" -eq 4 ]
+        echo "$kind: $output"
+        case $kind in
+        notca) [[ "$output" == *"VRF_ERR_CHAIN_NOT_CA"*"x5chain certificate 1 (CN=inter-notca) has basicConstraints CA:FALSE and cannot issue certificate 0"* ]] ;;
+        nobc) [[ "$output" == *"VRF_ERR_CHAIN_NOT_CA"*"x5chain certificate 1 (CN=inter-nobc) has no basicConstraints"* ]] ;;
+        pathlen) [[ "$output" == *"VRF_ERR_CHAIN_PATHLEN"*"x5chain certificate 2 (CN=inter-pl0) has pathLenConstraint 0, but 1 intermediate CA certificate(s) follow it"* ]] ;;
+        esac
+    done
+}
+
 @test "openssl: expired, not-yet-valid, missing-EKU and revoked signers are refused" {
     demo_kernel_pkg
     openssl_ca

@@ -140,6 +140,30 @@ last_rejected() { jq -r 'select(.event == "rejected") | .code' "$AUDIT" | tail -
     [[ "$output" == *VRF_ERR_REVOKE_CRL_EXPIRED* ]]
 }
 
+@test "a chain broken by basicConstraints: apply names the same certificate and constraint as verify" {
+    local B=$BATS_TEST_TMPDIR/bad kind want
+    openssl_bad_chains "$B"
+    # The VM trusts both the test keys' root and the bad chains' root.
+    cp "$B/root.pem" "$K/trust/anchors/bad-chains-root.pem"
+    start_patchable
+    for kind in notca nobc pathlen; do
+        "$HVPATCH" sign "$P/1.signed" --key "$B/$kind.key" --cert "$B/$kind.pem" \
+            --chain "$B/$kind.chain" -o "$B/$kind.signed" >/dev/null
+        run "$HVPATCH" verify "$B/$kind.signed" --trust "$K/trust" \
+            --image "$HVPATCH_ROOT/build/guest/demo.elf" --kind demo --seq 0
+        [ "$status" -eq 4 ]
+        # "...: rejected: CODE: message (detail)" -> "CODE: message: detail"
+        want=$(sed -E 's/.*rejected: ([A-Z_0-9]+): ([^(]*) \((.*)\)$/\1: \2: \3/' <<<"$output")
+        [[ "$want" == VRF_ERR_CHAIN_NOT_CA:* || "$want" == VRF_ERR_CHAIN_PATHLEN:* ]]
+        apply "$B/$kind.signed"
+        [ "$status" -eq 4 ]
+        echo "verify: $want"
+        echo "apply: $output"
+        [[ "$output" == *"$want"* ]]
+        [ "$(jq -r 'select(.event == "rejected") | "\(.code): \(.reason)"' "$AUDIT" | tail -1)" = "$want" ]
+    done
+}
+
 # openssl_stale_crl KEYS OUT: an empty CRL signed by the root of KEYS whose
 # nextUpdate is yesterday (openssl ca -crl_lastupdate/-crl_nextupdate).
 openssl_stale_crl() {
