@@ -194,8 +194,9 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp,
 /* The allow-list plus writing and syncing the audit log's fd alone, and
  * reading the trust directory (keys_trust_load_at): openat only relative
  * to its fd, read-only, with the loader's exact flags. seccomp cannot see
- * the path: it pins the call, not the name (an absolute path would still
- * resolve); the verifier itself only ever opens names it listed there. */
+ * the path (an absolute one, or "..", would resolve elsewhere): Landlock
+ * confines every open to reading beneath that directory. The sanitizer
+ * build skips Landlock: its runtime reads /proc at exit. */
 static int enter_sandbox(const struct vrf_patch *pp,
                          const struct vrf_proc_trust *tr)
 {
@@ -213,6 +214,10 @@ static int enter_sandbox(const struct vrf_patch *pp,
             {SCMP_A0(SCMP_CMP_EQ, dfd),
              SCMP_A2(SCMP_CMP_EQ, ro | O_DIRECTORY)}};
         rules[n++] = (struct vrf_sandbox_rule){SCMP_SYS(getdents64), 0, {{0}}};
+#if !defined(__SANITIZE_ADDRESS__)
+        if (vrf_sandbox_fs_beneath("verifier", tr->dirfd) < 0)
+            return -1;
+#endif
     }
     if (pp->have_audit) {
         int fd = pp->audit.fd;
