@@ -267,7 +267,7 @@ json_t *hv_patch_list_json(struct hv_vm *vm)
 static json_t *trust_crls_json(const struct vrf_msg *r)
 {
     json_t *a = json_array();
-    for (uint64_t i = 0; i < r->args[3] && i < 6; i++) {
+    for (uint64_t i = 0; i < r->args[3] && i < VRF_TRUST_MSG_DATES; i++) {
         int64_t t[2];
         char when[2][32];
         memcpy(t, r->data + 32 + 16 * i, sizeof t);
@@ -297,7 +297,7 @@ json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
         return NULL;
     }
     r.data[sizeof r.data - 1] = '\0';
-    reason = (char *)r.data + 128;
+    reason = (char *)r.data + VRF_TRUST_MSG_REASON;
     code = vrf_errname(r.status) ? vrf_errname(r.status) : "VRF_ERR_ARG";
     if (reload && r.status != 0 && r.status != VRF_ERR_TRUST_CRL_EXPIRED) {
         *cls = "Refused";

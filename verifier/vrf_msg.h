@@ -78,10 +78,14 @@ enum vrf_msg_type {
                            CRLs, args[2] = when the store in use was
                            loaded (Unix s), args[3] = CRL date pairs in
                            data; data[0..32) = the store's SHA-256,
-                           data[32..128) = up to 6 pairs of int64
-                           thisUpdate, nextUpdate (0: none), data[128..)
-                           = the result's reason (NUL-terminated) */
+                           data[32..128) = up to VRF_TRUST_MSG_DATES
+                           pairs of int64 thisUpdate, nextUpdate (0:
+                           none), data[VRF_TRUST_MSG_REASON..) = the
+                           result's reason (NUL-terminated) */
 };
+
+#define VRF_TRUST_MSG_DATES 6u    /* CRL date pairs a TRUST reply carries */
+#define VRF_TRUST_MSG_REASON 128u /* where its reason text starts */
 
 enum vrf_finish {
     VRF_FINISH_WRITTEN = 0, /* WRITTEN came back: the change is live */

@@ -148,12 +148,11 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
 
 /* Waits for a request, re-reading the trust directory when it is due
  * (never in the middle of an operation). Returns once sock is readable. */
-static void wait_request(int sock, struct vrf_proc_tpm *pt,
-                         struct vrf_patch *pp, struct vrf_proc_trust *tr)
+static void wait_request(int sock, struct vrf_patch *pp,
+                         struct vrf_proc_trust *tr)
 {
     struct pollfd p = {.fd = sock, .events = POLLIN};
     int ms;
-    (void)pt;
     while ((ms = vrf_proc_trust_wait_ms(tr)) >= 0) {
         if (ms == 0 && !pp->have_pending)
             vrf_proc_trust_refresh(tr, pp, "timer", 0);
@@ -170,7 +169,7 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     struct vrf_msg m, r;
     for (;;) {
         int in_fd, out_fd = -1;
-        wait_request(sock, pt, pp, tr);
+        wait_request(sock, pp, tr);
         ssize_t n = vrf_msg_recv(sock, &m, &in_fd);
         if (n == 0)
             _exit(0); /* the monitor is gone or done */

@@ -47,8 +47,6 @@ int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
  * (vrf_proc_trust.c; README, "Trust store"). */
 #define VRF_TRUST_REFRESH_S 5 /* the directory is re-read at least this
                                  often, and before every apply */
-#define VRF_TRUST_MSG_DATES 6u /* CRL date pairs a TRUST reply carries */
-#define VRF_TRUST_MSG_REASON 128u /* where its reason text starts */
 
 struct vrf_patch;
 

@@ -182,6 +182,10 @@ void vrf_proc_trust_request(struct vrf_proc_trust *tr, struct vrf_patch *pp,
         vrf_msg_fail(reply, "the VM was started without --trust");
         return;
     }
+    if (req->args[0] == 1 && pp->have_pending) {
+        vrf_msg_fail(reply, "a patch operation is in progress");
+        return;
+    }
     if (req->args[0] == 1)
         vrf_proc_trust_refresh(tr, pp, "request", 1);
     reply->type = VRF_MSG_TRUST;
