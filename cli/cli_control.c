@@ -383,6 +383,21 @@ out:
     return fd;
 }
 
+/* Prints a reply (taken) as one line of JSON, or for people; returns
+ * CLI_EXIT_OK. */
+static int print_reply(json_t *r, int json, void (*human)(json_t *))
+{
+    if (json) {
+        char *s = json_dumps(r, JSON_COMPACT);
+        printf("%s\n", s ? s : "null");
+        free(s);
+    } else {
+        human(r);
+    }
+    json_decref(r);
+    return CLI_EXIT_OK;
+}
+
 static void print_patch_result(json_t *r)
 {
     const char *op = json_string_value(json_object_get(r, "op"));
@@ -408,15 +423,7 @@ static int patch_request(const char *cmd, const struct cli_opts *o,
     free(text);
     if (!r)
         return code;
-    if (o->json) {
-        char *s = json_dumps(r, JSON_COMPACT);
-        printf("%s\n", s ? s : "null");
-        free(s);
-    } else {
-        print_patch_result(r);
-    }
-    json_decref(r);
-    return CLI_EXIT_OK;
+    return print_reply(r, o->json, print_patch_result);
 }
 
 static const char cli_patch_exits[] =
@@ -513,15 +520,7 @@ int cli_cmd_trust(int argc, char **argv)
                                "{\"execute\":\"trust-reload\"}", -1, &code);
     if (!r)
         return code;
-    if (o.json) {
-        char *s = json_dumps(r, JSON_COMPACT);
-        printf("%s\n", s ? s : "null");
-        free(s);
-    } else {
-        print_trust(r);
-    }
-    json_decref(r);
-    return CLI_EXIT_OK;
+    return print_reply(r, o.json, print_trust);
 }
 
 /* Sends one raw request line; prints the reply; 1 if it was an error. */

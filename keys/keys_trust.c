@@ -97,7 +97,9 @@ static int read_at(int dirfd, const char *path, const char *label,
     *buf = NULL;
     *len = 0;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        keys_diag_set(diag, "%s: %s", label, strerror(errno));
+        keys_diag_set(diag, "%s: %s", label,
+                      errno == ELOOP ? "a symbolic link (not followed)"
+                                     : strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {

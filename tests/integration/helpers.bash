@@ -239,3 +239,10 @@ EOF2
     cert pathlen sub-pl0 signer
     cat "$d/sub-pl0.pem" "$d/inter-pl0.pem" >"$d/pathlen.chain"
 }
+
+# sign_bad_chain DIR KIND IN OUT: package IN signed by openssl_bad_chains
+# DIR's signer KIND, with its chain, into OUT.
+sign_bad_chain() {
+    "$HVPATCH" sign "$3" --key "$1/$2.key" --cert "$1/$2.pem" \
+        --chain "$1/$2.chain" -o "$4" >/dev/null
+}

@@ -472,8 +472,7 @@ verify_openssl() { # NAME
     openssl_bad_chains "$T/bad"
     local kind
     for kind in notca nobc pathlen; do
-        "$HVPATCH" sign "$T/k.hvp" --key "$T/bad/$kind.key" --cert "$T/bad/$kind.pem" \
-            --chain "$T/bad/$kind.chain" -o "$T/$kind.signed" >/dev/null
+        sign_bad_chain "$T/bad" "$kind" "$T/k.hvp" "$T/$kind.signed"
         run "$HVPATCH" verify "$T/$kind.signed" --trust "$T/bad/trust" \
             --image "$DEMO_ELF" --kind demo --seq 0
         [ "$status" -eq 4 ]

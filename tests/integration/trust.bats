@@ -147,8 +147,7 @@ last_rejected() { jq -r 'select(.event == "rejected") | .code' "$AUDIT" | tail -
     cp "$B/root.pem" "$K/trust/anchors/bad-chains-root.pem"
     start_patchable
     for kind in notca nobc pathlen; do
-        "$HVPATCH" sign "$P/1.signed" --key "$B/$kind.key" --cert "$B/$kind.pem" \
-            --chain "$B/$kind.chain" -o "$B/$kind.signed" >/dev/null
+        sign_bad_chain "$B" "$kind" "$P/1.signed" "$B/$kind.signed"
         run "$HVPATCH" verify "$B/$kind.signed" --trust "$K/trust" \
             --image "$HVPATCH_ROOT/build/guest/demo.elf" --kind demo --seq 0
         [ "$status" -eq 4 ]

@@ -215,6 +215,14 @@ static void keygen_files(void **state)
         assert_non_null(strstr(d.text, "crls/zz.crl"));
         assert_memory_not_equal(i1.sha256, i2.sha256, 32);
         unlink(junk);
+        /* A symbolic link is refused, not followed. */
+        assert_int_equal(symlink("/etc/hostname", junk), 0);
+        vrf_trust_init(&t);
+        assert_int_equal(keys_trust_load_at(&t, dfd, p, &i2, &d),
+                         KEYS_ERR_IO_READ);
+        vrf_trust_free(&t);
+        assert_non_null(strstr(d.text, "zz.crl: a symbolic link"));
+        unlink(junk);
         close(dfd);
     }
 
