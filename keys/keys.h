@@ -202,7 +202,9 @@ struct keys_trust_info {
 
 /* The same, from the directory open at dirfd (dir names it in messages),
  * with openat/fdopendir/pread alone (the verifier's sandbox allows no
- * more). Fills info (may be NULL) whether or not the load succeeds. */
+ * more). Fills info (may be NULL) whether or not the load succeeds.
+ * trust NULL: only read and digest, parse nothing (a cheap "did it
+ * change?"). */
 int keys_trust_load_at(struct vrf_trust *trust, int dirfd, const char *dir,
                        struct keys_trust_info *info, struct keys_diag *diag);
 

@@ -129,13 +129,14 @@ int vrf_proc_trust_refresh(struct vrf_proc_trust *tr, struct vrf_patch *pp,
     if (tr->dirfd < 0)
         return VRF_ERR_ARG;
     tr->next_check = mono_s() + VRF_TRUST_REFRESH_S;
+    /* 1. Nothing changed since the latest read (by digest alone, nothing
+     *    parsed): nothing to do. */
+    keys_trust_load_at(NULL, tr->dirfd, tr->dir, &info, &d);
+    if (!force && memcmp(info.sha256, tr->seen, 32) == 0)
+        return tr->code;
+    memset(&d, 0, sizeof d);
     vrf_trust_init(&fresh);
     e = keys_trust_load_at(&fresh, tr->dirfd, tr->dir, &info, &d);
-    /* 1. Nothing changed since the latest read: nothing to do. */
-    if (!force && memcmp(info.sha256, tr->seen, 32) == 0) {
-        vrf_trust_free(&fresh);
-        return tr->code;
-    }
     memcpy(tr->seen, info.sha256, 32);
     /* 2. All or nothing: a file that does not load keeps the old store
      *    (a corrupt CRL must not drop the revocations already in force). */

@@ -99,7 +99,7 @@ last_rejected() { jq -r 'select(.event == "rejected") | .code' "$AUDIT" | tail -
     [ "$(vm_status .trust.crl_count)" = 1 ]
 }
 
-@test "a CRL that does not parse is refused, audited, and the old store (with its revocations) stays" {
+@test "a CRL that does not parse or verify is refused, audited, and the old store (with its revocations) stays" {
     "$HVPATCH" revoke --keys "$K" "$K/signing.pem" >/dev/null
     start_patchable
     local before
@@ -116,8 +116,16 @@ last_rejected() { jq -r 'select(.event == "rejected") | .code' "$AUDIT" | tail -
     apply "$P/1.signed"
     [ "$status" -eq 4 ]
     [[ "$output" == *VRF_ERR_REVOKE_REVOKED* ]]
-    # The broken file removed, the next reload loads again.
+    # A CRL that parses but no anchor signed: refused the same way.
     rm "$K/trust/crls/zz-broken.crl"
+    "$HVPATCH" keygen "$BATS_TEST_TMPDIR/other" >/dev/null
+    "$HVPATCH" revoke --keys "$BATS_TEST_TMPDIR/other" -o "$K/trust/crls/zz-other.crl" >/dev/null
+    run "$HVPATCH" trust reload --vm "$VM_SOCK"
+    [ "$status" -eq 4 ]
+    [[ "$output" == *VRF_ERR_TRUST_CRL_ISSUER*zz-other.crl* ]]
+    [ "$(vm_status .trust.sha256)" = "$before" ]
+    # The bad files removed, the next reload loads again.
+    rm "$K/trust/crls/zz-other.crl"
     run "$HVPATCH" trust reload --vm "$VM_SOCK"
     [ "$status" -eq 0 ]
     [ "$(vm_status .trust.last_reload.code)" = VRF_OK ]

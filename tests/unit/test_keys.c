@@ -199,6 +199,10 @@ static void keygen_files(void **state)
         assert_int_equal(keys_trust_load_at(&t, dfd, p, &i2, &d), KEYS_OK);
         vrf_trust_free(&t);
         assert_memory_equal(i1.sha256, i2.sha256, 32);
+        /* Digest only (trust NULL): the same digest, nothing parsed. */
+        memset(&i2, 0, sizeof i2);
+        assert_int_equal(keys_trust_load_at(NULL, dfd, p, &i2, &d), KEYS_OK);
+        assert_memory_equal(i1.sha256, i2.sha256, 32);
         assert_int_equal(i1.anchors, 1);
         assert_int_equal(i1.crls, 0);
         assert_int_equal(i1.code, 0);
