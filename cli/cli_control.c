@@ -309,7 +309,9 @@ int cli_cmd_status(int argc, char **argv)
     return simple_command(argc, argv, "status",
                           "usage: hvpatch status --vm SOCKET [--json]\n"
                           "Show a running VM's state: vCPU heartbeats, "
-                          "blocked guest writes, code digest.\n");
+                          "blocked guest writes, code digest,\n"
+                          "live patches, the trust store's digest and its "
+                          "CRLs' dates.\n");
 }
 
 int cli_cmd_pause(int argc, char **argv)

@@ -119,7 +119,8 @@ static const struct vrf_err_row vrf_err_table[] = {
     ROW(VRF_ERR_TRUST_LIMIT, "too many trust anchors or CRLs"),
     ROW(VRF_ERR_TRUST_CRL_EXPIRED,
         "trust store loaded, but a CRL is past its next update"),
-    ROW(VRF_ERR_TRUST_READ, "trust store directory cannot be read"),
+    ROW(VRF_ERR_TRUST_READ,
+        "trust store directory cannot be read or has no anchor"),
 };
 
 #define VRF_ERR_COUNT (sizeof vrf_err_table / sizeof vrf_err_table[0])

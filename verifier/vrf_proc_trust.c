@@ -146,8 +146,8 @@ int vrf_proc_trust_refresh(struct vrf_proc_trust *tr, struct vrf_patch *pp,
                     info.code != 0 ? info.code : VRF_ERR_TRUST_READ,
                     d.text[0] ? d.text : keys_strerror(e));
     }
-    /* 3. Swap it in. A stale CRL still revokes what it lists; applies its
-     *    covers are refused (VRF_ERR_REVOKE_CRL_EXPIRED) until it is
+    /* 3. Swap it in. A stale CRL still revokes what it lists; the applies
+     *    it covers are refused (VRF_ERR_REVOKE_CRL_EXPIRED) until it is
      *    renewed. */
     vrf_trust_move(&pp->trust, &fresh);
     pp->have_trust = 1;
