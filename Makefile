@@ -60,6 +60,7 @@ VRF_PROC_SRCS := \
 	verifier/vrf_patch.c \
 	verifier/vrf_lock.c \
 	verifier/vrf_proc_tpm.c \
+	verifier/vrf_proc_trust.c \
 	verifier/vrf_sandbox.c
 # verifier/ and keys/ (signed packages): one source per line.
 VRF_SRCS := \

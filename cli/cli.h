@@ -30,6 +30,8 @@ int cli_cmd_quit(int argc, char **argv);
 int cli_cmd_lock(int argc, char **argv);
 int cli_cmd_control(int argc, char **argv);
 int cli_cmd_attest(int argc, char **argv);
+/* `hvpatch trust reload --vm SOCK`: re-read the VM's trust store. */
+int cli_cmd_trust(int argc, char **argv);
 int cli_cmd_apply(int argc, char **argv);
 int cli_cmd_revert(int argc, char **argv);
 int cli_cmd_keygen(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* cli_control.c: clients of a running VM's control socket: `hvpatch
- * status|pause|resume|quit|lock|apply|revert|attest|control --vm SOCK`. */
+ * status|pause|resume|quit|lock|apply|revert|attest|trust|control --vm
+ * SOCK`. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -194,6 +195,31 @@ static int parse_opts(int argc, char **argv, const char *usage,
     return 0;
 }
 
+/* The trust store of `status` and `trust reload`. */
+static void print_trust(json_t *t)
+{
+    json_t *v, *lr = json_object_get(t, "last_reload");
+    size_t i;
+    printf("trust store:  %s, sha256 %s, %lld anchor file(s), %lld CRL(s), "
+           "loaded %s\n",
+           json_string_value(json_object_get(t, "dir")),
+           json_string_value(json_object_get(t, "sha256")),
+           (long long)json_integer_value(json_object_get(t, "anchors")),
+           (long long)json_integer_value(json_object_get(t, "crl_count")),
+           json_string_value(json_object_get(t, "loaded")));
+    json_array_foreach(json_object_get(t, "crls"), i, v)
+    {
+        const char *nu = json_string_value(json_object_get(v, "next_update"));
+        printf("CRL %zu:        thisUpdate %s, nextUpdate %s\n", i,
+               json_string_value(json_object_get(v, "this_update")),
+               nu ? nu : "(none)");
+    }
+    const char *code = json_string_value(json_object_get(lr, "code"));
+    if (code && strcmp(code, "VRF_OK") != 0)
+        printf("last reload:  %s: %s\n", code,
+               json_string_value(json_object_get(lr, "reason")));
+}
+
 static void print_status(json_t *s)
 {
     json_t *v;
@@ -246,6 +272,8 @@ static void print_status(json_t *s)
                json_string_value(json_object_get(v, "applied")),
                json_string_value(json_object_get(v, "signer")));
     }
+    if (json_is_object(json_object_get(s, "trust")))
+        print_trust(json_object_get(s, "trust"));
 }
 
 static int simple_command(int argc, char **argv, const char *command,
@@ -281,7 +309,9 @@ int cli_cmd_status(int argc, char **argv)
     return simple_command(argc, argv, "status",
                           "usage: hvpatch status --vm SOCKET [--json]\n"
                           "Show a running VM's state: vCPU heartbeats, "
-                          "blocked guest writes, code digest.\n");
+                          "blocked guest writes, code digest,\n"
+                          "live patches, the trust store's digest and its "
+                          "CRLs' dates.\n");
 }
 
 int cli_cmd_pause(int argc, char **argv)
@@ -355,6 +385,21 @@ out:
     return fd;
 }
 
+/* Prints a reply (taken) as one line of JSON, or for people; returns
+ * CLI_EXIT_OK. */
+static int print_reply(json_t *r, int json, void (*human)(json_t *))
+{
+    if (json) {
+        char *s = json_dumps(r, JSON_COMPACT);
+        printf("%s\n", s ? s : "null");
+        free(s);
+    } else {
+        human(r);
+    }
+    json_decref(r);
+    return CLI_EXIT_OK;
+}
+
 static void print_patch_result(json_t *r)
 {
     const char *op = json_string_value(json_object_get(r, "op"));
@@ -380,15 +425,7 @@ static int patch_request(const char *cmd, const struct cli_opts *o,
     free(text);
     if (!r)
         return code;
-    if (o->json) {
-        char *s = json_dumps(r, JSON_COMPACT);
-        printf("%s\n", s ? s : "null");
-        free(s);
-    } else {
-        print_patch_result(r);
-    }
-    json_decref(r);
-    return CLI_EXIT_OK;
+    return print_reply(r, o->json, print_patch_result);
 }
 
 static const char cli_patch_exits[] =
@@ -445,6 +482,47 @@ int cli_cmd_revert(int argc, char **argv)
                          json_pack("{s:s,s:{s:s}}", "execute", "revert",
                                    "arguments", "id", argv[optind]),
                          -1);
+}
+
+int cli_cmd_trust(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: hvpatch trust reload --vm SOCKET [--json]\n"
+        "Make a running VM's verifier re-read its --trust directory now\n"
+        "(anchors/, crls/) and use it for every later apply. It also does\n"
+        "so by itself before every apply and at least every 5 seconds.\n"
+        "A directory that does not load in whole (a CRL that does not\n"
+        "parse or is not signed by an anchor) is refused and the store in\n"
+        "use is kept. Either way the verifier appends a \"trust-reload\"\n"
+        "record to the audit log. A CRL past its nextUpdate is loaded (its\n"
+        "revocations count) with a warning; packages it covers are then\n"
+        "refused (VRF_ERR_REVOKE_CRL_EXPIRED) until it is renewed.\n"
+        "Exit status: 0 loaded, 1 usage, 2 the VM cannot be reached,\n"
+        "4 refused (the old store is kept; the reason is printed).\n";
+    struct cli_opts o;
+    int code;
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "--help") == 0)) {
+        printf("%s", usage);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2 || strcmp(argv[1], "reload") != 0) {
+        fprintf(stderr, "hvpatch trust: unknown or missing action\n%s",
+                usage);
+        return CLI_EXIT_USAGE;
+    }
+    if (parse_opts(argc - 1, argv + 1, usage, &o, &code))
+        return code;
+    if (optind != argc - 1) {
+        fprintf(stderr, "hvpatch trust reload: unexpected argument\n%s",
+                usage);
+        return CLI_EXIT_USAGE;
+    }
+    json_t *r = cli_request_fd("trust reload", o.vm,
+                               "{\"execute\":\"trust-reload\"}", -1, &code);
+    if (!r)
+        return code;
+    return print_reply(r, o.json, print_trust);
 }
 
 /* Sends one raw request line; prints the reply; 1 if it was an error. */

@@ -17,6 +17,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"apply", cli_cmd_apply, "apply a signed patch to a running guest"},
     {"revert", cli_cmd_revert, "undo the latest patch in a running guest"},
     {"attest", cli_cmd_attest, "get a TPM quote and event log from a VM"},
+    {"trust", cli_cmd_trust, "trust reload: re-read a running VM's trust store"},
     {"keygen", cli_cmd_keygen, "make a root CA and a patch-signing key"},
     {"build", cli_cmd_build, "build an unsigned patch package from a manifest"},
     {"sign", cli_cmd_sign, "sign a patch package"},

@@ -200,6 +200,12 @@ json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
 json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
                         const char **err, const char **cls);
 json_t *hv_patch_list_json(struct hv_vm *vm);
+/* The verifier's trust store: its digest, anchors, CRL dates and the
+ * latest reload's result; reload first re-reads the --trust directory
+ * (dir, for the reply). NULL with *err and *cls if the verifier does not
+ * answer, or, for a reload, if it kept the old store. */
+json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
+                       const char **err, const char **cls);
 /* Error texts for a control reply: the verifier is gone; it refused (a
  * FAIL's reason) or answered something unexpected. *cls gets the class. */
 const char *hv_patch_verifier_gone(const char **cls);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hv/hv_control.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
 #include "hv/hv_vrf.h"
@@ -21,6 +22,7 @@
 #define HV_PATCH_PREPARE_MS 30000 /* verify + quote + NV + fsync */
 #define HV_PATCH_WRITE_MS 1000
 #define HV_PATCH_FINISH_MS 10000
+#define HV_PATCH_TRUST_MS 10000 /* reads and checks up to 96 files */
 
 /* What one operation did, for the reply and the benchmark. */
 struct hv_patch_run {
@@ -259,6 +261,57 @@ json_t *hv_patch_list_json(struct hv_vm *vm)
     }
     pthread_mutex_unlock(&vm->patch_lock);
     return a;
+}
+
+/* TRUST's CRL dates (vrf_msg.h): pairs of int64 from data[32]. */
+static json_t *trust_crls_json(const struct vrf_msg *r)
+{
+    json_t *a = json_array();
+    for (uint64_t i = 0; i < r->args[3] && i < VRF_TRUST_MSG_DATES; i++) {
+        int64_t t[2];
+        char when[2][32];
+        memcpy(t, r->data + 32 + 16 * i, sizeof t);
+        for (int k = 0; k < 2; k++)
+            vrf_format_time_ms(t[k] > 0 ? (uint64_t)t[k] * 1000 : 0, when[k]);
+        json_array_append_new(a, json_pack("{s:s,s:s?}", "this_update",
+                                           when[0], "next_update",
+                                           t[1] > 0 ? when[1] : NULL));
+    }
+    return a;
+}
+
+json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
+                       const char **err, const char **cls)
+{
+    struct vrf_msg req = {.type = VRF_MSG_TRUST_RELOAD}, r;
+    char when[32], *reason;
+    const char *code;
+    req.args[0] = reload ? 1 : 0;
+    if (vrf->sock < 0 ||
+        hv_vrf_call(vrf, &req, &r, NULL, HV_PATCH_TRUST_MS) != 0) {
+        *err = hv_patch_verifier_gone(cls);
+        return NULL;
+    }
+    if (r.type != VRF_MSG_TRUST) {
+        *err = hv_patch_refused(&r, cls);
+        return NULL;
+    }
+    r.data[sizeof r.data - 1] = '\0';
+    reason = (char *)r.data + VRF_TRUST_MSG_REASON;
+    code = vrf_errname(r.status) ? vrf_errname(r.status) : "VRF_ERR_ARG";
+    if (reload && r.status != 0 && r.status != VRF_ERR_TRUST_CRL_EXPIRED) {
+        *cls = "Refused";
+        snprintf(hv_patch_err, sizeof hv_patch_err,
+                 "%s: %s; the trust store in use is unchanged", code, reason);
+        *err = hv_patch_err;
+        return NULL;
+    }
+    vrf_format_time_ms(r.args[2] * 1000, when);
+    return json_pack("{s:s,s:o,s:I,s:I,s:o,s:s,s:{s:s,s:s}}", "dir", dir,
+                     "sha256", hv_control_hex(r.data, 32), "anchors",
+                     (json_int_t)r.args[0], "crl_count", (json_int_t)r.args[1],
+                     "crls", trust_crls_json(&r), "loaded", when,
+                     "last_reload", "code", code, "reason", reason);
 }
 
 int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa)

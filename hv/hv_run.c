@@ -176,6 +176,17 @@ static json_t *text_lock_json(struct hv_vm *vm)
                      "size", (json_int_t)vm->prot_win[1].size);
 }
 
+/* The verifier's trust store, or null (no --trust, or no answer). */
+static json_t *trust_json(struct hv_session *s)
+{
+    const char *err, *cls;
+    json_t *t = s->cfg->trust_dir ? hv_patch_trust(&s->vrf, 0,
+                                                   s->cfg->trust_dir, &err,
+                                                   &cls)
+                                  : NULL;
+    return t ? t : json_null();
+}
+
 static json_t *cmd_status(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
@@ -198,9 +209,23 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
         "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",
         hv_patch_list_json(vm), "patching", patching_json(s));
-    if (st)
+    if (st) {
         json_object_set(st, "start_patches", s->started);
+        json_object_set_new(st, "trust", trust_json(s));
+    }
     return st;
+}
+
+static json_t *cmd_trust_reload(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    (void)args;
+    if (!s->cfg->trust_dir) {
+        *err = "the VM was started without --trust";
+        return NULL;
+    }
+    return hv_patch_trust(&s->vrf, 1, s->cfg->trust_dir, err,
+                          &s->ctl.err_class);
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -344,6 +369,7 @@ static const struct hv_control_cmd hv_run_cmds[] = {
     {"revert", cmd_revert, 1, 0},
     {"lock", cmd_lock, 0, 0},
     {"attest", cmd_attest, 1, 0},
+    {"trust-reload", cmd_trust_reload, 0, 0},
     {"pause", cmd_pause, 0, 0},
     {"resume", cmd_resume, 0, 0},
     {"quit", cmd_quit, 0, 0},
@@ -941,8 +967,10 @@ static const char hv_run_usage[] =
     "  --no-tpm          no TPM: nothing is measured, attest and patching\n"
     "                    are refused\n"
     "  --trust DIR       accept patches signed under this trust store\n"
-    "                    (DIR/anchors, DIR/crls: `hvpatch keygen` makes one);\n"
-    "                    needs --audit-log. Without it, patching is off\n"
+    "                    (DIR/anchors, DIR/crls: `hvpatch keygen` makes one),\n"
+    "                    re-read before every apply, every 5 s and on\n"
+    "                    `hvpatch trust reload`; needs --audit-log.\n"
+    "                    Without it, patching is off\n"
     "  --audit-log FILE  append every decision to FILE, a hash-chained JSON\n"
     "                    log (`hvpatch audit verify FILE` checks it)\n"
     "  --patch PKG       apply PKG before the guest's first instruction, with\n"

@@ -113,6 +113,7 @@ struct keys_cert_params {
     uint64_t serial;    /* 0: 16 random bytes */
     int md;             /* MBEDTLS_MD_*: the signature's hash;
                            0 (MBEDTLS_MD_NONE): SHA-384 */
+    int no_basic_constraints; /* 1: omit the extension (tests only) */
 };
 
 /* Issue a certificate for subject_key, signed by issuer_key with ECDSA
@@ -189,6 +190,23 @@ int keys_sign(const uint8_t *pkg, size_t pkg_len, mbedtls_pk_context *key,
  * (a misnamed CRL must not silently disable revocation). */
 int keys_trust_load_dir(struct vrf_trust *trust, const char *dir,
                         struct keys_diag *diag);
+
+/* What keys_trust_load_at() read. */
+struct keys_trust_info {
+    uint8_t sha256[32]; /* over every file read, in load order: "sub/name",
+                           NUL, 8-byte big-endian length, bytes */
+    size_t anchors;     /* files of anchors/ loaded */
+    size_t crls;        /* CRLs loaded */
+    int code;           /* the VRF_ERR_TRUST_* that stopped the load, or 0 */
+};
+
+/* The same, from the directory open at dirfd (dir names it in messages),
+ * with openat/fdopendir/pread alone (the verifier's sandbox allows no
+ * more). Fills info (may be NULL) whether or not the load succeeds.
+ * trust NULL: only read and digest, parse nothing (a cheap "did it
+ * change?"). */
+int keys_trust_load_at(struct vrf_trust *trust, int dirfd, const char *dir,
+                       struct keys_trust_info *info, struct keys_diag *diag);
 
 /* ------------------------------------------------------------------ ELF */
 /* A validated, read-only view of an ELF64 x86-64 file in memory; tables

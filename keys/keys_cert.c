@@ -12,6 +12,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
 #include <mbedtls/platform_util.h>
@@ -233,6 +234,11 @@ cleanup:
     return ret;
 }
 
+static int cert_rfc5758(mbedtls_pk_context *key, mbedtls_md_type_t md,
+                        const unsigned char *der, size_t der_len,
+                        unsigned char *buf, size_t size, unsigned char **cert,
+                        size_t *cert_len);
+
 int keys_cert_issue(const struct keys_cert_params *p,
                     mbedtls_pk_context *subject_key,
                     mbedtls_pk_context *issuer_key,
@@ -246,8 +252,12 @@ int keys_cert_issue(const struct keys_cert_params *p,
     void *p_rng;
     char issuer_name[512];
     unsigned char ext[64];
-    size_t ext_len;
-    unsigned char *out = NULL;
+    size_t ext_len, olen = 0, cert_len;
+    unsigned char *out = NULL, *der = NULL, *cert;
+    mbedtls_md_type_t md = p != NULL && p->md != MBEDTLS_MD_NONE
+                               ? (mbedtls_md_type_t)p->md
+                               : MBEDTLS_MD_SHA384;
+    int vr;
 
     mbedtls_x509write_crt_init(&w);
     mbedtls_mpi_init(&serial);
@@ -281,9 +291,7 @@ int keys_cert_issue(const struct keys_cert_params *p,
     }
 
     mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&w, p->md != MBEDTLS_MD_NONE
-                                             ? (mbedtls_md_type_t)p->md
-                                             : MBEDTLS_MD_SHA384);
+    mbedtls_x509write_crt_set_md_alg(&w, md);
     mbedtls_x509write_crt_set_subject_key(&w, subject_key);
     mbedtls_x509write_crt_set_issuer_key(&w, issuer_key);
     if (mbedtls_x509write_crt_set_serial(&w, &serial) != 0 ||
@@ -291,8 +299,9 @@ int keys_cert_issue(const struct keys_cert_params *p,
         mbedtls_x509write_crt_set_issuer_name(&w, issuer_name) != 0 ||
         mbedtls_x509write_crt_set_validity(&w, p->not_before, p->not_after) !=
             0 ||
-        mbedtls_x509write_crt_set_basic_constraints(
-            &w, p->is_ca, p->is_ca ? p->max_pathlen : -1) != 0 ||
+        (!p->no_basic_constraints &&
+         mbedtls_x509write_crt_set_basic_constraints(
+             &w, p->is_ca, p->is_ca ? p->max_pathlen : -1) != 0) ||
         mbedtls_x509write_crt_set_subject_key_identifier(&w) != 0 ||
         mbedtls_x509write_crt_set_authority_key_identifier(&w) != 0)
         goto cleanup;
@@ -309,10 +318,26 @@ int keys_cert_issue(const struct keys_cert_params *p,
 
     ret = KEYS_ERR_ALLOC;
     out = calloc(1, KEYS_PEM_MAX);
-    if (out == NULL)
+    der = malloc(2 * KEYS_PEM_MAX);
+    if (out == NULL || der == NULL)
         goto cleanup;
     ret = KEYS_ERR_CRYPTO;
-    if (mbedtls_x509write_crt_pem(&w, out, KEYS_PEM_MAX, f_rng, p_rng) != 0)
+    vr = mbedtls_x509write_crt_der(&w, der, KEYS_PEM_MAX, f_rng, p_rng);
+    if (vr <= 0)
+        goto cleanup;
+    cert = der + KEYS_PEM_MAX - vr;
+    cert_len = (size_t)vr;
+    /* mbedTLS 2.28 writes NULL parameters after ecdsa-with-SHA*, which
+     * RFC 5758 forbids: an ECDSA issuer's certificate is written again
+     * without them (RSA, which tests use for the profile, keeps its NULL:
+     * RFC 4055 wants it). */
+    if (mbedtls_pk_can_do(issuer_key, MBEDTLS_PK_ECDSA) &&
+        cert_rfc5758(issuer_key, md, cert, cert_len, der + KEYS_PEM_MAX,
+                     KEYS_PEM_MAX, &cert, &cert_len) != 0)
+        goto cleanup;
+    if (mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n",
+                                 "-----END CERTIFICATE-----\n", cert, cert_len,
+                                 out, KEYS_PEM_MAX, &olen) != 0)
         goto cleanup;
 
     /* The issuer name went through a string: check it still names the
@@ -330,6 +355,7 @@ int keys_cert_issue(const struct keys_cert_params *p,
 
 cleanup:
     free(out);
+    free(der);
     mbedtls_x509_crt_free(&check);
     mbedtls_mpi_free(&serial);
     mbedtls_x509write_crt_free(&w);
@@ -358,15 +384,19 @@ static int write_time(unsigned char **p, unsigned char *start, int64_t t)
         utc ? s + 2 : s, utc ? 13 : 15);
 }
 
-/* SEQUENCE { ecdsa-with-SHA384 } with absent parameters (RFC 5758). */
-static int write_sig_alg(unsigned char **p, unsigned char *start)
+/* SEQUENCE { ecdsa-with-SHA* } with absent parameters (RFC 5758, 3.2:
+ * "the encoding MUST omit the parameters field"). */
+static int write_sig_alg(unsigned char **p, unsigned char *start,
+                         mbedtls_md_type_t md)
 {
     int ret;
-    size_t len = 0;
+    size_t len = 0, oid_len;
+    const char *oid;
 
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(
-                                  p, start, MBEDTLS_OID_ECDSA_SHA384,
-                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA384)));
+    if (mbedtls_oid_get_oid_by_sig_alg(MBEDTLS_PK_ECDSA, md, &oid,
+                                       &oid_len) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(p, start, oid, oid_len));
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
     MBEDTLS_ASN1_CHK_ADD(
         len, mbedtls_asn1_write_tag(
@@ -446,7 +476,7 @@ static int write_tbs_crl(unsigned char *buf, size_t size,
     MBEDTLS_ASN1_CHK_ADD(
         len, mbedtls_asn1_write_raw_buffer(&p, start, ca->subject_raw.p,
                                            ca->subject_raw.len));
-    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start));
+    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start, MBEDTLS_MD_SHA384));
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_int(&p, start, 1));
     WRAP(len, SEQ);
     *tbs = p;
@@ -454,11 +484,13 @@ static int write_tbs_crl(unsigned char *buf, size_t size,
     return (int)len;
 }
 
-/* CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm,
- * signatureValue BIT STRING }, written backwards ending at *p. */
-static int write_crl(unsigned char **pp, unsigned char *start,
-                     const unsigned char *tbs, size_t tbs_len,
-                     const unsigned char *sig, size_t sig_len)
+/* CertificateList (or Certificate) ::= SEQUENCE { tbsCertList,
+ * signatureAlgorithm, signatureValue BIT STRING }, written backwards
+ * ending at *p. */
+static int write_signed(unsigned char **pp, unsigned char *start,
+                        const unsigned char *tbs, size_t tbs_len,
+                        mbedtls_md_type_t md, const unsigned char *sig,
+                        size_t sig_len)
 {
     int ret;
     unsigned char *p = *pp;
@@ -470,7 +502,7 @@ static int write_crl(unsigned char **pp, unsigned char *start,
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(
                                   &p, start, (const unsigned char *)"", 1));
     WRAP(len, MBEDTLS_ASN1_BIT_STRING);
-    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start));
+    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start, md));
     MBEDTLS_ASN1_CHK_ADD(
         len, mbedtls_asn1_write_raw_buffer(&p, start, tbs, tbs_len));
     WRAP(len, SEQ);
@@ -514,7 +546,7 @@ int keys_crl_issue(mbedtls_pk_context *ca_key, const mbedtls_x509_crt *ca,
                         f_rng, p_rng) != 0)
         goto cleanup;
     p = der + size + 256;
-    vr = write_crl(&p, der, tbs, tbs_len, sig, sig_len);
+    vr = write_signed(&p, der, tbs, tbs_len, MBEDTLS_MD_SHA384, sig, sig_len);
     if (vr < 0)
         goto cleanup;
     if (mbedtls_pem_write_buffer("-----BEGIN X509 CRL-----\n",
@@ -531,4 +563,71 @@ cleanup:
     free(out);
     mbedtls_platform_zeroize(hash, sizeof hash);
     return ret;
+}
+
+/* The certificate der[0..der_len) as mbedTLS wrote it, with the NULL
+ * parameters of its TBSCertificate's signature algorithm removed, signed
+ * again by key, written backwards ending at buf + size: *cert, *cert_len.
+ * Its fields are taken apart with asn1parse, not searched for bytes. */
+static int cert_rfc5758(mbedtls_pk_context *key, mbedtls_md_type_t md,
+                        const unsigned char *der, size_t der_len,
+                        unsigned char *buf, size_t size, unsigned char **cert,
+                        size_t *cert_len)
+{
+    int ret;
+    unsigned char *q = (unsigned char *)der, *end = q + der_len;
+    unsigned char *head, *rest, *tbs_end, *start = buf, *p, *tbs;
+    size_t len, head_len, tbs_len, sig_len = 0;
+    unsigned char hash[MBEDTLS_MD_MAX_SIZE], sig[MBEDTLS_ECDSA_MAX_LEN];
+    const mbedtls_md_info_t *mi = mbedtls_md_info_from_type(md);
+    int (*f_rng)(void *, unsigned char *, size_t);
+    void *p_rng;
+
+    /* 1. Certificate { TBSCertificate { [0] version, serialNumber,
+     *    signature, the rest }, ... }: find the three first fields. */
+    if (mi == NULL || size / 2 < der_len + 256 ||
+        mbedtls_asn1_get_tag(&q, end, &len, SEQ) != 0 ||
+        mbedtls_asn1_get_tag(&q, end, &len, SEQ) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    tbs_end = q + len;
+    head = q;
+    if (mbedtls_asn1_get_tag(&q, tbs_end, &len,
+                             MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+                                 MBEDTLS_ASN1_CONSTRUCTED | 0) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    q += len;
+    if (mbedtls_asn1_get_tag(&q, tbs_end, &len, MBEDTLS_ASN1_INTEGER) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    q += len;
+    head_len = (size_t)(q - head);
+    if (mbedtls_asn1_get_tag(&q, tbs_end, &len, SEQ) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    rest = q + len;
+
+    /* 2. The TBSCertificate again, in the upper half of buf. */
+    p = buf + size;
+    start = buf + size / 2;
+    len = 0;
+    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(
+                                  &p, start, rest, (size_t)(tbs_end - rest)));
+    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start, md));
+    MBEDTLS_ASN1_CHK_ADD(len,
+                         mbedtls_asn1_write_raw_buffer(&p, start, head, head_len));
+    WRAP(len, SEQ);
+    tbs = p;
+    tbs_len = len;
+
+    /* 3. Signed, and the whole certificate in the lower half. */
+    if (keys_rng(&f_rng, &p_rng) != KEYS_OK ||
+        mbedtls_md(mi, tbs, tbs_len, hash) != 0 ||
+        mbedtls_pk_sign(key, md, hash, mbedtls_md_get_size(mi), sig, &sig_len,
+                        f_rng, p_rng) != 0)
+        return MBEDTLS_ERR_ASN1_INVALID_DATA;
+    p = buf + size / 2;
+    ret = write_signed(&p, buf, tbs, tbs_len, md, sig, sig_len);
+    if (ret < 0)
+        return ret;
+    *cert = p;
+    *cert_len = (size_t)ret;
+    return 0;
 }

@@ -109,6 +109,8 @@
 #define VRF_ERR_CHAIN_EXTRA_CERT -205
 #define VRF_ERR_CHAIN_LEAF_CA -206
 #define VRF_ERR_CHAIN_OTHER -207
+#define VRF_ERR_CHAIN_NOT_CA -208
+#define VRF_ERR_CHAIN_PATHLEN -209
 /* 3. Extended key usage. */
 #define VRF_ERR_EKU_MISSING -301
 #define VRF_ERR_EKU_WRONG -302
@@ -146,6 +148,8 @@
 #define VRF_ERR_TRUST_CRL_PARSE -1103
 #define VRF_ERR_TRUST_CRL_ISSUER -1104
 #define VRF_ERR_TRUST_LIMIT -1105
+#define VRF_ERR_TRUST_CRL_EXPIRED -1106 /* loaded, but a CRL is stale */
+#define VRF_ERR_TRUST_READ -1107
 
 /* The message for an error code ("unknown error" for anything else).
  * Never NULL; static storage. */
@@ -302,6 +306,16 @@ int vrf_trust_add_anchors(struct vrf_trust *trust, const uint8_t *buf,
  * VRF_OK, VRF_ERR_TRUST_CRL_PARSE, VRF_ERR_TRUST_CRL_ISSUER,
  * VRF_ERR_TRUST_LIMIT, VRF_ERR_ARG or VRF_ERR_ALLOC. */
 int vrf_trust_add_crl(struct vrf_trust *trust, const uint8_t *buf, size_t len);
+
+/* Replace dst's contents with src's (dst's no_cache setting stays), and
+ * leave src empty (as from vrf_trust_init). For swapping in a store
+ * loaded aside: the struct cannot be copied with memcpy alone. */
+void vrf_trust_move(struct vrf_trust *dst, struct vrf_trust *src);
+
+/* The dates of CRL i (seconds since the epoch; next_update 0 if the CRL
+ * has none), when i < the CRL count. Returns the CRL count. */
+size_t vrf_trust_crl_dates(const struct vrf_trust *trust, size_t i,
+                           int64_t *this_update, int64_t *next_update);
 
 /* Drop every cached chain result (e.g. before a cold-path benchmark). */
 void vrf_trust_cache_clear(struct vrf_trust *trust);

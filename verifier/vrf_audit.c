@@ -67,6 +67,7 @@ static const char *const vrf_audit_events[VRF_AUDIT_EV_COUNT] = {
     [VRF_AUDIT_EV_ABORTED] = "aborted",
     [VRF_AUDIT_EV_REVERTED] = "reverted",
     [VRF_AUDIT_EV_WRITE_BLOCKED] = "guest-write-blocked",
+    [VRF_AUDIT_EV_TRUST_RELOAD] = "trust-reload",
 };
 
 /* The PCR 10 action record rec of event ev may carry, or 0 for none. */

@@ -68,6 +68,8 @@ static const struct vrf_err_row vrf_err_table[] = {
         "x5chain holds certificates that are not on the path to the anchor"),
     ROW(VRF_ERR_CHAIN_LEAF_CA, "signing certificate is a CA certificate"),
     ROW(VRF_ERR_CHAIN_OTHER, "certificate chain rejected by the X.509 library"),
+    ROW(VRF_ERR_CHAIN_NOT_CA, "an issuer in the chain is not a CA"),
+    ROW(VRF_ERR_CHAIN_PATHLEN, "a pathLenConstraint is exceeded"),
     /* 3. EKU. */
     ROW(VRF_ERR_EKU_MISSING,
         "signing certificate has no extended key usage extension"),
@@ -117,6 +119,10 @@ static const struct vrf_err_row vrf_err_table[] = {
     ROW(VRF_ERR_TRUST_CRL_ISSUER,
         "CRL is not signed by any trust anchor named as its issuer"),
     ROW(VRF_ERR_TRUST_LIMIT, "too many trust anchors or CRLs"),
+    ROW(VRF_ERR_TRUST_CRL_EXPIRED,
+        "trust store loaded, but a CRL is past its next update"),
+    ROW(VRF_ERR_TRUST_READ,
+        "trust store directory cannot be read or has no anchor"),
 };
 
 #define VRF_ERR_COUNT (sizeof vrf_err_table / sizeof vrf_err_table[0])

@@ -67,7 +67,25 @@ enum vrf_msg_type {
                              args[1] = its size, args[2] = its offset in
                              the code memfd; data[0..32) = SHA-256 of the
                              locked text */
+    /* The trust store (README, "Trust store"): the verifier re-reads its
+     * --trust directory by itself; this asks it to now, or only reports. */
+    VRF_MSG_TRUST_RELOAD = 18, /* monitor -> verifier: args[0] = 1 reload
+                                  now, 0 only report */
+    VRF_MSG_TRUST = 19, /* verifier -> monitor: status = the latest
+                           reload's result (0; VRF_ERR_TRUST_CRL_EXPIRED:
+                           loaded, a CRL is stale; other < 0: the old store
+                           was kept), args[0] = anchor files, args[1] =
+                           CRLs, args[2] = when the store in use was
+                           loaded (Unix s), args[3] = CRL date pairs in
+                           data; data[0..32) = the store's SHA-256,
+                           data[32..128) = up to VRF_TRUST_MSG_DATES
+                           pairs of int64 thisUpdate, nextUpdate (0:
+                           none), data[VRF_TRUST_MSG_REASON..) = the
+                           result's reason (NUL-terminated) */
 };
+
+#define VRF_TRUST_MSG_DATES 6u    /* CRL date pairs a TRUST reply carries */
+#define VRF_TRUST_MSG_REASON 128u /* where its reason text starts */
 
 enum vrf_finish {
     VRF_FINISH_WRITTEN = 0, /* WRITTEN came back: the change is live */

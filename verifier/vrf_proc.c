@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/sha256.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,7 +64,8 @@ int vrf_code_create(const uint8_t *image, size_t len, size_t size,
 
 /* What the verifier may do once it serves requests. Everything it needs
  * from the filesystem (the image, the code memfd, the TPM's socket) it
- * has by then; it cannot open files. */
+ * has by then; it opens files only under its trust directory (see
+ * enter_sandbox). */
 static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(recvmsg), 0, {{0}}},      /* requests and package fds */
     {SCMP_SYS(recvfrom), 0, {{0}}},     /* requests; TPM responses */
@@ -105,8 +107,8 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
 
 /* Answers one well-formed request; *out_fd is an fd to send back. */
 static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
-                     const struct vrf_msg *m, int fd, struct vrf_msg *r,
-                     int *out_fd)
+                     struct vrf_proc_trust *tr, const struct vrf_msg *m,
+                     int fd, struct vrf_msg *r, int *out_fd)
 {
     switch (m->type) {
     case VRF_MSG_PING:
@@ -118,6 +120,7 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
         vrf_proc_tpm_attest(pt, m, r, out_fd);
         break;
     case VRF_MSG_PREPARE:
+        vrf_proc_trust_refresh(tr, pp, "apply", 0); /* current CRLs */
         vrf_patch_prepare(pp, pt, fd, r);
         break;
     case VRF_MSG_PREPARE_REVERT:
@@ -135,16 +138,38 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     case VRF_MSG_LOCK:
         vrf_patch_lock(pp, pt, fd, m, r);
         break;
+    case VRF_MSG_TRUST_RELOAD:
+        vrf_proc_trust_request(tr, pp, m, r);
+        break;
     default:
         vrf_msg_fail(r, "unknown request");
     }
 }
 
-static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp)
+/* Waits for a request, re-reading the trust directory when it is due
+ * (never in the middle of an operation). Returns once sock is readable. */
+static void wait_request(int sock, struct vrf_patch *pp,
+                         struct vrf_proc_trust *tr)
+{
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int ms;
+    while ((ms = vrf_proc_trust_wait_ms(tr)) >= 0) {
+        if (ms == 0 && !pp->have_pending)
+            vrf_proc_trust_refresh(tr, pp, "timer", 0);
+        else if (ms == 0)
+            ms = 100;
+        if (ms != 0 && poll(&p, 1, ms) != 0)
+            return; /* a request, the monitor gone, or EINTR */
+    }
+}
+
+static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp,
+                  struct vrf_proc_trust *tr)
 {
     struct vrf_msg m, r;
     for (;;) {
         int in_fd, out_fd = -1;
+        wait_request(sock, pp, tr);
         ssize_t n = vrf_msg_recv(sock, &m, &in_fd);
         if (n == 0)
             _exit(0); /* the monitor is gone or done */
@@ -154,7 +179,7 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp)
         if (n != (ssize_t)sizeof m)
             vrf_msg_fail(&r, "malformed request");
         else
-            dispatch(pt, pp, &m, in_fd, &r, &out_fd);
+            dispatch(pt, pp, tr, &m, in_fd, &r, &out_fd);
         if (in_fd >= 0)
             close(in_fd);
         int sent = vrf_msg_send(sock, &r, out_fd);
@@ -165,12 +190,34 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp)
     }
 }
 
-/* The allow-list plus writing and syncing the audit log's fd alone. */
-static int enter_sandbox(const struct vrf_patch *pp)
+/* The allow-list plus writing and syncing the audit log's fd alone, and
+ * reading the trust directory (keys_trust_load_at): openat only relative
+ * to its fd, read-only, with the loader's exact flags. seccomp cannot see
+ * the path (an absolute one, or "..", would resolve elsewhere): Landlock
+ * confines every open to reading beneath that directory. The sanitizer
+ * build skips Landlock: its runtime reads /proc at exit. */
+static int enter_sandbox(const struct vrf_patch *pp,
+                         const struct vrf_proc_trust *tr)
 {
-    struct vrf_sandbox_rule rules[VRF_RULES_N + 2];
+    struct vrf_sandbox_rule rules[VRF_RULES_N + 5];
     size_t n = VRF_RULES_N;
+    const scmp_datum_t ro = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
     memcpy(rules, vrf_rules, sizeof vrf_rules);
+    if (tr->dirfd >= 0) {
+        scmp_datum_t dfd = (scmp_datum_t)tr->dirfd;
+        rules[n++] = (struct vrf_sandbox_rule){
+            SCMP_SYS(openat), 2,
+            {SCMP_A0(SCMP_CMP_EQ, dfd), SCMP_A2(SCMP_CMP_EQ, ro)}};
+        rules[n++] = (struct vrf_sandbox_rule){
+            SCMP_SYS(openat), 2,
+            {SCMP_A0(SCMP_CMP_EQ, dfd),
+             SCMP_A2(SCMP_CMP_EQ, ro | O_DIRECTORY)}};
+        rules[n++] = (struct vrf_sandbox_rule){SCMP_SYS(getdents64), 0, {{0}}};
+#if !defined(__SANITIZE_ADDRESS__)
+        if (vrf_sandbox_fs_beneath("verifier", tr->dirfd) < 0)
+            return -1;
+#endif
+    }
     if (pp->have_audit) {
         int fd = pp->audit.fd;
         rules[n++] = (struct vrf_sandbox_rule){
@@ -204,6 +251,7 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     struct vrf_msg ready;
     static struct vrf_proc_tpm pt; /* outlive the set-up: serve() uses them */
     static struct vrf_patch pp;
+    static struct vrf_proc_trust tr;
 
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
         _exit(VRF_EXIT_FAIL); /* dies with the monitor, never outlives it */
@@ -215,7 +263,8 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     int is_linux = strcmp(cfg->kind, "linux") == 0;
     uint64_t size = is_linux ? HV_LINUX_PROT_SIZE : HV_PROT_SIZE;
     int fd = vrf_code_create(is_linux ? NULL : image, len, size, &w);
-    if (fd < 0 || vrf_patch_init(&pp, cfg->trust_dir, cfg->audit_path) != 0)
+    if (fd < 0 || vrf_patch_init(&pp, NULL, cfg->audit_path) != 0 ||
+        vrf_proc_trust_open(&tr, &pp, cfg->trust_dir) != 0)
         _exit(VRF_EXIT_FAIL);
     pp.code = w;
     pp.code_size = size;
@@ -254,8 +303,8 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
         vrf_proc_tpm_ak(&pt);
     tzset(); /* glibc reads its time zone file now: mbedTLS's certificate
               * validity checks call gmtime_r */
-    if (enter_sandbox(&pp) != 0)
+    if (enter_sandbox(&pp, &tr) != 0)
         _exit(VRF_EXIT_FAIL);
-    serve(sock, &pt, &pp);
+    serve(sock, &pt, &pp, &tr);
     _exit(0);
 }

@@ -43,5 +43,47 @@ int vrf_proc_tpm_ak(struct vrf_proc_tpm *pt);
 int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
                         struct vrf_msg *reply, int *fd);
 
+/* The trust store as the verifier process keeps it current
+ * (vrf_proc_trust.c; README, "Trust store"). */
+#define VRF_TRUST_REFRESH_S 5 /* the directory is re-read at least this
+                                 often, and before every apply */
+
+struct vrf_patch;
+
+struct vrf_proc_trust {
+    int dirfd;       /* the --trust directory, opened before the sandbox;
+                        -1: none (patching refused) */
+    const char *dir; /* its name, for messages */
+    uint8_t sha256[32]; /* of the store in use (keys_trust_info) */
+    uint8_t seen[32];   /* of the latest contents read, loaded or not */
+    size_t anchors;
+    int64_t loaded_at;  /* when the store in use was loaded */
+    int64_t next_check; /* CLOCK_MONOTONIC seconds of the next re-read */
+    int code;           /* the latest reload's result: 0, a warning
+                           (VRF_ERR_TRUST_CRL_EXPIRED) or why the old store
+                           was kept */
+    char reason[VRF_MSG_DATA_MAX - VRF_TRUST_MSG_REASON];
+};
+
+/* Opens dir (may be NULL) and loads it into pp->trust, before the
+ * sandbox. Returns 0 or -1 (logged). */
+int vrf_proc_trust_open(struct vrf_proc_trust *tr, struct vrf_patch *pp,
+                        const char *dir);
+
+/* Re-reads the directory; if what it holds changed since the latest read
+ * (or force), loads it aside and swaps it in, or keeps the store in use
+ * if it does not load; either way appends a "trust-reload" audit record.
+ * trigger names the cause in that record. Returns tr->code. */
+int vrf_proc_trust_refresh(struct vrf_proc_trust *tr, struct vrf_patch *pp,
+                           const char *trigger, int force);
+
+/* Answers VRF_MSG_TRUST_RELOAD: reloads (args[0] == 1) or not, then
+ * fills reply with TRUST. */
+void vrf_proc_trust_request(struct vrf_proc_trust *tr, struct vrf_patch *pp,
+                            const struct vrf_msg *req, struct vrf_msg *reply);
+
+/* Milliseconds until the periodic re-read is due (0: now), or -1 if there
+ * is no trust store. */
+int vrf_proc_trust_wait_ms(const struct vrf_proc_trust *tr);
 
 #endif /* VRF_PROC_INT_H */

@@ -1,7 +1,10 @@
 /* vrf_sandbox.c: seccomp allow-lists with a loud SIGSYS death. */
 #include <errno.h>
+#include <linux/landlock.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hv/hv_log.h"
@@ -93,5 +96,61 @@ int vrf_sandbox_enter(const char *who, const struct vrf_sandbox_rule *rules,
     ret = 0;
 cleanup:
     seccomp_release(ctx);
+    return ret;
+}
+
+/* The filesystem rights of Landlock ABI 1, and REFER (ABI 2): all denied
+ * except reading beneath the directory. Rights the kernel adds later
+ * (truncate, ioctl, UNIX sockets) stay unhandled, so allowed: the
+ * verifier's own fds and the TPM's socket keep working. */
+#define VRF_LANDLOCK_FS_V1                                                     \
+    (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |              \
+     LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |              \
+     LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |          \
+     LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |              \
+     LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |              \
+     LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |            \
+     LANDLOCK_ACCESS_FS_MAKE_SYM)
+
+int vrf_sandbox_fs_beneath(const char *who, int dirfd)
+{
+    struct landlock_ruleset_attr attr = {.handled_access_fs =
+                                             VRF_LANDLOCK_FS_V1};
+    struct landlock_path_beneath_attr beneath = {
+        .allowed_access =
+            LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR,
+        .parent_fd = dirfd,
+    };
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+                       LANDLOCK_CREATE_RULESET_VERSION);
+    int ret = -1, rs = -1;
+
+    if (abi < 1) {
+        hv_log("%s: no Landlock in this kernel (%s): trust directory reads "
+               "are pinned by seccomp alone",
+               who, strerror(errno));
+        return 1;
+    }
+    if (abi >= 2)
+        attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+    rs = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    if (rs < 0) {
+        hv_err("%s: landlock_create_ruleset failed: %s", who, strerror(errno));
+        goto cleanup;
+    }
+    if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH,
+                &beneath, 0) != 0) {
+        hv_err("%s: landlock_add_rule failed: %s", who, strerror(errno));
+        goto cleanup;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_landlock_restrict_self, rs, 0) != 0) {
+        hv_err("%s: landlock_restrict_self failed: %s", who, strerror(errno));
+        goto cleanup;
+    }
+    ret = 0;
+cleanup:
+    if (rs >= 0)
+        close(rs);
     return ret;
 }

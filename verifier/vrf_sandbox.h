@@ -32,4 +32,12 @@ struct vrf_sandbox_rule {
 int vrf_sandbox_enter(const char *who, const struct vrf_sandbox_rule *rules,
                       size_t n, int exit_code);
 
+/* Confines the calling process's file opens (Landlock, for good; every
+ * thread created after) to reading files and listing directories beneath
+ * dirfd: seccomp can pin openat's directory fd and flags but not its path,
+ * which may be absolute or climb with "..". Sets no_new_privs. Returns 0,
+ * 1 if the kernel has no Landlock (the caller goes on with seccomp's pin
+ * alone; logged), or -1 (logged). */
+int vrf_sandbox_fs_beneath(const char *who, int dirfd);
+
 #endif /* VRF_SANDBOX_H */

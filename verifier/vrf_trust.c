@@ -75,6 +75,34 @@ void vrf_trust_free(struct vrf_trust *trust)
     mbedtls_platform_zeroize(trust, sizeof *trust);
 }
 
+void vrf_trust_move(struct vrf_trust *dst, struct vrf_trust *src)
+{
+    int no_cache = dst->no_cache;
+
+    vrf_trust_free(dst);
+    memcpy(dst, src, sizeof *dst);
+    /* The first anchor lives inside the struct: CRLs it issued follow it.
+     * The others are heap nodes and stay where they are. */
+    for (size_t i = 0; i < dst->n_crls; i++)
+        if (dst->crl_issuer[i] == &src->anchors)
+            dst->crl_issuer[i] = &dst->anchors;
+    dst->no_cache = no_cache;
+    memset(src, 0, sizeof *src);
+    vrf_trust_init(src);
+}
+
+size_t vrf_trust_crl_dates(const struct vrf_trust *trust, size_t i,
+                           int64_t *this_update, int64_t *next_update)
+{
+    if (i >= trust->n_crls)
+        return trust->n_crls;
+    *this_update = vrf_x509_time_to_epoch(&trust->crls[i]->this_update);
+    *next_update = trust->crls[i]->next_update.year != 0
+                       ? vrf_x509_time_to_epoch(&trust->crls[i]->next_update)
+                       : 0;
+    return trust->n_crls;
+}
+
 /* True if buf holds PEM text (mbedTLS wants it NUL-terminated). */
 static int is_pem(const uint8_t *buf, size_t len, const char *label)
 {
@@ -287,6 +315,77 @@ static void entry_fail(struct vrf_chain_entry *e, int status, const char *fmt,
     va_end(ap);
 }
 
+static void crt_name(const mbedtls_x509_crt *c, char *buf, size_t size);
+
+static int names_equal(const mbedtls_x509_buf *a, const mbedtls_x509_buf *b)
+{
+    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+}
+
+/* Why mbedTLS found no path, when x5chain says which certificate issues
+ * which (each the next one's subject; the last one's issuer a trust
+ * anchor): the first issuer, from the signer up, that is not a CA
+ * (basicConstraints missing or CA:FALSE: RFC 5280, 6.1.4 (k)) or whose
+ * pathLenConstraint is smaller than the intermediates below it (6.1.4
+ * (l), (m)). Fills e and returns 1, or returns 0: the generic message
+ * stands. */
+static int chain_diagnose(const struct vrf_trust *trust,
+                          struct vrf_chain_entry *e)
+{
+    const mbedtls_x509_crt *c[VRF_MAX_CERTS + 1];
+    size_t n = 0;
+    char name[96], what[48];
+
+    for (const mbedtls_x509_crt *x = &e->certs;
+         x != NULL && n < e->n_certs && n < VRF_MAX_CERTS; x = x->next)
+        c[n++] = x;
+    if (n == 0)
+        return 0;
+    for (const mbedtls_x509_crt *a = &trust->anchors;
+         a != NULL && trust->n_anchors != 0; a = a->next) {
+        if (names_equal(&a->subject_raw, &c[n - 1]->issuer_raw)) {
+            c[n++] = a;
+            break;
+        }
+    }
+    for (size_t k = 1; k < n; k++) {
+        const mbedtls_x509_crt *issuer = c[k];
+
+        if (!names_equal(&c[k - 1]->issuer_raw, &issuer->subject_raw))
+            return 0; /* the names do not chain: not a constraint */
+        crt_name(issuer, name, sizeof name);
+        if (k == e->n_certs)
+            snprintf(what, sizeof what, "trust anchor");
+        else
+            snprintf(what, sizeof what, "x5chain certificate %zu", k);
+        if ((issuer->ext_types & MBEDTLS_X509_EXT_BASIC_CONSTRAINTS) == 0) {
+            entry_fail(e, VRF_ERR_CHAIN_NOT_CA,
+                       "%s (%s) has no basicConstraints and cannot issue "
+                       "certificate %zu",
+                       what, name, k - 1);
+            return 1;
+        }
+        if (!issuer->ca_istrue) {
+            entry_fail(e, VRF_ERR_CHAIN_NOT_CA,
+                       "%s (%s) has basicConstraints CA:FALSE and cannot "
+                       "issue certificate %zu",
+                       what, name, k - 1);
+            return 1;
+        }
+        /* mbedTLS keeps pathLenConstraint + 1; 0: none. Below c[k] are
+         * k - 1 intermediate CAs (c[1] .. c[k-1]). */
+        if (issuer->max_pathlen > 0 &&
+            (size_t)(issuer->max_pathlen - 1) < k - 1) {
+            entry_fail(e, VRF_ERR_CHAIN_PATHLEN,
+                       "%s (%s) has pathLenConstraint %d, but %zu "
+                       "intermediate CA certificate(s) follow it",
+                       what, name, issuer->max_pathlen - 1, k - 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Steps 2 and 3, whose verdicts do not depend on time. The first failure
  * goes into e->status and e->detail. Returns VRF_OK unless the check
  * itself could not run (VRF_ERR_ALLOC, VRF_ERR_CRYPTO). */
@@ -340,12 +439,15 @@ static int chain_build(struct vrf_trust *trust, const struct vrf_pkg *pkg,
         entry_fail(e, VRF_ERR_CHAIN_OTHER, "mbedTLS -0x%04x", (unsigned)-vr);
         goto cleanup;
     }
-    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+    if ((flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) &&
+        !chain_diagnose(trust, e)) {
         entry_fail(e, VRF_ERR_CHAIN_UNTRUSTED,
                    "no trust anchor issued this chain, or a certificate "
                    "signature does not verify");
         goto cleanup;
     }
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+        goto cleanup; /* chain_diagnose said which constraint */
     if (flags & (MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
                  MBEDTLS_X509_BADCERT_BAD_KEY)) {
         entry_fail(e, VRF_ERR_CHAIN_PROFILE, "mbedTLS flags 0x%08x",
@@ -361,8 +463,9 @@ static int chain_build(struct vrf_trust *trust, const struct vrf_pkg *pkg,
     /* 2.3 The path ends at a trust anchor, and x5chain is exactly the path
      *     below it, in order: no certificate is unused or repeated. */
     if (e->path_len < 2 || !is_anchor(trust, e->path[e->path_len - 1])) {
-        entry_fail(e, VRF_ERR_CHAIN_UNTRUSTED,
-                   "path does not end at an anchor");
+        if (!chain_diagnose(trust, e))
+            entry_fail(e, VRF_ERR_CHAIN_UNTRUSTED,
+                       "path does not end at an anchor");
         goto cleanup;
     }
     c = &e->certs;
@@ -381,7 +484,11 @@ static int chain_build(struct vrf_trust *trust, const struct vrf_pkg *pkg,
 
     /* 2.4 The signer is an end entity, not a CA. */
     if (leaf->ca_istrue) {
-        entry_fail(e, VRF_ERR_CHAIN_LEAF_CA, "basicConstraints CA:TRUE");
+        char name[96];
+        crt_name(leaf, name, sizeof name);
+        entry_fail(e, VRF_ERR_CHAIN_LEAF_CA,
+                   "x5chain certificate 0 (%s) has basicConstraints CA:TRUE",
+                   name);
         goto cleanup;
     }
 

@@ -197,3 +197,68 @@ stop_swtpm() {
     kill -TERM "$SWTPM_PID"
     wait "$SWTPM_PID" || true
 }
+
+# openssl_bad_chains DIR: chains made with the openssl command alone whose
+# issuer breaks one basicConstraints rule: DIR/trust (anchor DIR/root.pem,
+# pathlen 1) and, for KIND in notca (issuer CA:FALSE), nobc (issuer with
+# no basicConstraints) and pathlen (root > inter pathlen:0 > sub > signer),
+# DIR/KIND.key and DIR/KIND.pem (the signer) and DIR/KIND.chain (what sits
+# between it and the root, its issuer first).
+openssl_bad_chains() {
+    local d=$1 eku=2.25.155942760495678342082062318095446178319.1.1
+    command -v openssl >/dev/null || skip "openssl not installed"
+    mkdir -p "$d/trust/anchors" "$d/trust/crls"
+    cat >"$d/ext" <<EOF2
+[ req ]
+distinguished_name = dn
+[ dn ]
+[ root ]
+basicConstraints = critical, CA:TRUE, pathlen:1
+keyUsage = critical, keyCertSign, cRLSign
+[ ca0 ]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+[ ca ]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+[ notca ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, keyCertSign, cRLSign
+[ nobc ]
+keyUsage = critical, keyCertSign, cRLSign
+[ signer ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = $eku
+EOF2
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes \
+        -keyout "$d/root.key" -out "$d/root.pem" -subj "/CN=bad chains root" \
+        -days 30 -sha384 -config "$d/ext" -extensions root 2>/dev/null
+    cp "$d/root.pem" "$d/trust/anchors/"
+    # cert NAME ISSUER SECTION
+    cert() {
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes \
+            -keyout "$d/$1.key" -out "$d/$1.csr" -subj "/CN=$1" \
+            -config "$d/ext" 2>/dev/null
+        openssl x509 -req -in "$d/$1.csr" -CA "$d/$2.pem" -CAkey "$d/$2.key" \
+            -set_serial "0x$(openssl rand -hex 8)" -days 30 -sha384 \
+            -extfile "$d/ext" -extensions "$3" -out "$d/$1.pem" 2>/dev/null
+    }
+    cert inter-notca root notca
+    cert notca inter-notca signer
+    cp "$d/inter-notca.pem" "$d/notca.chain"
+    cert inter-nobc root nobc
+    cert nobc inter-nobc signer
+    cp "$d/inter-nobc.pem" "$d/nobc.chain"
+    cert inter-pl0 root ca0
+    cert sub-pl0 inter-pl0 ca
+    cert pathlen sub-pl0 signer
+    cat "$d/sub-pl0.pem" "$d/inter-pl0.pem" >"$d/pathlen.chain"
+}
+
+# sign_bad_chain DIR KIND IN OUT: package IN signed by openssl_bad_chains
+# DIR's signer KIND, with its chain, into OUT.
+sign_bad_chain() {
+    "$HVPATCH" sign "$3" --key "$1/$2.key" --cert "$1/$2.pem" \
+        --chain "$1/$2.chain" -o "$4" >/dev/null
+}

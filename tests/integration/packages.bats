@@ -328,6 +328,33 @@ verify_demo() { # PKG [more options]
     [[ "$output" == *"VRF_ERR_REVOKE_CRL_EXPIRED"* ]]
 }
 
+@test "keygen and revoke follow RFC 5758: no NULL parameters after ecdsa-with-SHA384" {
+    command -v openssl >/dev/null || skip "openssl not installed"
+    make_keys
+    "$HVPATCH" revoke --keys "$T/keys" "$T/keys/signing.pem" >/dev/null
+    local f n
+    for f in "$T/keys/root.pem" "$T/keys/signing.pem" "$T/keys/trust/anchors/root.pem"; do
+        run openssl asn1parse -in "$f"
+        [ "$status" -eq 0 ]
+        # Both AlgorithmIdentifiers (TBS and outer) name ECDSA with SHA-384 ...
+        n=$(grep -c ':ecdsa-with-SHA384' <<<"$output")
+        [ "$n" -eq 2 ]
+        # ... and neither is followed by a NULL.
+        n=$(grep -A1 ':ecdsa-with-SHA384' <<<"$output" | grep -c 'prim: NULL' || true)
+        [ "$n" -eq 0 ]
+    done
+    run openssl asn1parse -in "$T/keys/trust/crls/root.crl"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c ':ecdsa-with-SHA384' <<<"$output")" -eq 2 ]
+    n=$(grep -A1 ':ecdsa-with-SHA384' <<<"$output" | grep -c 'prim: NULL' || true)
+    [ "$n" -eq 0 ]
+    # The re-signed certificates still chain, for openssl and for hvpatch.
+    run openssl verify -CAfile "$T/keys/root.pem" "$T/keys/signing.pem"
+    [ "$status" -eq 0 ]
+    run openssl crl -in "$T/keys/trust/crls/root.crl" -CAfile "$T/keys/root.pem" -noout
+    [ "$status" -eq 0 ]
+}
+
 # ------------------------------------------------------------ openssl-only PKI
 
 # An OpenSSL CA in $T/ca: root.pem/root.key (P-384, SHA-384), config.
@@ -438,6 +465,24 @@ verify_openssl() { # NAME
     verify_openssl leaf
     [ "$status" -eq 4 ]
     [[ "$output" == *"VRF_ERR_CHAIN_UNTRUSTED"* ]]
+}
+
+@test "openssl: an issuer with CA:FALSE, no basicConstraints or too short a pathlen is named" {
+    demo_kernel_pkg
+    openssl_bad_chains "$T/bad"
+    local kind
+    for kind in notca nobc pathlen; do
+        sign_bad_chain "$T/bad" "$kind" "$T/k.hvp" "$T/$kind.signed"
+        run "$HVPATCH" verify "$T/$kind.signed" --trust "$T/bad/trust" \
+            --image "$DEMO_ELF" --kind demo --seq 0
+        [ "$status" -eq 4 ]
+        echo "$kind: $output"
+        case $kind in
+        notca) [[ "$output" == *"VRF_ERR_CHAIN_NOT_CA"*"x5chain certificate 1 (CN=inter-notca) has basicConstraints CA:FALSE and cannot issue certificate 0"* ]] ;;
+        nobc) [[ "$output" == *"VRF_ERR_CHAIN_NOT_CA"*"x5chain certificate 1 (CN=inter-nobc) has no basicConstraints"* ]] ;;
+        pathlen) [[ "$output" == *"VRF_ERR_CHAIN_PATHLEN"*"x5chain certificate 2 (CN=inter-pl0) has pathLenConstraint 0, but 1 intermediate CA certificate(s) follow it"* ]] ;;
+        esac
+    done
 }
 
 @test "openssl: expired, not-yet-valid, missing-EKU and revoked signers are refused" {

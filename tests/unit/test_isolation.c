@@ -27,6 +27,7 @@
 #include "hv/hv_elf.h"
 #include "hv/hv_int.h"
 #include "verifier/vrf_proc.h"
+#include "verifier/vrf_sandbox.h"
 
 #define DEMO_ELF "build/guest/demo.elf"
 
@@ -252,6 +253,71 @@ static void test_monitor_sandbox(void **state)
     drop_views(&v);
 }
 
+/* In a child confined beneath dirfd: 0 if every open behaves as the
+ * verifier's trust-directory rule says, the failing step otherwise, 77
+ * without Landlock. */
+static int fs_beneath_child(int dirfd)
+{
+    int fd;
+    if (vrf_sandbox_fs_beneath("test", dirfd) == 1)
+        return 77;
+    fd = openat(dirfd, "anchors/a.pem", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 1; /* reading beneath it works */
+    close(fd);
+    fd = openat(dirfd, "anchors", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return 2; /* so does listing */
+    close(fd);
+    if (openat(dirfd, "/etc/passwd", O_RDONLY) >= 0 || errno != EACCES)
+        return 3; /* an absolute path escapes seccomp's pin, not this */
+    if (openat(dirfd, "../outside", O_RDONLY) >= 0 || errno != EACCES)
+        return 4;
+    if (openat(dirfd, "anchors/a.pem", O_WRONLY) >= 0 || errno != EACCES)
+        return 5; /* read-only */
+    if (openat(dirfd, "anchors/new", O_WRONLY | O_CREAT, 0600) >= 0 ||
+        errno != EACCES)
+        return 6;
+    return 0;
+}
+
+/* The verifier's trust directory: Landlock lets it read beneath its
+ * directory fd and nothing else, whatever path openat is given. */
+static void test_verifier_fs_beneath(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/hvpatch-fsbeneath-XXXXXX", p[96];
+    static const char *const made[] = {"/trust", "/trust/anchors"};
+    int status = -1, f;
+    assert_non_null(mkdtemp(base));
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s%s", base, made[i]);
+        assert_int_equal(mkdir(p, 0700), 0);
+    }
+    /* base/trust is the trust directory; base/outside is not. */
+    snprintf(p, sizeof p, "%s/trust/anchors/a.pem", base);
+    assert_true((f = open(p, O_WRONLY | O_CREAT, 0600)) >= 0);
+    close(f);
+    snprintf(p, sizeof p, "%s/outside", base);
+    assert_true((f = open(p, O_WRONLY | O_CREAT, 0600)) >= 0);
+    close(f);
+    snprintf(p, sizeof p, "%s/trust", base);
+    int dirfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(dirfd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fs_beneath_child(dirfd));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(dirfd);
+    snprintf(p, sizeof p, "rm -rf '%s'", base);
+    assert_int_equal(system(p), 0);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip();
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
@@ -259,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_verifier_mapping_writes_through),
         cmocka_unit_test(test_monitor_sandbox),
         cmocka_unit_test(test_monitor_sandbox_linux),
+        cmocka_unit_test(test_verifier_fs_beneath),
     };
     return cmocka_run_group_tests_name("isolation", t, load_image,
                                        free_image);

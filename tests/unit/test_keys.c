@@ -182,6 +182,54 @@ static void keygen_files(void **state)
     assert_int_equal(t.n_anchors, 1);
     vrf_trust_free(&t);
 
+    /* keys_trust_load_at: the same store through a directory fd, with
+     * the digest of what it read: stable while nothing changes; a file
+     * that does not load changes it and names the verifier's code. */
+    {
+        struct keys_trust_info i1, i2;
+        int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char junk[700];
+        FILE *f;
+
+        assert_true(dfd >= 0);
+        vrf_trust_init(&t);
+        assert_int_equal(keys_trust_load_at(&t, dfd, p, &i1, &d), KEYS_OK);
+        vrf_trust_free(&t);
+        vrf_trust_init(&t);
+        assert_int_equal(keys_trust_load_at(&t, dfd, p, &i2, &d), KEYS_OK);
+        vrf_trust_free(&t);
+        assert_memory_equal(i1.sha256, i2.sha256, 32);
+        /* Digest only (trust NULL): the same digest, nothing parsed. */
+        memset(&i2, 0, sizeof i2);
+        assert_int_equal(keys_trust_load_at(NULL, dfd, p, &i2, &d), KEYS_OK);
+        assert_memory_equal(i1.sha256, i2.sha256, 32);
+        assert_int_equal(i1.anchors, 1);
+        assert_int_equal(i1.crls, 0);
+        assert_int_equal(i1.code, 0);
+        snprintf(junk, sizeof junk, "%s/crls/zz.crl", p);
+        f = fopen(junk, "w");
+        assert_non_null(f);
+        fputs("not a CRL\n", f);
+        fclose(f);
+        vrf_trust_init(&t);
+        assert_int_equal(keys_trust_load_at(&t, dfd, p, &i2, &d),
+                         KEYS_ERR_TRUST_LOAD);
+        vrf_trust_free(&t);
+        assert_int_equal(i2.code, VRF_ERR_TRUST_CRL_PARSE);
+        assert_non_null(strstr(d.text, "crls/zz.crl"));
+        assert_memory_not_equal(i1.sha256, i2.sha256, 32);
+        unlink(junk);
+        /* A symbolic link is refused, not followed. */
+        assert_int_equal(symlink("/etc/hostname", junk), 0);
+        vrf_trust_init(&t);
+        assert_int_equal(keys_trust_load_at(&t, dfd, p, &i2, &d),
+                         KEYS_ERR_IO_READ);
+        vrf_trust_free(&t);
+        assert_non_null(strstr(d.text, "zz.crl: a symbolic link"));
+        unlink(junk);
+        close(dfd);
+    }
+
     /* A second keygen into the same directory changes nothing. */
     assert_int_equal(keys_keygen(dir, NULL, &d), KEYS_ERR_IO_EXISTS);
     assert_non_null(strstr(d.text, "exists"));

@@ -579,6 +579,49 @@ static void trust_loading(void **state)
     vrf_trust_free(NULL);
 }
 
+/* A store loaded aside and moved in (a running VM's reload): the CRL of
+ * the first anchor follows it into the destination, dates are readable,
+ * the source is left empty, and the moved store verifies. */
+static void trust_move(void **state)
+{
+    struct vrf_trust fresh, t;
+    struct vrf_ctx ctx;
+    struct tv_guest g;
+    struct vrf_pkg p;
+    uint8_t *pkg;
+    size_t len;
+    int64_t tu = 0, nu = 0;
+
+    (void)state;
+    vrf_trust_init(&fresh);
+    vrf_trust_init(&t);
+    vrf_pkg_init(&p);
+    t.no_cache = 1;
+    assert_int_equal(vrf_trust_add_anchors(&fresh, (uint8_t *)pki.pem[TV_ROOT],
+                                           strlen(pki.pem[TV_ROOT])),
+                     VRF_OK);
+    assert_int_equal(vrf_trust_add_crl(&fresh, (uint8_t *)pki.crl_revoking,
+                                       strlen(pki.crl_revoking)),
+                     VRF_OK);
+    assert_ptr_equal(fresh.crl_issuer[0], &fresh.anchors);
+    vrf_trust_move(&t, &fresh);
+    assert_ptr_equal(t.crl_issuer[0], &t.anchors);
+    assert_int_equal(t.no_cache, 1);
+    assert_int_equal(t.n_anchors, 1);
+    assert_int_equal(fresh.n_anchors, 0);
+    assert_int_equal(fresh.n_crls, 0);
+    assert_int_equal(vrf_trust_crl_dates(&t, 0, &tu, &nu), 1);
+    assert_true(tu > 0 && nu > tu);
+    assert_int_equal(vrf_trust_crl_dates(&t, 1, &tu, &nu), 1);
+    assert_int_equal(tv_base_package(&pki, &pkg, &len, &ctx, &g), 0);
+    assert_int_equal(vrf_verify(&t, &ctx, pkg, len, &p), VRF_OK);
+    free(pkg);
+    free(g.mem);
+    vrf_pkg_free(&p);
+    vrf_trust_free(&t);
+    vrf_trust_free(&fresh);
+}
+
 /* The chain cache: one entry per chain, reused, evicted round-robin, off
  * with no_cache; the signer's fast group passes its self-test. */
 static void chain_cache(void **state)
@@ -702,6 +745,7 @@ int main(void)
         cmocka_unit_test(roundtrip_at_limits),
         cmocka_unit_test(redirect_jump_bytes),
         cmocka_unit_test(trust_loading),
+        cmocka_unit_test(trust_move),
         cmocka_unit_test(chain_cache),
         cmocka_unit_test(arguments),
     };

@@ -23,7 +23,10 @@ static const char *const tv_names[TV_NCERTS] = {
     [TV_WRONG_EKU] = "wrongeku",  [TV_LEAF_CA] = "leafca",
     [TV_P256] = "p256",           [TV_BAD_KU] = "badku",
     [TV_SHA1] = "sha1",           [TV_UNKNOWN] = "unknown",
-    [TV_UNDER_OLD] = "underold",
+    [TV_UNDER_OLD] = "underold",  [TV_INTER_NOT_CA] = "internotca",
+    [TV_VIA_NOT_CA] = "vianotca", [TV_INTER_NO_BC] = "internobc",
+    [TV_VIA_NO_BC] = "vianobc",   [TV_SUB_INTER] = "subinter",
+    [TV_VIA_SUB] = "viasub",
 };
 
 int tv_cert_by_name(const char *name)
@@ -45,7 +48,7 @@ struct tv_spec {
     const char *cn;
     int p256;
     int64_t from, to; /* days from now */
-    int is_ca, pathlen;
+    int is_ca, pathlen; /* is_ca -1: no basicConstraints at all */
     unsigned ku;
     int eku;
     int md;
@@ -86,6 +89,18 @@ static const struct tv_spec tv_specs[] = {
     {TV_UNKNOWN, TV_OTHER_ROOT, "vec unknown", 0, -1, 730, 0, -1, KU_DS,
      KEYS_EKU_HOTPATCH, 0},
     {TV_UNDER_OLD, TV_OLD_ROOT, "vec under old", 0, -20, 730, 0, -1, KU_DS,
+     KEYS_EKU_HOTPATCH, 0},
+    {TV_INTER_NOT_CA, TV_ROOT, "vec inter not ca", 0, -1, 3650, 0, -1, KU_CA,
+     KEYS_EKU_NONE, 0},
+    {TV_VIA_NOT_CA, TV_INTER_NOT_CA, "vec via not ca", 0, -1, 730, 0, -1,
+     KU_DS, KEYS_EKU_HOTPATCH, 0},
+    {TV_INTER_NO_BC, TV_ROOT, "vec inter no bc", 0, -1, 3650, -1, -1, KU_CA,
+     KEYS_EKU_NONE, 0},
+    {TV_VIA_NO_BC, TV_INTER_NO_BC, "vec via no bc", 0, -1, 730, 0, -1, KU_DS,
+     KEYS_EKU_HOTPATCH, 0},
+    {TV_SUB_INTER, TV_INTER, "vec sub inter", 0, -1, 3650, 1, 0, KU_CA,
+     KEYS_EKU_NONE, 0},
+    {TV_VIA_SUB, TV_SUB_INTER, "vec via sub", 0, -1, 730, 0, -1, KU_DS,
      KEYS_EKU_HOTPATCH, 0},
 };
 
@@ -130,7 +145,8 @@ int tv_pki_init(struct tv_pki *pki)
         cp.subject = subject;
         cp.not_before = nb;
         cp.not_after = na;
-        cp.is_ca = sp->is_ca;
+        cp.is_ca = sp->is_ca > 0;
+        cp.no_basic_constraints = sp->is_ca < 0;
         cp.max_pathlen = sp->pathlen;
         cp.key_usage = sp->ku;
         cp.eku = sp->eku;

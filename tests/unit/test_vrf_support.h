@@ -34,6 +34,12 @@ enum tv_cert {
     TV_SHA1,       /* signed with SHA-1: outside the profile */
     TV_UNKNOWN,    /* issued by TV_OTHER_ROOT */
     TV_UNDER_OLD,  /* issued by TV_OLD_ROOT */
+    TV_INTER_NOT_CA, /* "intermediate" under TV_ROOT with CA:FALSE */
+    TV_VIA_NOT_CA,   /* signer under TV_INTER_NOT_CA */
+    TV_INTER_NO_BC,  /* "intermediate" with no basicConstraints */
+    TV_VIA_NO_BC,    /* signer under TV_INTER_NO_BC */
+    TV_SUB_INTER,    /* CA under TV_INTER (pathlen 0): one CA too deep */
+    TV_VIA_SUB,      /* signer under TV_SUB_INTER */
     TV_NCERTS
 };
 
