@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "firmware/fw_measure.h"
 #include "verifier/vrf_audit.h"
+#include "verifier/vrf_file.h"
 
 static const char verify_usage[] =
     "usage: hvpatch audit verify LOG [--attestation DIR] [--json]\n"
@@ -74,11 +75,12 @@ static int refuse(const struct verify *v, int code, const char *where,
 /* 1. The chain, read from the file in bounded chunks. */
 static int check_log(struct verify *v)
 {
-    int fd = open(v->log, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    char err[512];
+    int fd = vrf_file_open_read(v->log, &st, err, sizeof err), rc;
 
     if (fd < 0)
-        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s",
-                      strerror(errno));
+        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s", err);
     rc = vrf_audit_check_fd(fd, &v->rep);
     close(fd);
     if (rc == VRF_ERR_AUDIT_IO || rc == VRF_ERR_AUDIT_NOMEM)
