@@ -218,6 +218,22 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$status" -eq 0 ]
 }
 
+# zombies_of PID: the children of PID that have exited and not been
+# reaped (state Z in /proc/*/stat), one pid a line.
+zombies_of() {
+    local f s st pp
+    for f in /proc/[0-9]*/stat; do
+        s=$(cat "$f" 2>/dev/null) || continue
+        s=${s##*) } # after "(comm)", which may hold spaces or ")"
+        read -r st pp _ <<<"$s"
+        if [ "$pp" = "$1" ] && [ "$st" = Z ]; then
+            f=${f#/proc/}
+            echo "${f%/stat}"
+        fi
+    done
+}
+no_zombies() { [ -z "$(zombies_of "$VM_PID")" ]; }
+
 @test "verifier killed: the guest runs on, patching is refused, code unchanged" {
     start_patchable
     local sha before vpid
@@ -225,6 +241,12 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     vpid=$(vm_status .verifier.pid)
     kill -9 "$vpid"
     vm_wait_log "verifier process exited"
+    # The monitor reaps it (SIGCHLD): no zombie while the guest runs on.
+    vm_wait_log "verifier process $vpid was killed by signal 9"
+    wait_for "no zombie child of the monitor" 5 no_zombies
+    [ -z "$(zombies_of "$VM_PID")" ]
+    [ ! -e "/proc/$vpid" ]
+    [ "$(vm_status .verifier.pid)" = -1 ]
     before=$(heartbeats)
     apply "$K/1.signed"
     [ "$status" -eq 4 ]
@@ -233,6 +255,20 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$(vm_status .patching.enabled)" = false ]
     sleep 0.3
     strictly_greater "$before" "$(heartbeats)"
+    [ -z "$(zombies_of "$VM_PID")" ]
+}
+
+@test "VM quit: the verifier is reaped with the monitor, no zombie left" {
+    start_patchable
+    local vpid mpid
+    vpid=$(vm_status .verifier.pid)
+    mpid=$VM_PID
+    [ -e "/proc/$vpid" ]
+    [ -z "$(zombies_of "$mpid")" ]
+    vm_stop
+    [ "$VM_RC" -eq 0 ]
+    [ ! -e "/proc/$vpid" ]
+    [ -z "$(zombies_of "$mpid")" ]
 }
 
 @test "TPM gone: patching refused, guest running" {
