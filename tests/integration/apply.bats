@@ -128,6 +128,41 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$(jq -r 'select(.event == "rejected") | .code' "$AUDIT")" = VRF_ERR_SIG_INVALID ]
 }
 
+# ram_pkg OUT: a signed package whose one REPLACE record lies in guest RAM
+# (0x100000, the kernel's data), outside every protected range. `build`
+# refuses to make one, so it is built at a text address and the record's
+# gpa rewritten in the unsigned package before signing.
+ram_pkg() {
+    local d=$BATS_TEST_TMPDIR
+    cat >"$d/ram.json" <<EOF
+{"format": 1, "id": "HP-TEST-RAM", "title": "A record in guest RAM",
+ "cves": [], "publisher": "hvpatch tests", "sequence": 1,
+ "target": {"kind": "demo", "image": "$HVPATCH_ROOT/build/guest/demo.elf"},
+ "replace": [{"gpa": "0x40000100", "bytes": "90"}]}
+EOF
+    "$HVPATCH" build "$d/ram.json" -o "$d/ram.hvp" >/dev/null
+    # gpa 0x40000100 -> 0x00100000, both CBOR uint32 (1a + 4 bytes).
+    perl -0777 -pi -e 's/\x1a\x40\x00\x01\x00/\x1a\x00\x10\x00\x00/ or die' \
+        "$d/ram.hvp"
+    "$HVPATCH" sign "$d/ram.hvp" --keys "$K/keys" -o "$1" >/dev/null
+}
+
+@test "a record outside every range: verify and apply give the same code" {
+    ram_pkg "$BATS_TEST_TMPDIR/ram.signed"
+    run "$HVPATCH" verify "$BATS_TEST_TMPDIR/ram.signed" --trust "$K/keys/trust" \
+        --image "$HVPATCH_ROOT/build/guest/demo.elf" --kind demo --seq 0
+    [ "$status" -eq 4 ]
+    [[ "$output" == *"VRF_ERR_BOUNDS_OUTSIDE"*"record 0 (replace): [0x100000, 0x100001)"* ]]
+    start_patchable
+    local sha
+    sha=$(code_sha)
+    apply "$BATS_TEST_TMPDIR/ram.signed"
+    [ "$status" -eq 4 ]
+    [[ "$output" == *VRF_ERR_BOUNDS_OUTSIDE* ]]
+    [ "$(jq -r 'select(.event == "rejected") | .code' "$AUDIT")" = VRF_ERR_BOUNDS_OUTSIDE ]
+    [ "$(code_sha)" = "$sha" ]
+}
+
 @test "a package for another baseline, an older sequence, and a non-package are rejected" {
     start_patchable
     local sha
