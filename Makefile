@@ -296,6 +296,7 @@ UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 UNIT_TESTS += \
 	audit
 UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch engine.
 UNIT_TESTS += \
@@ -408,6 +409,7 @@ FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 FUZZ_TARGETS += \
 	audit
 FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch-message handlers (what a hostile monitor sends).
 FUZZ_TARGETS += \

@@ -861,11 +861,14 @@ int cli_cmd_verify(int argc, char **argv)
             goto cleanup;
         }
     }
-    ret = keys_read_file(argv[optind], PKG_READ_MAX, &pkg, &len, &d);
+    ret = keys_read_file(argv[optind], VRF_PKG_MAX_SIZE, &pkg, &len, &d);
     if (ret == KEYS_ERR_IO_TOO_LARGE) {
-        /* Too large for the format: the parser's verdict, not ours. */
-        snprintf(p.detail, sizeof p.detail, "%.*s", (int)sizeof p.detail - 1,
-                 d.text);
+        /* Too large for the format: the parser's verdict, in its words
+         * (the message states the limit; the detail, the size). */
+        struct stat st;
+
+        snprintf(p.detail, sizeof p.detail, "%lld bytes",
+                 stat(argv[optind], &st) == 0 ? (long long)st.st_size : -1LL);
         vr = VRF_ERR_PARSE_TOO_LARGE;
         goto verdict;
     }

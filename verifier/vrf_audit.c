@@ -16,6 +16,7 @@
 
 #include "firmware/fw_measure.h"
 #include "verifier/vrf_audit.h"
+#include "verifier/vrf_file.h"
 #include "verifier/vrf_int.h"
 
 /* Canonical form: what the writer produces and the checker demands. */
@@ -842,14 +843,24 @@ int vrf_audit_open(struct vrf_audit *a, const char *path, char *err,
     a->fd = -1;
     a->next_n = 0;
     memset(a->last_hash, 0, sizeof a->last_hash);
-    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* O_NONBLOCK | O_NOCTTY: a FIFO or a terminal named as the log must
+     * not block the open or become our terminal; it is refused below. */
+    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
+                        O_NOCTTY,
+              0600);
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "audit log %s: open failed: %s", path,
                  strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "audit log %s: not a regular file", path);
+        snprintf(err, errlen, "audit log %s: not a regular file (%s)", path,
+                 vrf_file_kind(st.st_mode));
+        goto cleanup;
+    }
+    if (fcntl(fd, F_SETFL, O_APPEND) != 0) { /* blocking again */
+        snprintf(err, errlen, "audit log %s: fcntl failed: %s", path,
+                 strerror(errno));
         goto cleanup;
     }
     /* Two writers would each continue the chain from the same head. */

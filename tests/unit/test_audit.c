@@ -1014,7 +1014,14 @@ static void test_writer_rejects(void **state)
     assert_int_equal(vrf_audit_open(&a, tmpdir, err, sizeof err), -1);
     assert_non_null(strstr(err, "open failed"));
     assert_int_equal(vrf_audit_open(&a, "/dev/null", err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a regular file"));
+    assert_non_null(strstr(err, "not a regular file (a character device)"));
+    /* A FIFO neither blocks the open nor takes records. */
+    const char *fifo = path_of("fifo.log");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(vrf_audit_open(&a, fifo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+    unlink(fifo);
     assert_int_equal(
         vrf_audit_open(&a, path_of("no/such/dir"), err, sizeof err), -1);
     assert_non_null(strstr(err, "open failed"));
