@@ -330,13 +330,13 @@ static int package_memfd(const char *cmd, const char *path)
 
     r = vrf_file_read(path, VRF_PKG_MAX_SIZE, &buf, &len, err, sizeof err);
     if (r == VRF_FILE_ERR_TOO_LARGE) {
-        fprintf(stderr, "hvpatch %s: %s: not a package: larger than the "
+        fprintf(stderr, "hvpatch %s: %s: %s: not a package: larger than the "
                         "%u-byte limit\n",
-                cmd, err, VRF_PKG_MAX_SIZE);
+                cmd, path, err, VRF_PKG_MAX_SIZE);
         goto out;
     }
     if (r != VRF_FILE_OK) {
-        fprintf(stderr, "hvpatch %s: %s\n", cmd, err);
+        fprintf(stderr, "hvpatch %s: %s: %s\n", cmd, path, err);
         goto out;
     }
     if (len == 0) {

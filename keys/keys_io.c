@@ -37,13 +37,13 @@ int keys_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     case VRF_FILE_OK:
         return KEYS_OK;
     case VRF_FILE_ERR_TOO_LARGE:
-        keys_diag_set(diag, "%s, limit %zu", err, max);
+        keys_diag_set(diag, "%s: %s, limit %zu", path, err, max);
         return KEYS_ERR_IO_TOO_LARGE;
     case VRF_FILE_ERR_ALLOC:
-        keys_diag_set(diag, "%s", err);
+        keys_diag_set(diag, "%s: %s", path, err);
         return KEYS_ERR_ALLOC;
     default:
-        keys_diag_set(diag, "%s", err);
+        keys_diag_set(diag, "%s: %s", path, err);
         return KEYS_ERR_IO_READ;
     }
 }
@@ -90,7 +90,7 @@ int keys_write_file(const char *path, const uint8_t *buf, size_t len,
      * file is made, so nothing is written beside a refused path. */
     ret = KEYS_ERR_IO_WRITE;
     if (vrf_file_check_output(path, err, sizeof err) != VRF_FILE_OK) {
-        keys_diag_set(diag, "%s", err);
+        keys_diag_set(diag, "%s: %s", path, err);
         goto cleanup;
     }
 

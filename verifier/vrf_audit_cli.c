@@ -83,13 +83,8 @@ static int check_log(struct verify *v)
     char err[512];
     int fd = vrf_file_open_read(v->log, &st, err, sizeof err), rc;
 
-    size_t n = strlen(v->log);
-
-    if (fd < 0) /* err is "LOG: why": LOG is said once */
-        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s",
-                      strncmp(err, v->log, n) == 0 && err[n] == ':'
-                          ? err + n + 2
-                          : err);
+    if (fd < 0)
+        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s", err);
     rc = vrf_audit_check_fd(fd, &v->rep);
     close(fd);
     if (rc == VRF_ERR_AUDIT_IO || rc == VRF_ERR_AUDIT_NOMEM)

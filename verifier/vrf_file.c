@@ -39,16 +39,16 @@ int vrf_file_open_read(const char *path, struct stat *st, char *err,
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
     if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return VRF_FILE_ERR_IO;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return VRF_FILE_ERR_OPEN;
     }
     if (fstat(fd, st) != 0) {
-        snprintf(err, errlen, "%s: fstat: %s", path, strerror(errno));
+        snprintf(err, errlen, "fstat: %s", strerror(errno));
         close(fd);
         return VRF_FILE_ERR_IO;
     }
     if (!S_ISREG(st->st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file (%s)", path,
+        snprintf(err, errlen, "not a regular file (%s)",
                  vrf_file_kind(st->st_mode));
         close(fd);
         return VRF_FILE_ERR_TYPE;
@@ -56,7 +56,7 @@ int vrf_file_open_read(const char *path, struct stat *st, char *err,
     /* Regular files ignore O_NONBLOCK; cleared so reads mean the same
      * on every file system. */
     if (fcntl(fd, F_SETFL, 0) != 0) {
-        snprintf(err, errlen, "%s: fcntl: %s", path, strerror(errno));
+        snprintf(err, errlen, "fcntl: %s", strerror(errno));
         close(fd);
         return VRF_FILE_ERR_IO;
     }
@@ -78,14 +78,14 @@ int vrf_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
         goto cleanup;
     ret = VRF_FILE_ERR_TOO_LARGE;
     if ((uint64_t)st.st_size > max) {
-        snprintf(err, errlen, "%s: %lld bytes", path, (long long)st.st_size);
+        snprintf(err, errlen, "%lld bytes", (long long)st.st_size);
         goto cleanup;
     }
     size = (size_t)st.st_size;
     ret = VRF_FILE_ERR_ALLOC;
     p = malloc(size + 1); /* +1: never malloc(0); detects growth */
     if (p == NULL) {
-        snprintf(err, errlen, "%s: out of memory for %zu bytes", path, size);
+        snprintf(err, errlen, "out of memory for %zu bytes", size);
         goto cleanup;
     }
     /* Read until EOF; one byte more than fstat said means it grew. */
@@ -96,14 +96,14 @@ int vrf_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            snprintf(err, errlen, "read: %s", strerror(errno));
             goto cleanup;
         }
         if (n == 0)
             break;
         got += (size_t)n;
         if (got > size) {
-            snprintf(err, errlen, "%s: changed while read", path);
+            snprintf(err, errlen, "changed while read");
             goto cleanup;
         }
     }
@@ -129,13 +129,13 @@ int vrf_file_check_output(const char *path, char *err, size_t errlen)
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return VRF_FILE_OK;
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        snprintf(err, errlen, "stat: %s", strerror(errno));
         return VRF_FILE_ERR_IO;
     }
     if (!S_ISREG(st.st_mode)) {
         snprintf(err, errlen,
-                 "%s: exists and is not a regular file (%s); not replaced",
-                 path, vrf_file_kind(st.st_mode));
+                 "exists and is not a regular file (%s); not replaced",
+                 vrf_file_kind(st.st_mode));
         return VRF_FILE_ERR_TYPE;
     }
     return VRF_FILE_OK;

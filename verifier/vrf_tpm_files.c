@@ -165,7 +165,7 @@ static int write_file(const char *dir, const char *name, const void *data,
         goto cleanup;
     }
     if (vrf_file_check_output(path, why, sizeof why) != VRF_FILE_OK) {
-        vrf_errf(errbuf, errlen, "attest: %s", why);
+        vrf_errf(errbuf, errlen, "attest: %s: %s", path, why);
         tmp[0] = '\0'; /* nothing of ours to remove */
         goto cleanup;
     }
@@ -216,20 +216,21 @@ int vrf_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     if (r == VRF_FILE_OK && *len == 0) {
         free(*buf);
         *buf = NULL;
-        snprintf(why, sizeof why, "%s: 0 bytes", path);
+        snprintf(why, sizeof why, "0 bytes");
         r = VRF_FILE_ERR_TOO_LARGE; /* outside 1..max: the same answer */
     }
     switch (r) {
     case VRF_FILE_OK:
         return 0;
     case VRF_FILE_ERR_TOO_LARGE:
-        vrf_errf(errbuf, errlen, "%s, outside 1..%zu bytes", why, max);
+        vrf_errf(errbuf, errlen, "%s: %s, outside 1..%zu bytes", path, why,
+                 max);
         return VRF_ERR_ATT_FORMAT;
     case VRF_FILE_ERR_ALLOC:
-        vrf_errf(errbuf, errlen, "%s", why);
+        vrf_errf(errbuf, errlen, "%s: %s", path, why);
         return VRF_ERR_TPM_NOMEM;
     default:
-        vrf_errf(errbuf, errlen, "%s", why);
+        vrf_errf(errbuf, errlen, "%s: %s", path, why);
         return VRF_ERR_TPM_IO;
     }
 }

@@ -127,3 +127,14 @@ refused_output() {
     [ "$status" -eq 0 ]
     cmp "$T/new" "$T/k.signed"
 }
+
+@test "inputs: hvpatch run refuses a FIFO as --guest, --kernel or --initrd" {
+    run_bounded "$HVPATCH" run --guest "$T/fifo" </dev/null
+    refused_input "a FIFO"
+    [[ "$output" == *"guest image $T/fifo: not a regular file (a FIFO)"* ]]
+    run_bounded "$HVPATCH" run --kernel "$T/fifo" </dev/null
+    refused_input "a FIFO"
+    [[ "$output" == *"kernel $T/fifo: not a regular file (a FIFO)"* ]]
+    run_bounded "$HVPATCH" run --kernel "$T/dir" </dev/null
+    refused_input "a directory"
+}
