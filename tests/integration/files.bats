@@ -18,8 +18,9 @@ teardown() {
     if [ -n "${T:-}" ]; then rm -rf "$T"; fi
 }
 
-# run_bounded CMD...: run with a time limit; a hang is status 124.
-run_bounded() { run timeout 20 "$@"; }
+# run_bounded CMD...: run with a time limit; a hang is status 124 (or
+# 137: hvpatch run blocks SIGTERM, KILL follows 5 s later).
+run_bounded() { run timeout -k 5 20 "$@"; }
 
 make_keys() { "$HVPATCH" keygen "$T/keys" >/dev/null; }
 
