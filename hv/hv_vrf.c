@@ -152,8 +152,8 @@ int hv_vrf_reap(struct hv_vrf *v)
         hv_err("verifier process %d was killed by signal %d (%s); reaped",
                (int)v->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
-        hv_err("verifier process %d exited with status %d; reaped",
-               (int)v->pid, WEXITSTATUS(status));
+        hv_err("verifier process %d exited with status %d; reaped", (int)v->pid,
+               WEXITSTATUS(status));
     v->pid = -1;
     return 1;
 }

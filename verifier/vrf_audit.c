@@ -548,8 +548,7 @@ static size_t utf8_len(const uint8_t *p, size_t n)
  * with "{", is valid UTF-8 (up to a character the cut split) and has no
  * control byte (jansson writes those as \u escapes). Anything else
  * after the last newline is not a cut record but garbage. */
-static int check_tail(struct vrf_audit_report *rep, const uint8_t *p,
-                      size_t n)
+static int check_tail(struct vrf_audit_report *rep, const uint8_t *p, size_t n)
 {
     size_t off = 0;
 
@@ -845,8 +844,8 @@ int vrf_audit_open(struct vrf_audit *a, const char *path, char *err,
     memset(a->last_hash, 0, sizeof a->last_hash);
     /* O_NONBLOCK | O_NOCTTY: a FIFO or a terminal named as the log must
      * not block the open or become our terminal; it is refused below. */
-    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK |
-                        O_NOCTTY,
+    fd = open(path,
+              O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
               0600);
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "audit log %s: open failed: %s", path,

@@ -160,9 +160,9 @@ struct vrf_audit_report {
  * be a cut record: shorter than a line, beginning with "{", valid UTF-8
  * (the last character may be cut) without control bytes; anything else
  * there is VRF_ERR_AUDIT_TAIL. An empty log is not an error here (the
- * writer starts from one); `hvpatch audit verify` refuses it. Fills rep (pair with vrf_audit_report_free, also on
- * failure). Returns 0 or a VRF_ERR_AUDIT_* code with rep->err_line and
- * rep->detail set. */
+ * writer starts from one); `hvpatch audit verify` refuses it. Fills rep (pair
+ * with vrf_audit_report_free, also on failure). Returns 0 or a VRF_ERR_AUDIT_*
+ * code with rep->err_line and rep->detail set. */
 int vrf_audit_check(const uint8_t *buf, size_t len,
                     struct vrf_audit_report *rep);
 

@@ -55,8 +55,8 @@ static void key_detail(struct vrf_pkg *pkg, const char *map, uint64_t entry,
     else if (ret == VRF_ERR_PARSE_UNKNOWN_KEY)
         vrf_detail(pkg, "%s: entry %llu: key %llu unknown", map, e, k);
     else if (ret == VRF_ERR_PARSE_NONCANONICAL)
-        vrf_detail(pkg, "%s: entry %llu: key %llu (%s) out of order", map, e,
-                   k, name);
+        vrf_detail(pkg, "%s: entry %llu: key %llu (%s) out of order", map, e, k,
+                   name);
     else
         vrf_detail(pkg, "%s: entry %llu: key %llu (%s)", map, e, k, name);
 }
@@ -313,8 +313,7 @@ static int parse_protected(struct vrf_pkg *pkg, const struct vrf_bytes *b,
         key = UINT64_MAX;
         ret = vrf_cbor_map_key(&c, &m, &key);
         if (ret != VRF_OK) {
-            key_detail(pkg, "protected header", i + 1, ret, key,
-                       hdr_name(key));
+            key_detail(pkg, "protected header", i + 1, ret, key, hdr_name(key));
             goto cleanup;
         }
         if (key == HDR_ALG) {

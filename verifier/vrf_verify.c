@@ -85,10 +85,9 @@ static const struct vrf_range *range_holding(const struct vrf_ctx *ctx,
 static const struct vrf_range *record_range(const struct vrf_ctx *ctx,
                                             const struct vrf_record *r)
 {
-    return range_holding(ctx,
-                         r->kind == VRF_REC_CODE ? VRF_RANGE_PATCH_AREA
-                                                 : VRF_RANGE_CODE,
-                         r->gpa, r->size);
+    return range_holding(
+        ctx, r->kind == VRF_REC_CODE ? VRF_RANGE_PATCH_AREA : VRF_RANGE_CODE,
+        r->gpa, r->size);
 }
 
 /* 9. Every byte a record changes equals its pre-image now: the stated

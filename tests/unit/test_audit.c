@@ -1312,9 +1312,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    static const char *const files[] = {
-        "garbage.log", "round.log", "torn.log",  "broken.log",
-        "big.log",     "rej.log",   "chunks.log"};
+    static const char *const files[] = {"garbage.log", "round.log", "torn.log",
+                                        "broken.log",  "big.log",   "rej.log",
+                                        "chunks.log"};
     (void)state;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(path_of(files[i]));

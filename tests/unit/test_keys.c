@@ -127,9 +127,9 @@ static void write_modes_and_exclusive(void **state)
     assert_non_null(strstr(d.text, "w-fifo: not a regular file (a FIFO)"));
     assert_int_equal(keys_write_file(p, (const uint8_t *)"a", 1, 0, &d),
                      KEYS_ERR_IO_WRITE);
-    assert_non_null(strstr(
-        d.text, "w-fifo: exists and is not a regular file (a FIFO); not "
-                "replaced"));
+    assert_non_null(
+        strstr(d.text, "w-fifo: exists and is not a regular file (a FIFO); not "
+                       "replaced"));
     struct stat st;
     assert_int_equal(lstat(p, &st), 0);
     assert_true(S_ISFIFO(st.st_mode));
