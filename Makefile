@@ -66,6 +66,7 @@ VRF_PROC_SRCS := \
 VRF_SRCS := \
 	verifier/vrf_cbor.c \
 	verifier/vrf_err.c \
+	verifier/vrf_file.c \
 	verifier/vrf_pkg.c \
 	verifier/vrf_sig.c \
 	verifier/vrf_trust.c \
@@ -99,7 +100,7 @@ TPM_SRCS := \
 # (swtpm, measured boot, quote, NV counter) without a VM, from the
 # ASan+UBSan objects; built by `make check` with everything else.
 $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/asan/%.o)
+		$(TPM_SRCS:%.c=$(B)/asan/%.o) $(B)/asan/verifier/vrf_file.o
 	$(call msg,TEST-LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
@@ -107,7 +108,7 @@ $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
 build-check: $(B)/tests/tpm_tool
 # The same helper without sanitizers, for `make bench`'s TPM timings.
 $(B)/bench/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/host/%.o)
+		$(TPM_SRCS:%.c=$(B)/host/%.o) $(B)/host/verifier/vrf_file.o
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(HOST_LDFLAGS) $^ \
@@ -290,12 +291,13 @@ UNIT_TESTS += \
 UNIT_DEPS_eventlog := firmware/fw_eventlog.c firmware/fw_measure.c
 UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
-	verifier/vrf_tpm_check.c
+	verifier/vrf_tpm_check.c verifier/vrf_file.c
 # Audit log: pcr10 members follow fw_eventlog's runtime-record rules; the
 # test builds the event logs they are compared with (fw_measure).
 UNIT_TESTS += \
 	audit
 UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch engine.
 UNIT_TESTS += \
@@ -310,7 +312,8 @@ UNIT_DEPS_lock := $(UNIT_DEPS_patch) verifier/vrf_lock.c \
 # libvirt lab (lab/).
 LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
 	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
-	verifier/vrf_verify.c keys/keys_err.c keys/keys_io.c keys/keys_trust.c
+	verifier/vrf_verify.c verifier/vrf_file.c keys/keys_err.c keys/keys_io.c \
+	keys/keys_trust.c
 UNIT_TESTS += \
 	lab_record \
 	lab_audit \
@@ -386,7 +389,8 @@ FUZZ_TARGETS += \
 	vrf_parse \
 	vrf_verify
 FUZZ_DEPS_vrf_parse := verifier/vrf_cbor.c verifier/vrf_err.c \
-	verifier/vrf_pkg.c verifier/vrf_util.c keys/keys_err.c keys/keys_io.c \
+	verifier/vrf_pkg.c verifier/vrf_util.c verifier/vrf_file.c \
+	keys/keys_err.c keys/keys_io.c \
 	keys/keys_pkg.c
 FUZZ_DEPS_vrf_verify := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
 	keys/keys_io.c keys/keys_pkg.c
@@ -394,6 +398,7 @@ FUZZ_DEPS_vrf_verify := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
 FUZZ_TARGETS += \
 	sysmap
 FUZZ_DEPS_sysmap := keys/keys_sysmap.c keys/keys_err.c keys/keys_io.c \
+	verifier/vrf_file.c \
 	verifier/vrf_err.c
 # TPM and event log.
 FUZZ_TARGETS += \
@@ -402,11 +407,12 @@ FUZZ_TARGETS += \
 FUZZ_DEPS_eventlog := firmware/fw_eventlog.c
 FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 	verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c verifier/vrf_tpm_files.c \
-	verifier/vrf_tpm_check.c
+	verifier/vrf_tpm_check.c verifier/vrf_file.c
 # Audit log.
 FUZZ_TARGETS += \
 	audit
 FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch-message handlers (what a hostile monitor sends).
 FUZZ_TARGETS += \

@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "hv/hv_control.h"
 #include "verifier/vrf.h"
+#include "verifier/vrf_file.h"
 #include "verifier/vrf_msg.h"
 #include "verifier/vrf_tpm.h"
 
@@ -352,24 +353,28 @@ int cli_cmd_quit(int argc, char **argv)
  * what this command read, whatever happens to the file meanwhile. */
 static int package_memfd(const char *cmd, const char *path)
 {
-    int in = open(path, O_RDONLY | O_CLOEXEC), fd = -1;
-    struct stat st;
+    char err[512];
+    int fd = -1, r;
     uint8_t *buf = NULL;
-    if (in < 0 || fstat(in, &st) != 0) {
-        fprintf(stderr, "hvpatch %s: %s: %s\n", cmd, path, strerror(errno));
+    size_t len = 0;
+
+    r = vrf_file_read(path, VRF_PKG_MAX_SIZE, &buf, &len, err, sizeof err);
+    if (r == VRF_FILE_ERR_TOO_LARGE) {
+        fprintf(stderr, "hvpatch %s: %s: %s: not a package: larger than the "
+                        "%u-byte limit\n",
+                cmd, path, err, VRF_PKG_MAX_SIZE);
         goto out;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
-        st.st_size > VRF_PKG_MAX_SIZE) {
-        fprintf(stderr, "hvpatch %s: %s: not a package (a regular file of 1 "
-                        "byte to 4 MiB)\n",
-                cmd, path);
+    if (r != VRF_FILE_OK) {
+        fprintf(stderr, "hvpatch %s: %s: %s\n", cmd, path, err);
         goto out;
     }
-    buf = malloc((size_t)st.st_size);
+    if (len == 0) {
+        fprintf(stderr, "hvpatch %s: %s: not a package: empty\n", cmd, path);
+        goto out;
+    }
     fd = memfd_create("hvpatch-package", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (!buf || fd < 0 || read(in, buf, (size_t)st.st_size) != st.st_size ||
-        write(fd, buf, (size_t)st.st_size) != st.st_size ||
+    if (fd < 0 || write(fd, buf, len) != (ssize_t)len ||
         fcntl(fd, F_ADD_SEALS,
               F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
         fprintf(stderr, "hvpatch %s: %s: cannot copy it for the VM: %s\n",
@@ -380,8 +385,6 @@ static int package_memfd(const char *cmd, const char *path)
     }
 out:
     free(buf);
-    if (in >= 0)
-        close(in);
     return fd;
 }
 

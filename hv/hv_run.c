@@ -658,6 +658,7 @@ static int setup_signals(struct hv_session *s)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGUSR1); /* only vCPU threads take the kick signal */
+    sigaddset(&set, SIGCHLD); /* the verifier exited: reap it (hv_vrf_reap) */
     signal(SIGPIPE, SIG_IGN);
     /* A shell starts background jobs with SIGINT ignored; an ignored signal
      * never becomes pending, so signalfd would not see it. */
@@ -800,7 +801,11 @@ static void main_loop(struct hv_session *s)
             break;
         if (pfd[0].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(s->sig_fd, &si, sizeof si) == sizeof si) {
+            if (read(s->sig_fd, &si, sizeof si) != sizeof si) {
+                /* nothing pending after all */
+            } else if (si.ssi_signo == SIGCHLD) {
+                (void)hv_vrf_reap(&s->vrf);
+            } else {
                 s->stop_signal = (int)si.ssi_signo;
                 hv_log("got %s; stopping VM", strsignal((int)si.ssi_signo));
                 hv_vm_stop(vm, HV_STOP_SIGNAL, 0);
@@ -814,6 +819,8 @@ static void main_loop(struct hv_session *s)
             close(s->vrf.sock);
             s->vrf.sock = -1;
         }
+        if (s->vrf.sock < 0) /* gone, or cut off: reap it once it exits */
+            (void)hv_vrf_reap(&s->vrf);
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
         if (atomic_exchange(&vm->lock_req, 0))
             guest_lock(s);

@@ -12,50 +12,28 @@
 
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "verifier/vrf_file.h"
 
 uint8_t *hv_read_file(const char *path, const char *what, uint64_t max,
                       size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
+    char err[256];
     uint8_t *buf = NULL;
-    size_t got = 0;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        hv_err("%s %s: open failed: %s", what, path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size <= 0) {
-        hv_err("%s %s: %s", what, path,
-               S_ISREG(st.st_mode) ? "empty file" : "not a regular file");
-        goto out;
-    }
-    if ((uint64_t)st.st_size > max) {
-        hv_err("%s %s: %lld bytes, more than the %" PRIu64 " MiB limit", what,
-               path, (long long)st.st_size, max >> 20);
-        goto out;
-    }
-    buf = malloc((size_t)st.st_size);
-    if (!buf) {
-        hv_err("%s %s: out of memory", what, path);
-        goto out;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            hv_err("%s %s: short read", what, path);
-            free(buf);
-            buf = NULL;
-            goto out;
-        }
-        got += (size_t)n;
-    }
-    *len = got;
-out:
-    if (fd >= 0)
-        close(fd);
-    return buf;
+    int r = vrf_file_read(path, max, &buf, len, err, sizeof err);
+
+    if (r == VRF_FILE_ERR_OPEN)
+        hv_err("%s %s: open failed: %s", what, path, err);
+    else if (r == VRF_FILE_ERR_TOO_LARGE)
+        hv_err("%s %s: %s, more than the %" PRIu64 " MiB limit", what, path,
+               err, max >> 20);
+    else if (r != VRF_FILE_OK)
+        hv_err("%s %s: %s", what, path, err);
+    else if (*len == 0)
+        hv_err("%s %s: empty file", what, path);
+    else
+        return buf;
+    free(buf);
+    return NULL;
 }
 
 /* True if word is one of the space-separated words of s. */

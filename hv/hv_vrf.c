@@ -126,6 +126,7 @@ int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
                "restarts");
         close(v->sock);
         v->sock = -1;
+        (void)hv_vrf_reap(v); /* if it is gone; else the main loop does */
         return -1;
     }
     if (fd)
@@ -139,6 +140,22 @@ int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
                 struct vrf_msg *reply, int *fd, int timeout_ms)
 {
     return hv_vrf_call_fd(v, req, -1, reply, fd, timeout_ms);
+}
+
+int hv_vrf_reap(struct hv_vrf *v)
+{
+    int status;
+
+    if (v->pid <= 0 || waitpid(v->pid, &status, WNOHANG) != v->pid)
+        return 0;
+    if (WIFSIGNALED(status))
+        hv_err("verifier process %d was killed by signal %d (%s); reaped",
+               (int)v->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        hv_err("verifier process %d exited with status %d; reaped", (int)v->pid,
+               WEXITSTATUS(status));
+    v->pid = -1;
+    return 1;
 }
 
 void hv_vrf_stop(struct hv_vrf *v)

@@ -38,6 +38,13 @@ int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
 int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
                    struct vrf_msg *reply, int *fd, int timeout_ms);
 
+/* Reaps the verifier if it has exited (waitpid WNOHANG on its pid only,
+ * never on another child), logs how it ended and sets v->pid to -1, so no
+ * zombie outlives it while the guest runs on. Returns 1 if it reaped,
+ * else 0. The main loop calls it on SIGCHLD and while the verifier's
+ * socket is closed. */
+int hv_vrf_reap(struct hv_vrf *v);
+
 /* Closes the socket (the verifier exits on EOF) and reaps the process,
  * killing it if it has not exited within a second. */
 void hv_vrf_stop(struct hv_vrf *v);

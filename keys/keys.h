@@ -56,9 +56,11 @@ void keys_diag_set(struct keys_diag *d, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ files */
 /* Read a whole regular file of at most max bytes into a new buffer
- * (*buf, *len; free with keys_free, or keys_free_secret for key files).
- * Returns KEYS_OK, KEYS_ERR_IO_READ, KEYS_ERR_IO_TOO_LARGE or
- * KEYS_ERR_ALLOC. */
+ * (*buf, *len; free with keys_free, or keys_free_secret for key files)
+ * through vrf_file_read(): a FIFO, directory or device is refused
+ * without blocking. Returns KEYS_OK, KEYS_ERR_IO_READ (diag: "PATH: not
+ * a regular file (a FIFO)", ...), KEYS_ERR_IO_TOO_LARGE (diag: "PATH: N
+ * bytes, limit MAX") or KEYS_ERR_ALLOC. */
 int keys_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                    struct keys_diag *diag);
 
@@ -67,8 +69,10 @@ int keys_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 
 /* Write buf to path: a temporary file in the same directory, fsync'd and
  * renamed (so readers never see half a file), created with mode 0600 or
- * 0644 whatever the umask. Returns KEYS_OK, KEYS_ERR_IO_EXISTS or
- * KEYS_ERR_IO_WRITE. */
+ * 0644 whatever the umask. Only a regular file (or a symbolic link to
+ * one) is replaced: an existing FIFO, device, directory or socket is
+ * refused (KEYS_ERR_IO_WRITE, diag names it) and nothing is written.
+ * Returns KEYS_OK, KEYS_ERR_IO_EXISTS or KEYS_ERR_IO_WRITE. */
 int keys_write_file(const char *path, const uint8_t *buf, size_t len,
                     unsigned flags, struct keys_diag *diag);
 

@@ -156,7 +156,9 @@ static const char sign_usage[] =
     "[--chain CERTS]\n"
     "  Signs package PKG (ES384, COSE_Sign1) with a patch-signing key;\n"
     "  --keys DIR means DIR/signing.key and DIR/signing.pem. CERT may hold\n"
-    "  intermediates after the signer; --chain adds more (never the root).\n";
+    "  intermediates after the signer; --chain adds more (never the root).\n"
+    "  OUT is created, or replaced if it is a regular file (never a FIFO,\n"
+    "  device or directory). Inputs must be regular files (else exit 2).\n";
 
 /* Say what a verifier will think of the signer certificate, without
  * refusing: tests sign with bad certificates on purpose. */
@@ -317,7 +319,9 @@ static const char build_usage[] =
     "  ftrace sites). --image replaces the manifest's guest image (kind\n"
     "  linux: the PVH vmlinux), --symbols its kernel symbol table (kind\n"
     "  linux: System.map format, e.g. a copy of /proc/kallsyms).\n"
-    "  HVPATCH_GUEST_CC picks the compiler (gcc).\n";
+    "  HVPATCH_GUEST_CC picks the compiler (gcc).\n"
+    "  PKG is created, or replaced if it is a regular file (never a FIFO,\n"
+    "  device or directory). Inputs must be regular files (else exit 2).\n";
 
 int cli_cmd_build(int argc, char **argv)
 {
@@ -549,7 +553,9 @@ static const char verify_usage[] =
     "  are the locked text as the running kernel holds it (ftrace sites\n"
     "  are NOPs) and its patch area. TIME: epoch seconds or\n"
     "  YYYY-MM-DDThh:mm:ssZ (default: now). --repeat times N verifications.\n"
-    "  Exit 0: approved; 4: rejected, with the reason.\n";
+    "  Exit 0: approved; 2: a file cannot be read or is not a regular\n"
+    "  file (a FIFO, directory or device: refused, never waited on);\n"
+    "  4: rejected, with the reason.\n";
 
 struct offline_guest {
     struct keys_elf elf;
@@ -861,11 +867,14 @@ int cli_cmd_verify(int argc, char **argv)
             goto cleanup;
         }
     }
-    ret = keys_read_file(argv[optind], PKG_READ_MAX, &pkg, &len, &d);
+    ret = keys_read_file(argv[optind], VRF_PKG_MAX_SIZE, &pkg, &len, &d);
     if (ret == KEYS_ERR_IO_TOO_LARGE) {
-        /* Too large for the format: the parser's verdict, not ours. */
-        snprintf(p.detail, sizeof p.detail, "%.*s", (int)sizeof p.detail - 1,
-                 d.text);
+        /* Too large for the format: the parser's verdict, in its words
+         * (the message states the limit; the detail, the size). */
+        struct stat st;
+
+        snprintf(p.detail, sizeof p.detail, "%lld bytes",
+                 stat(argv[optind], &st) == 0 ? (long long)st.st_size : -1LL);
         vr = VRF_ERR_PARSE_TOO_LARGE;
         goto verdict;
     }
@@ -925,7 +934,9 @@ static const char revoke_usage[] =
     "                      [-o CRL] [--crl OLD] [--days N] [CERT...]\n"
     "  Issues a CRL signed by the CA listing each CERT's serial number and\n"
     "  every entry of OLD (default with --keys: DIR/trust/crls/root.crl,\n"
-    "  which is also the default output). Valid for N days (30).\n";
+    "  which is also the default output). Valid for N days (30).\n"
+    "  CRL is created, or replaced if it is a regular file (never a FIFO,\n"
+    "  device or directory). Inputs must be regular files (else exit 2).\n";
 
 int cli_cmd_revoke(int argc, char **argv)
 {

@@ -12,6 +12,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "keys/keys.h"
+#include "verifier/vrf_file.h"
 
 void keys_free(void *p)
 {
@@ -29,63 +30,22 @@ void keys_free_secret(void *p, size_t len)
 int keys_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                    struct keys_diag *diag)
 {
-    int ret = KEYS_ERR_IO_READ;
-    int fd = -1;
-    struct stat st;
-    uint8_t *p = NULL;
-    size_t got = 0;
+    char err[sizeof diag->text];
+    int r = vrf_file_read(path, max, buf, len, err, sizeof err);
 
-    *buf = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        keys_diag_set(diag, "%s: %s", path, strerror(errno));
-        goto cleanup;
+    switch (r) {
+    case VRF_FILE_OK:
+        return KEYS_OK;
+    case VRF_FILE_ERR_TOO_LARGE:
+        keys_diag_set(diag, "%s: %s, limit %zu", path, err, max);
+        return KEYS_ERR_IO_TOO_LARGE;
+    case VRF_FILE_ERR_ALLOC:
+        keys_diag_set(diag, "%s: %s", path, err);
+        return KEYS_ERR_ALLOC;
+    default:
+        keys_diag_set(diag, "%s: %s", path, err);
+        return KEYS_ERR_IO_READ;
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        keys_diag_set(diag, "%s: not a regular file", path);
-        goto cleanup;
-    }
-    ret = KEYS_ERR_IO_TOO_LARGE;
-    if ((uint64_t)st.st_size > max) {
-        keys_diag_set(diag, "%s: %lld bytes, limit %zu", path,
-                      (long long)st.st_size, max);
-        goto cleanup;
-    }
-    ret = KEYS_ERR_ALLOC;
-    p = malloc((size_t)st.st_size + 1); /* +1: never malloc(0) */
-    if (p == NULL)
-        goto cleanup;
-    /* Read until EOF; one byte more than expected means it grew. */
-    ret = KEYS_ERR_IO_READ;
-    for (;;) {
-        ssize_t n = read(fd, p + got, (size_t)st.st_size + 1 - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            keys_diag_set(diag, "%s: %s", path, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-        if (got > (size_t)st.st_size) {
-            keys_diag_set(diag, "%s: changed while read", path);
-            goto cleanup;
-        }
-    }
-    *buf = p;
-    *len = got;
-    p = NULL;
-    ret = KEYS_OK;
-
-cleanup:
-    if (p != NULL)
-        keys_free_secret(p, (size_t)st.st_size + 1);
-    if (fd >= 0)
-        close(fd);
-    return ret;
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
@@ -109,6 +69,7 @@ int keys_write_file(const char *path, const uint8_t *buf, size_t len,
     int ret = KEYS_ERR_IO_WRITE;
     int fd = -1, dfd = -1;
     char *tmp = NULL, *dcopy = NULL;
+    char err[sizeof diag->text];
     size_t plen = strlen(path);
     mode_t mode = (flags & KEYS_WRITE_PRIVATE) ? 0600 : 0644;
 
@@ -122,6 +83,14 @@ int keys_write_file(const char *path, const uint8_t *buf, size_t len,
     ret = KEYS_ERR_IO_EXISTS;
     if ((flags & KEYS_WRITE_EXCL) && access(path, F_OK) == 0) {
         keys_diag_set(diag, "%s: exists", path);
+        goto cleanup;
+    }
+    /* Only a regular file is ever replaced: rename() would as happily
+     * put a key over /dev/null or a FIFO. Checked before the temporary
+     * file is made, so nothing is written beside a refused path. */
+    ret = KEYS_ERR_IO_WRITE;
+    if (vrf_file_check_output(path, err, sizeof err) != VRF_FILE_OK) {
+        keys_diag_set(diag, "%s: %s", path, err);
         goto cleanup;
     }
 

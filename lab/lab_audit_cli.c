@@ -38,6 +38,8 @@ static const char audit_usage[] =
     "  optionally with the \"Kernel code\" line of its /proc/iomem, which\n"
     "  gives the physical address (else --text-phys, else _text's\n"
     "  unrelocated address, cross-checked). A record holds for one boot.\n"
+    "  --record FILE is created, or replaced if it is a regular file\n"
+    "  (never a FIFO, device or directory: exit 2, nothing written).\n"
     "  --packages DIR: signed packages that may explain changes, verified\n"
     "  against the trust store --trust DIR (anchors/, crls/).\n"
     "  URI: e.g. qemu:///system, qemu+ssh://root@host/system (default:\n"

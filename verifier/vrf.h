@@ -20,6 +20,9 @@
  * Checks, in this fixed order; the first failure is the result:
  *   1 parse  2 chain  3 EKU  4 validity  5 revocation  6 signature
  *   7 baseline  8 sequence  9 pre-images  10 bounds
+ * (9 reads only records that lie in a range of their kind: one outside
+ * every range is check 10's VRF_ERR_BOUNDS_*, whatever ctx->read could
+ * reach, so offline and in-VM verdicts agree.)
  *
  * Not thread-safe: one struct vrf_trust per thread (it caches chains). */
 #ifndef VRF_H

@@ -16,6 +16,7 @@
 
 #include "firmware/fw_measure.h"
 #include "verifier/vrf_audit.h"
+#include "verifier/vrf_file.h"
 #include "verifier/vrf_int.h"
 
 /* Canonical form: what the writer produces and the checker demands. */
@@ -42,6 +43,7 @@ static const struct {
     {VRF_ERR_AUDIT_LIMIT, "too many pcr10 events in one boot"},
     {VRF_ERR_AUDIT_NO_BOOT, "no boot record has the attested boot id"},
     {VRF_ERR_AUDIT_MISMATCH, "audit log and TPM event log disagree"},
+    {VRF_ERR_AUDIT_TAIL, "bytes after the last record are not a torn line"},
 };
 
 const char *vrf_audit_strerror(int err)
@@ -508,6 +510,70 @@ cleanup:
     return ret;
 }
 
+/* Length of the UTF-8 sequence starting at p[0] (of n bytes), 0 if it is
+ * not valid UTF-8; a sequence cut short by the end of the buffer counts
+ * as valid (a torn write may end mid-character). */
+static size_t utf8_len(const uint8_t *p, size_t n)
+{
+    uint8_t lo = 0x80, hi = 0xbf;
+    size_t len;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4;
+    else
+        return 0;
+    /* No overlong forms, surrogates or code points above U+10FFFF. */
+    if (p[0] == 0xe0)
+        lo = 0xa0;
+    else if (p[0] == 0xed)
+        hi = 0x9f;
+    else if (p[0] == 0xf0)
+        lo = 0x90;
+    else if (p[0] == 0xf4)
+        hi = 0x8f;
+    for (size_t i = 1; i < len && i < n; i++) {
+        if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+            return 0;
+    }
+    return len < n ? len : n;
+}
+
+/* A torn tail is what the writer's one write(2) of a record leaves when
+ * it is cut short: a prefix of a canonical JSON object. So it begins
+ * with "{", is valid UTF-8 (up to a character the cut split) and has no
+ * control byte (jansson writes those as \u escapes). Anything else
+ * after the last newline is not a cut record but garbage. */
+static int check_tail(struct vrf_audit_report *rep, const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+
+    if (n == 0)
+        return 0;
+    if (p[0] != '{')
+        return fail(rep, VRF_ERR_AUDIT_TAIL,
+                    "%zu bytes after the last newline do not begin a record "
+                    "(first byte 0x%02x, not \"{\"): not a torn line",
+                    n, p[0]);
+    while (off < n) {
+        size_t k = p[off] < 0x20 ? 0 : utf8_len(p + off, n - off);
+
+        if (k == 0)
+            return fail(rep, VRF_ERR_AUDIT_TAIL,
+                        "%zu bytes after the last newline: byte 0x%02x at "
+                        "offset %zu is %s: not a torn line",
+                        n, p[off], off,
+                        p[off] < 0x20 ? "a control byte" : "not UTF-8");
+        off += k;
+    }
+    return 0;
+}
+
 /* Checks the complete lines of buf; *used gets the bytes they span. The
  * rest has no "\n": a torn tail, unless it is already longer than a
  * line. */
@@ -550,7 +616,11 @@ int vrf_audit_check(const uint8_t *buf, size_t len,
     memset(rep, 0, sizeof *rep);
     if (buf == NULL && len != 0)
         return VRF_ERR_AUDIT_ARG;
-    ret = check_lines(rep, buf != NULL ? buf : (const uint8_t *)"", len, &used);
+    if (buf == NULL)
+        buf = (const uint8_t *)"";
+    ret = check_lines(rep, buf, len, &used);
+    if (ret == 0)
+        ret = check_tail(rep, buf + used, len - used);
     if (ret == 0)
         rep->torn_len = len - used;
     return ret;
@@ -590,8 +660,10 @@ int vrf_audit_check_fd(int fd, struct vrf_audit_report *rep)
         memmove(buf, buf + used, have - used);
         have -= used;
     }
+    ret = check_tail(rep, buf, have);
+    if (ret != 0)
+        goto cleanup;
     rep->torn_len = have;
-    ret = 0;
 cleanup:
     free(buf);
     return ret;
@@ -771,14 +843,24 @@ int vrf_audit_open(struct vrf_audit *a, const char *path, char *err,
     a->fd = -1;
     a->next_n = 0;
     memset(a->last_hash, 0, sizeof a->last_hash);
-    fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* O_NONBLOCK | O_NOCTTY: a FIFO or a terminal named as the log must
+     * not block the open or become our terminal; it is refused below. */
+    fd = open(path,
+              O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+              0600);
     if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "audit log %s: open failed: %s", path,
                  strerror(errno));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "audit log %s: not a regular file", path);
+        snprintf(err, errlen, "audit log %s: not a regular file (%s)", path,
+                 vrf_file_kind(st.st_mode));
+        goto cleanup;
+    }
+    if (fcntl(fd, F_SETFL, O_APPEND) != 0) { /* blocking again */
+        snprintf(err, errlen, "audit log %s: fcntl failed: %s", path,
+                 strerror(errno));
         goto cleanup;
     }
     /* Two writers would each continue the chain from the same head. */

@@ -52,6 +52,7 @@ enum {
     VRF_ERR_AUDIT_LIMIT = -3311,     /* more than VRF_AUDIT_PCR10_MAX */
     VRF_ERR_AUDIT_NO_BOOT = -3312,   /* no boot record has the boot id */
     VRF_ERR_AUDIT_MISMATCH = -3313,  /* audit log and TPM log disagree */
+    VRF_ERR_AUDIT_TAIL = -3314,      /* garbage after the last newline */
 };
 
 /* Fixed text of a VRF_ERR_AUDIT_* code ("unknown error"). */
@@ -156,10 +157,13 @@ struct vrf_audit_report {
  * action they imply: text-lock; the operation's own on approved, the
  * undoing one on aborted; never on applied or reverted; only in a boot
  * with a TPM, at most VRF_AUDIT_PCR10_MAX per boot). Bytes after the
- * last "\n" are a torn tail (rep->torn_len), not an error, if shorter
- * than a line. Fills rep (pair with vrf_audit_report_free, also on
- * failure). Returns 0 or a VRF_ERR_AUDIT_* code with rep->err_line and
- * rep->detail set. */
+ * last "\n" are a torn tail (rep->torn_len), not an error, if they can
+ * be a cut record: shorter than a line, beginning with "{", valid UTF-8
+ * (the last character may be cut) without control bytes; anything else
+ * there is VRF_ERR_AUDIT_TAIL. An empty log is not an error here (the
+ * writer starts from one); `hvpatch audit verify` refuses it. Fills rep (pair
+ * with vrf_audit_report_free, also on failure). Returns 0 or a VRF_ERR_AUDIT_*
+ * code with rep->err_line and rep->detail set. */
 int vrf_audit_check(const uint8_t *buf, size_t len,
                     struct vrf_audit_report *rep);
 

@@ -15,13 +15,16 @@
 #include "cli/cli.h"
 #include "firmware/fw_measure.h"
 #include "verifier/vrf_audit.h"
+#include "verifier/vrf_file.h"
 
 static const char verify_usage[] =
     "usage: hvpatch audit verify LOG [--attestation DIR] [--json]\n"
     "  Checks the verifier's audit log LOG: every line a canonical JSON\n"
     "  record, numbered from 0 and hash-chained (prev), with known events\n"
     "  and valid members; prints a summary. A last line without a newline\n"
-    "  (a write cut off by a crash) is a warning, not an error.\n"
+    "  that can be the start of a record (\"{\", UTF-8, no control bytes:\n"
+    "  a write cut off by a crash) is a warning, not an error; other bytes\n"
+    "  after the last newline are garbage, an error.\n"
     "  --attestation DIR  also check DIR (written by `hvpatch attest`) as\n"
     "      `hvpatch verify-attestation DIR` does, with the AK and the nonce\n"
     "      found in DIR (trusted on first use), then that its PCR 10 events\n"
@@ -29,8 +32,10 @@ static const char verify_usage[] =
     "      boot with the attested boot id (later audit records the quote\n"
     "      does not cover yet are counted, not an error)\n"
     "  --json  print the summary as JSON\n"
-    "Exit codes: 0 verified, 1 usage, 2 cannot read LOG or DIR, 4 the log,\n"
-    "or its agreement with the attestation, fails (reason on stderr).\n";
+    "Exit codes: 0 verified, 1 usage, 2 cannot read LOG or DIR (or not a\n"
+    "regular file), 4 the log, or its agreement with the attestation,\n"
+    "fails (reason on stderr), 9 LOG holds no record (0 bytes, or only a\n"
+    "torn first line), 10 garbage after the last record.\n";
 
 struct verify {
     const char *log, *att_dir;
@@ -74,20 +79,35 @@ static int refuse(const struct verify *v, int code, const char *where,
 /* 1. The chain, read from the file in bounded chunks. */
 static int check_log(struct verify *v)
 {
-    int fd = open(v->log, O_RDONLY | O_CLOEXEC), rc;
+    struct stat st;
+    char err[512];
+    int fd = vrf_file_open_read(v->log, &st, err, sizeof err), rc;
 
     if (fd < 0)
-        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s",
-                      strerror(errno));
+        return refuse(v, CLI_EXIT_HOST, v->log, 0, "cannot open: %s", err);
     rc = vrf_audit_check_fd(fd, &v->rep);
     close(fd);
     if (rc == VRF_ERR_AUDIT_IO || rc == VRF_ERR_AUDIT_NOMEM)
         return refuse(v, CLI_EXIT_HOST, v->log, 0, "%s",
                       v->rep.detail[0] ? v->rep.detail
                                        : vrf_audit_strerror(rc));
+    if (rc == VRF_ERR_AUDIT_TAIL)
+        return refuse(v, CLI_EXIT_AUDIT_TAIL, v->log, v->rep.err_line, "%s",
+                      v->rep.detail);
     if (rc != 0)
         return refuse(v, CLI_EXIT_REFUSED, v->log, v->rep.err_line, "%s",
                       v->rep.detail);
+    /* A log always begins with its boot record: no record at all is
+     * not "a chain intact" but nothing to verify. */
+    if (v->rep.records == 0 && v->rep.torn_len == 0)
+        return refuse(v, CLI_EXIT_AUDIT_EMPTY, v->log, 0,
+                      "empty (0 bytes): no record to verify; a log begins "
+                      "with a \"boot\" record");
+    if (v->rep.records == 0)
+        return refuse(v, CLI_EXIT_AUDIT_EMPTY, v->log, 1,
+                      "no complete record: only a torn first line (%zu bytes "
+                      "without a newline), a write cut off by a crash",
+                      v->rep.torn_len);
     if (v->rep.torn_len != 0)
         fprintf(stderr,
                 "hvpatch audit verify: %s:%llu: warning: torn last line "
@@ -167,7 +187,7 @@ static void print_text(const struct verify *v)
     printf("guest writes blocked: %llu\n",
            (unsigned long long)e[VRF_AUDIT_EV_WRITE_BLOCKED]);
     fw_hex32(r->last_hash, hex);
-    printf("last record hash: %s\n", r->records ? hex : "none (empty log)");
+    printf("last record hash: %s\n", hex);
     if (v->att_dir == NULL)
         return;
 

@@ -153,6 +153,7 @@ int vrf_cbor_map_key(struct vrf_cbor *c, struct vrf_cbor_map *m, uint64_t *key)
     ret = vrf_cbor_expect(c, VRF_CBOR_UINT, &k);
     if (ret != VRF_OK)
         goto cleanup;
+    *key = k; /* also on failure below: the caller's message names it */
     /* 2. Each at most once. */
     ret = VRF_ERR_PARSE_DUP_KEY;
     if (k < 64 && (m->seen & (1ull << k)) != 0)
@@ -169,7 +170,6 @@ int vrf_cbor_map_key(struct vrf_cbor *c, struct vrf_cbor_map *m, uint64_t *key)
     m->first = 0;
     m->prev = k;
     m->seen |= 1ull << k;
-    *key = k;
     ret = VRF_OK;
 
 cleanup:

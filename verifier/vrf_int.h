@@ -73,8 +73,9 @@ struct vrf_cbor_map {
 void vrf_cbor_map_init(struct vrf_cbor_map *m, uint64_t allowed);
 
 /* Read the next key into *key. Returns VRF_OK, VRF_ERR_PARSE_TYPE (not an
- * unsigned integer), VRF_ERR_PARSE_DUP_KEY, VRF_ERR_PARSE_UNKNOWN_KEY or
- * VRF_ERR_PARSE_NONCANONICAL (out of order). */
+ * unsigned integer; *key unchanged), VRF_ERR_PARSE_DUP_KEY,
+ * VRF_ERR_PARSE_UNKNOWN_KEY or VRF_ERR_PARSE_NONCANONICAL (out of order);
+ * on the last three *key is the key refused, for the message. */
 int vrf_cbor_map_key(struct vrf_cbor *c, struct vrf_cbor_map *m, uint64_t *key);
 
 /* VRF_OK if every key in `required` was seen, else

@@ -38,6 +38,41 @@ static const char *const pl_names[] = {
     [PL_RECORDS] = "records",
 };
 
+/* The detail of a map key vrf_cbor_map_key() refused: which entry, and
+ * which key (by number and, if it has one, name), not only the position. */
+static void key_detail(struct vrf_pkg *pkg, const char *map, uint64_t entry,
+                       int ret, uint64_t key, const char *name)
+{
+    unsigned long long e = (unsigned long long)entry;
+    unsigned long long k = (unsigned long long)key;
+
+    if (key == UINT64_MAX)
+        vrf_detail(pkg, "%s: entry %llu: key is not an unsigned integer", map,
+                   e);
+    else if (ret == VRF_ERR_PARSE_DUP_KEY)
+        vrf_detail(pkg, "%s: entry %llu: key %llu (%s) repeated", map, e, k,
+                   name);
+    else if (ret == VRF_ERR_PARSE_UNKNOWN_KEY)
+        vrf_detail(pkg, "%s: entry %llu: key %llu unknown", map, e, k);
+    else if (ret == VRF_ERR_PARSE_NONCANONICAL)
+        vrf_detail(pkg, "%s: entry %llu: key %llu (%s) out of order", map, e, k,
+                   name);
+    else
+        vrf_detail(pkg, "%s: entry %llu: key %llu (%s)", map, e, k, name);
+}
+
+static const char *pl_name(uint64_t key)
+{
+    return key < sizeof pl_names / sizeof pl_names[0] && pl_names[key]
+               ? pl_names[key]
+               : "unnamed";
+}
+
+static const char *hdr_name(uint64_t key)
+{
+    return key == HDR_ALG ? "alg" : key == HDR_X5CHAIN ? "x5chain" : "unnamed";
+}
+
 void vrf_pkg_init(struct vrf_pkg *pkg)
 {
     memset(pkg, 0, sizeof *pkg);
@@ -275,10 +310,10 @@ static int parse_protected(struct vrf_pkg *pkg, const struct vrf_bytes *b,
     }
     vrf_cbor_map_init(&m, BIT(HDR_ALG) | BIT(HDR_X5CHAIN));
     for (uint64_t i = 0; i < n; i++) {
+        key = UINT64_MAX;
         ret = vrf_cbor_map_key(&c, &m, &key);
         if (ret != VRF_OK) {
-            vrf_detail(pkg, "protected header: key %llu",
-                       (unsigned long long)(i + 1));
+            key_detail(pkg, "protected header", i + 1, ret, key, hdr_name(key));
             goto cleanup;
         }
         if (key == HDR_ALG) {
@@ -443,10 +478,10 @@ static int parse_payload(struct vrf_pkg *pkg, const struct vrf_bytes *b,
     }
     vrf_cbor_map_init(&m, PL_ALL);
     for (uint64_t i = 0; i < n; i++) {
+        key = UINT64_MAX;
         ret = vrf_cbor_map_key(&c, &m, &key);
         if (ret != VRF_OK) {
-            vrf_detail(pkg, "payload: key %llu of the map",
-                       (unsigned long long)(i + 1));
+            key_detail(pkg, "payload", i + 1, ret, key, pl_name(key));
             goto cleanup;
         }
         at = c.off;

@@ -13,6 +13,7 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 
+#include "verifier/vrf_file.h"
 #include "verifier/vrf_tpm_int.h"
 
 /* tpm2-tools' PCR file is a dump of host structs (lib/pcr.c,
@@ -153,13 +154,19 @@ static int join(char *out, size_t cap, const char *dir, const char *name)
 static int write_file(const char *dir, const char *name, const void *data,
                       size_t len, char *errbuf, size_t errlen)
 {
-    char path[4096], tmp[4096];
+    char path[4096], tmp[4096] = "", why[512];
     int fd = -1, ret = VRF_ERR_TPM_IO;
 
     if (join(path, sizeof path, dir, name) != 0 ||
         snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid()) >=
             (int)sizeof tmp) {
         vrf_errf(errbuf, errlen, "attest: path too long: %s/%s", dir, name);
+        tmp[0] = '\0';
+        goto cleanup;
+    }
+    if (vrf_file_check_output(path, why, sizeof why) != VRF_FILE_OK) {
+        vrf_errf(errbuf, errlen, "attest: %s: %s", path, why);
+        tmp[0] = '\0'; /* nothing of ours to remove */
         goto cleanup;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -195,7 +202,7 @@ static int write_file(const char *dir, const char *name, const void *data,
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (ret != 0)
+    if (ret != 0 && tmp[0] != '\0')
         unlink(tmp);
     return ret;
 }
@@ -203,53 +210,29 @@ cleanup:
 int vrf_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
                   char *errbuf, size_t errlen)
 {
-    struct stat st;
-    uint8_t *b = NULL;
-    int fd = -1, ret = VRF_ERR_TPM_IO;
+    char why[512];
+    int r = vrf_file_read(path, max, buf, len, why, sizeof why);
 
-    *buf = NULL;
-    *len = 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        vrf_errf(errbuf, errlen, "cannot open %s: %s", path, strerror(errno));
-        goto cleanup;
+    if (r == VRF_FILE_OK && *len == 0) {
+        free(*buf);
+        *buf = NULL;
+        snprintf(why, sizeof why, "0 bytes");
+        r = VRF_FILE_ERR_TOO_LARGE; /* outside 1..max: the same answer */
     }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        vrf_errf(errbuf, errlen, "%s: not a regular file", path);
-        goto cleanup;
+    switch (r) {
+    case VRF_FILE_OK:
+        return 0;
+    case VRF_FILE_ERR_TOO_LARGE:
+        vrf_errf(errbuf, errlen, "%s: %s, outside 1..%zu bytes", path, why,
+                 max);
+        return VRF_ERR_ATT_FORMAT;
+    case VRF_FILE_ERR_ALLOC:
+        vrf_errf(errbuf, errlen, "%s: %s", path, why);
+        return VRF_ERR_TPM_NOMEM;
+    default:
+        vrf_errf(errbuf, errlen, "%s: %s", path, why);
+        return VRF_ERR_TPM_IO;
     }
-    ret = VRF_ERR_ATT_FORMAT;
-    if ((uint64_t)st.st_size > max || st.st_size == 0) {
-        vrf_errf(errbuf, errlen, "%s: size %lld outside 1..%zu bytes", path,
-                 (long long)st.st_size, max);
-        goto cleanup;
-    }
-    ret = VRF_ERR_TPM_NOMEM;
-    b = malloc((size_t)st.st_size);
-    if (b == NULL)
-        goto cleanup;
-    ret = VRF_ERR_TPM_IO;
-    size_t done = 0;
-    while (done < (size_t)st.st_size) {
-        ssize_t n = read(fd, b + done, (size_t)st.st_size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            vrf_errf(errbuf, errlen, "read %s: %s", path,
-                     n == 0 ? "file shrank" : strerror(errno));
-            goto cleanup;
-        }
-        done += (size_t)n;
-    }
-    *buf = b;
-    *len = done;
-    b = NULL;
-    ret = 0;
-cleanup:
-    free(b);
-    if (fd >= 0)
-        close(fd);
-    return ret;
 }
 
 /* Reads dir/name into out (cap bytes at most). */

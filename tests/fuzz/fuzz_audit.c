@@ -4,7 +4,8 @@
  * JSON-object lines re-chained (n, time, prev set as the writer sets
  * them), so that mutations reach past the hash chain. Properties checked
  * besides memory safety: a log that verifies splits exactly into checked
- * lines and a torn tail shorter than a line; its lines alone verify to the
+ * lines and a torn tail shorter than a line that begins with "{" and has
+ * no control byte; its lines alone verify to the
  * same chain head; a re-chained log never fails on its framing (n, prev,
  * canonical form, length); and the pcr10 events found match an
  * attestation made of themselves. */
@@ -102,6 +103,11 @@ static int check(const uint8_t *data, size_t size, int framed)
         (rep.good_len > 0 && data[rep.good_len - 1] != '\n') ||
         memchr(data + rep.good_len, '\n', rep.torn_len) != NULL)
         abort();
+    /* A torn tail is a cut record: it begins with "{", no control bytes. */
+    for (size_t i = 0; i < rep.torn_len; i++)
+        if (data[rep.good_len + i] < 0x20 ||
+            (i == 0 && data[rep.good_len] != '{'))
+            abort();
     if (vrf_audit_check(data, (size_t)rep.good_len, &again) != 0 ||
         again.records != rep.records || again.torn_len != 0 ||
         memcmp(again.last_hash, rep.last_hash, 32) != 0)

@@ -108,16 +108,51 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$status" -eq 0 ]
 }
 
-@test "a tampered package is rejected with its reason; code unchanged, guest running" {
-    start_patchable
+# apply_rejected PKG CODE: the first apply of a running VM is rejected with
+# CODE, which the audit log records; code unchanged, guest running.
+apply_rejected() {
     local sha
     sha=$(code_sha)
-    apply "$K/2.tampered"
+    apply "$1"
     [ "$status" -eq 4 ]
-    [[ "$output" == *VRF_ERR_SIG_INVALID* ]]
+    [[ "$output" == *"$2"* ]]
     [ "$(code_sha)" = "$sha" ]
     [ "$(vm_status .state)" = running ]
-    [ "$(jq -r 'select(.event == "rejected") | .code' "$AUDIT")" = VRF_ERR_SIG_INVALID ]
+    [ "$(jq -r 'select(.event == "rejected") | .code' "$AUDIT")" = "$2" ]
+}
+
+@test "a tampered package is rejected with its reason; code unchanged, guest running" {
+    start_patchable
+    apply_rejected "$K/2.tampered" VRF_ERR_SIG_INVALID
+}
+
+# ram_pkg OUT: a signed package whose one REPLACE record lies in guest RAM
+# (0x100000, the kernel's data), outside every protected range. `build`
+# refuses to make one, so it is built at a text address and the record's
+# gpa rewritten in the unsigned package before signing.
+ram_pkg() {
+    local d=$BATS_TEST_TMPDIR
+    cat >"$d/ram.json" <<EOF
+{"format": 1, "id": "HP-TEST-RAM", "title": "A record in guest RAM",
+ "cves": [], "publisher": "hvpatch tests", "sequence": 1,
+ "target": {"kind": "demo", "image": "$HVPATCH_ROOT/build/guest/demo.elf"},
+ "replace": [{"gpa": "0x40000100", "bytes": "90"}]}
+EOF
+    "$HVPATCH" build "$d/ram.json" -o "$d/ram.hvp" >/dev/null
+    # gpa 0x40000100 -> 0x00100000, both CBOR uint32 (1a + 4 bytes).
+    perl -0777 -pi -e 's/\x1a\x40\x00\x01\x00/\x1a\x00\x10\x00\x00/ or die' \
+        "$d/ram.hvp"
+    "$HVPATCH" sign "$d/ram.hvp" --keys "$K/keys" -o "$1" >/dev/null
+}
+
+@test "a record outside every range: verify and apply give the same code" {
+    ram_pkg "$BATS_TEST_TMPDIR/ram.signed"
+    run "$HVPATCH" verify "$BATS_TEST_TMPDIR/ram.signed" --trust "$K/keys/trust" \
+        --image "$HVPATCH_ROOT/build/guest/demo.elf" --kind demo --seq 0
+    [ "$status" -eq 4 ]
+    [[ "$output" == *"VRF_ERR_BOUNDS_OUTSIDE"*"record 0 (replace): [0x100000, 0x100001)"* ]]
+    start_patchable
+    apply_rejected "$BATS_TEST_TMPDIR/ram.signed" VRF_ERR_BOUNDS_OUTSIDE
 }
 
 @test "a package for another baseline, an older sequence, and a non-package are rejected" {
@@ -210,6 +245,22 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$status" -eq 0 ]
 }
 
+# zombies_of PID: the children of PID that have exited and not been
+# reaped (state Z in /proc/*/stat), one pid a line.
+zombies_of() {
+    local f s st pp
+    for f in /proc/[0-9]*/stat; do
+        s=$(cat "$f" 2>/dev/null) || continue
+        s=${s##*) } # after "(comm)", which may hold spaces or ")"
+        read -r st pp _ <<<"$s"
+        if [ "$pp" = "$1" ] && [ "$st" = Z ]; then
+            f=${f#/proc/}
+            echo "${f%/stat}"
+        fi
+    done
+}
+no_zombies() { [ -z "$(zombies_of "$VM_PID")" ]; }
+
 @test "verifier killed: the guest runs on, patching is refused, code unchanged" {
     start_patchable
     local sha before vpid
@@ -217,6 +268,12 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     vpid=$(vm_status .verifier.pid)
     kill -9 "$vpid"
     vm_wait_log "verifier process exited"
+    # The monitor reaps it (SIGCHLD): no zombie while the guest runs on.
+    vm_wait_log "verifier process $vpid was killed by signal 9"
+    wait_for "no zombie child of the monitor" 5 no_zombies
+    [ -z "$(zombies_of "$VM_PID")" ]
+    [ ! -e "/proc/$vpid" ]
+    [ "$(vm_status .verifier.pid)" = -1 ]
     before=$(heartbeats)
     apply "$K/1.signed"
     [ "$status" -eq 4 ]
@@ -225,6 +282,20 @@ audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
     [ "$(vm_status .patching.enabled)" = false ]
     sleep 0.3
     strictly_greater "$before" "$(heartbeats)"
+    [ -z "$(zombies_of "$VM_PID")" ]
+}
+
+@test "VM quit: the verifier is reaped with the monitor, no zombie left" {
+    start_patchable
+    local vpid mpid
+    vpid=$(vm_status .verifier.pid)
+    mpid=$VM_PID
+    [ -e "/proc/$vpid" ]
+    [ -z "$(zombies_of "$mpid")" ]
+    vm_stop
+    [ "$VM_RC" -eq 0 ]
+    [ ! -e "/proc/$vpid" ]
+    [ -z "$(zombies_of "$mpid")" ]
 }
 
 @test "TPM gone: patching refused, guest running" {

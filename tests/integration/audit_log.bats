@@ -138,12 +138,43 @@ last_hash() { tail -n1 "$1" | tr -d '\n' | sha256sum | cut -c1-64; }
     [[ $output == *"last record hash: $(last_hash "$LOG")"* ]]
 }
 
-@test "an empty log verifies with no records" {
+@test "an empty log is exit 9, not a chain intact" {
     : >"$LOG"
-    run "$HV" audit verify "$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
+    [ "$status" -eq 9 ]
+    [ "$stderr" = "hvpatch audit verify: $LOG: empty (0 bytes): no record to verify; a log begins with a \"boot\" record" ]
+    [[ $output != *"OK"* ]]
+    # Only a torn first line: no record either.
+    good_log "$W/good.log"
+    head -c 20 "$W/good.log" >"$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
+    [ "$status" -eq 9 ]
+    [[ $stderr == "hvpatch audit verify: $LOG:1: no complete record: only a torn first line (20 bytes without a newline)"* ]]
+    run --separate-stderr "$HV" audit verify --json "$LOG"
+    [ "$status" -eq 9 ]
+    [ "$(jq -r .ok <<<"$output")" = false ]
+}
+
+@test "garbage after the last record is exit 10, not a torn line" {
+    good_log "$W/good.log"
+    nrec=$(wc -l <"$W/good.log")
+    { cat "$W/good.log"; printf '\x7fELF\x02\x01\x01\x00'; } >"$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
+    [ "$status" -eq 10 ]
+    [ "$stderr" = "hvpatch audit verify: $LOG:$((nrec + 1)): 8 bytes after the last newline do not begin a record (first byte 0x7f, not \"{\"): not a torn line" ]
+    { cat "$W/good.log"; printf '{"event":"ap\x00\x00'; } >"$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
+    [ "$status" -eq 10 ]
+    [[ $stderr == *"byte 0x00 at offset 12 is a control byte: not a torn line" ]]
+    { cat "$W/good.log"; printf '{"title":"\xff\xfe'; } >"$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
+    [ "$status" -eq 10 ]
+    [[ $stderr == *"byte 0xff at offset 10 is not UTF-8: not a torn line" ]]
+    # A UTF-8 character cut in two by the crash is still a torn line.
+    { cat "$W/good.log"; printf '{"title":"caf\xc3'; } >"$LOG"
+    run --separate-stderr "$HV" audit verify "$LOG"
     [ "$status" -eq 0 ]
-    [[ $output == *"records: 0"* ]]
-    [[ $output == *"last record hash: none (empty log)"* ]]
+    [[ $stderr == *"warning: torn last line (14 bytes without a newline) ignored"* ]]
 }
 
 @test "--json: the summary, and failures, as JSON" {

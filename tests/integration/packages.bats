@@ -231,10 +231,13 @@ verify_demo() { # PKG [more options]
     verify_demo "$T/big" --seq 0
     [ "$status" -eq 4 ]
     [[ "$output" == *"VRF_ERR_PARSE_TOO_LARGE"* ]]
+    [[ "$output" == *"package larger than the 4 MiB limit (4194305 bytes)"* ]]
     head -c $((9 * 1024 * 1024)) /dev/zero >"$T/huge"
     verify_demo "$T/huge" --seq 0
     [ "$status" -eq 4 ]
-    [[ "$output" == *"VRF_ERR_PARSE_TOO_LARGE"* ]]
+    # The limit is stated once, and is the one that refused it.
+    [[ "$output" == *"VRF_ERR_PARSE_TOO_LARGE: package larger than the 4 MiB limit (9437184 bytes)"* ]]
+    [[ "$output" != *8388608* ]]
 }
 
 @test "verify: a tampered byte is refused, and --json says why" {

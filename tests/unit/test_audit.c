@@ -514,11 +514,77 @@ static void test_checker_line_length(void **state)
     assert_int_equal(vrf_audit_check((uint8_t *)buf, VRF_AUDIT_LINE_MAX, &rep),
                      VRF_ERR_AUDIT_TOO_LONG);
     vrf_audit_report_free(&rep);
+    buf[0] = '{'; /* a cut record begins like one */
     assert_int_equal(
         vrf_audit_check((uint8_t *)buf, VRF_AUDIT_LINE_MAX - 1, &rep), 0);
     assert_int_equal(rep.records, 0);
     assert_int_equal(rep.torn_len, VRF_AUDIT_LINE_MAX - 1);
     vrf_audit_report_free(&rep);
+}
+
+static size_t read_file(const char *path, char *buf, size_t cap);
+
+/* After the last newline: a cut record is a torn tail, anything the
+ * writer cannot have begun to write is garbage, with its own code. */
+static void test_checker_garbage_tail(void **state)
+{
+    static const char *const recs[] = {BOOT_TPM, NULL};
+#define TAIL(s) s, sizeof s - 1
+    static const struct {
+        const char *tail;
+        size_t len;
+        int want;
+        const char *detail;
+    } cases[] = {
+        {TAIL("{\"event\":\"appl"), 0, NULL},
+        {TAIL("{\"title\":\"caf\xc3\xa9"), 0, NULL},
+        {TAIL("{\"title\":\"caf\xc3"), 0, NULL}, /* cut mid-character */
+        {TAIL("{\"title\":\"\xe2\x82"), 0, NULL},
+        {TAIL("\x7f\x45LF\x02"), VRF_ERR_AUDIT_TAIL, "first byte 0x7f"},
+        {TAIL("x"), VRF_ERR_AUDIT_TAIL, "not \"{\""},
+        {TAIL("{\"n\":\0\0\0"), VRF_ERR_AUDIT_TAIL,
+         "byte 0x00 at offset 5 is a control byte"},
+        {TAIL("{\"a\":\"\r\""), VRF_ERR_AUDIT_TAIL, "a control byte"},
+        {TAIL("{\"a\":\"\xff\""), VRF_ERR_AUDIT_TAIL,
+         "byte 0xff at offset 6 is not UTF-8"},
+        {TAIL("{\"a\":\"\xc3(\""), VRF_ERR_AUDIT_TAIL, "not UTF-8"},
+        {TAIL("{\"a\":\"\xc0\xaf"), VRF_ERR_AUDIT_TAIL, "not UTF-8"},
+        {TAIL("{\"a\":\"\xed\xa0\x80"), VRF_ERR_AUDIT_TAIL, "not UTF-8"},
+    };
+    const struct mlog *l = build(recs);
+    struct vrf_audit_report rep;
+    static char buf[2 * VRF_AUDIT_LINE_MAX];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(buf, l->buf, l->len);
+        memcpy(buf + l->len, cases[i].tail, cases[i].len);
+        int ret = vrf_audit_check((uint8_t *)buf, l->len + cases[i].len, &rep);
+        if (ret != cases[i].want)
+            fail_msg("case %zu: got %d (%s)", i, ret, rep.detail);
+        if (ret == 0) {
+            assert_int_equal(rep.records, 1);
+            assert_int_equal(rep.torn_len, cases[i].len);
+        } else {
+            assert_int_equal(rep.err_line, 2);
+            if (strstr(rep.detail, cases[i].detail) == NULL)
+                fail_msg("case %zu: detail \"%s\"", i, rep.detail);
+        }
+        vrf_audit_report_free(&rep);
+    }
+    /* The writer refuses to append after garbage (it is evidence). */
+    const char *p = path_of("garbage.log");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, l->buf, l->len), (ssize_t)l->len);
+    assert_int_equal(write(fd, "\x7f\x45LF", 4), 4);
+    close(fd);
+    struct vrf_audit a;
+    char err[512];
+    assert_int_equal(vrf_audit_open(&a, p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "line 2: 4 bytes after the last newline"));
+    assert_int_equal(read_file(p, buf, sizeof buf), l->len + 4);
+#undef TAIL
 }
 
 /* A torn tail is reported and ignored; any cut that ends mid-line is one,
@@ -948,7 +1014,14 @@ static void test_writer_rejects(void **state)
     assert_int_equal(vrf_audit_open(&a, tmpdir, err, sizeof err), -1);
     assert_non_null(strstr(err, "open failed"));
     assert_int_equal(vrf_audit_open(&a, "/dev/null", err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a regular file"));
+    assert_non_null(strstr(err, "not a regular file (a character device)"));
+    /* A FIFO neither blocks the open nor takes records. */
+    const char *fifo = path_of("fifo.log");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(vrf_audit_open(&a, fifo, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+    unlink(fifo);
     assert_int_equal(
         vrf_audit_open(&a, path_of("no/such/dir"), err, sizeof err), -1);
     assert_non_null(strstr(err, "open failed"));
@@ -1239,8 +1312,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    static const char *const files[] = {"round.log", "torn.log", "broken.log",
-                                        "big.log",   "rej.log",  "chunks.log"};
+    static const char *const files[] = {"garbage.log", "round.log", "torn.log",
+                                        "broken.log",  "big.log",   "rej.log",
+                                        "chunks.log"};
     (void)state;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         unlink(path_of(files[i]));
@@ -1253,6 +1327,7 @@ int main(void)
         cmocka_unit_test(test_checker_vectors),
         cmocka_unit_test(test_checker_line_length),
         cmocka_unit_test(test_checker_torn_tail),
+        cmocka_unit_test(test_checker_garbage_tail),
         cmocka_unit_test(test_pcr10_segments),
         cmocka_unit_test(test_pcr10_limit),
         cmocka_unit_test(test_check_fd_chunks),

@@ -120,6 +120,23 @@ static void write_modes_and_exclusive(void **state)
     path_in(p, sizeof p, "no-such-dir/f");
     assert_int_equal(keys_write_file(p, (const uint8_t *)"a", 1, 0, &d),
                      KEYS_ERR_IO_WRITE);
+    /* A FIFO is neither read (no hang) nor replaced; nor is a directory. */
+    path_in(p, sizeof p, "w-fifo");
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_int_equal(keys_read_file(p, 16, &buf, &len, &d), KEYS_ERR_IO_READ);
+    assert_non_null(strstr(d.text, "w-fifo: not a regular file (a FIFO)"));
+    assert_int_equal(keys_write_file(p, (const uint8_t *)"a", 1, 0, &d),
+                     KEYS_ERR_IO_WRITE);
+    assert_non_null(
+        strstr(d.text, "w-fifo: exists and is not a regular file (a FIFO); not "
+                       "replaced"));
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(p);
+    assert_int_equal(keys_write_file(tmpdir, (const uint8_t *)"a", 1, 0, &d),
+                     KEYS_ERR_IO_WRITE);
+    assert_non_null(strstr(d.text, "not a regular file (a directory)"));
     umask(old);
 }
 

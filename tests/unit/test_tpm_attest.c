@@ -614,6 +614,21 @@ static void test_attdir_roundtrip(void **state)
     }
     assert_int_equal(vrf_att_load(dir, back, &log, &log_len, err, sizeof err),
                      VRF_ERR_TPM_IO);
+
+    /* A FIFO where a file goes is never replaced, nor read (no hang). */
+    snprintf(path, sizeof path, "%s/%s", dir, VRF_ATT_MSG);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(vrf_att_save(dir, &f.q, nonce, sizeof nonce, f.log.buf,
+                                  f.log.len, err, sizeof err),
+                     VRF_ERR_TPM_IO);
+    assert_non_null(strstr(err, "not a regular file (a FIFO); not replaced"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(vrf_att_load(dir, back, &log, &log_len, err, sizeof err),
+                     VRF_ERR_TPM_IO);
+    assert_non_null(strstr(err, "not a regular file (a FIFO)"));
+    unlink(path);
     rmdir(dir);
     free(back);
     teardown_fixture(&f);

@@ -676,6 +676,32 @@ static void chain_cache(void **state)
     vrf_trust_free(&t);
 }
 
+/* A refused map key is named by its number (and name), not only by its
+ * position in the map. */
+static void map_key_details(void **state)
+{
+    static const struct {
+        const char *ops, *detail;
+    } cases[] = {
+        {"pl+=2:6141", "payload: entry 10: key 2 (id) repeated"},
+        {"pl+=10:00", "payload: entry 10: key 10 unknown"},
+        {"pl+=1000:00", "key 1000 unknown"},
+        {"pl.swap=2,3", "key 2 (id) out of order"},
+        {"prot+=1:3822", "protected header: entry 3: key 1 (alg) repeated"},
+        {"prot+=4:4100", "protected header: entry 3: key 4 unknown"},
+    };
+    char why[256];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        why[0] = '\0';
+        (void)tv_run(&pki, cases[i].ops, why, sizeof why);
+        if (strstr(why, cases[i].detail) == NULL)
+            fail_msg("%s: detail \"%s\", expected \"%s\"", cases[i].ops, why,
+                     cases[i].detail);
+    }
+}
+
 /* ------------------------------------------------------------------ API */
 
 static void arguments(void **state)
@@ -748,6 +774,7 @@ int main(void)
         cmocka_unit_test(trust_move),
         cmocka_unit_test(chain_cache),
         cmocka_unit_test(arguments),
+        cmocka_unit_test(map_key_details),
     };
 
     return cmocka_run_group_tests_name("vrf", tests, setup, teardown);
