@@ -31,6 +31,7 @@ struct hv_config {
     const char *tpm_state;    /* swtpm state directory, or NULL: temporary */
     const char *trust_dir;    /* patch trust store, or NULL: no patching */
     const char *audit_path;   /* audit log (append-only), or NULL */
+    uint64_t health_window_ms; /* watch after each apply; 0: off */
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

@@ -180,7 +180,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     (void)err;
     hv_prot_digest(vm, d);
     json_t *vrf = verifier_json(s); /* first: it refreshes the TPM state */
-    return json_pack(
+    json_t *r = json_pack(
         "{s:s,s:I,s:o,s:o,s:{s:o,s:I,s:o,s:o},s:{s:o,s:s},s:s,s:o,s:o,s:o,s:i,"
         "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
@@ -193,6 +193,9 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         s->cmdline ? s->cmdline : "", "verifier", vrf, "tpm", tpm_json(s),
         "memory", rss_json(s->status_fd), "pid", (int)getpid(), "patches",
         hv_patch_list_json(vm), "patching", patching_json(s));
+    if (r)
+        json_object_set_new(r, "health", hv_health_json(&vm->health));
+    return r;
 }
 
 static json_t *cmd_pause(void *ctx, json_t *args, const char **err)
@@ -306,12 +309,69 @@ static json_t *cmd_attest(void *ctx, json_t *args, const char **err)
     return ret;
 }
 
+/* apply's optional {"health_window": SECONDS}: the watch after it (else
+ * `run --health-window`). Returns 0, or -1 with *err. */
+static int health_window_arg(struct hv_session *s, json_t *args,
+                             uint64_t *ms, const char **err)
+{
+    json_t *w = json_object_get(args, "health_window");
+    *ms = s->cfg->health_window_ms;
+    if (json_object_size(args) == 0)
+        return 0;
+    if (json_object_size(args) != 1 || !json_is_integer(w) ||
+        json_integer_value(w) < 0 ||
+        json_integer_value(w) > HV_HEALTH_WINDOW_MAX_S) {
+        *err = "apply takes no arguments but {\"health_window\": SECONDS}, "
+               "0..3600";
+        return -1;
+    }
+    *ms = (uint64_t)json_integer_value(w) * 1000;
+    return 0;
+}
+
 static json_t *cmd_apply(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
     int fd = hv_control_take_fd(&s->ctl);
-    (void)args;
-    return hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
+    uint64_t window_ms;
+    if (health_window_arg(s, args, &window_ms, err) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    json_t *r = hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
+    const char *id = json_string_value(json_object_get(r, "id"));
+    if (id) {
+        unsigned w = hv_health_watch(&s->vm, id, window_ms);
+        json_object_set_new(r, "health",
+                            json_pack("{s:s,s:i,s:I}", "state",
+                                      window_ms ? "watching" : "off", "watch",
+                                      (int)w, "window_ms",
+                                      (json_int_t)window_ms));
+    }
+    return r;
+}
+
+/* {"watch": N, "reason": TEXT}: an operator's check of watch N failed
+ * (`hvpatch apply --health-cmd`); the monitor reverts as for any other
+ * failure it sees itself. */
+static json_t *cmd_unhealthy(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    json_t *w = json_object_get(args, "watch");
+    const char *why = json_string_value(json_object_get(args, "reason"));
+    if (json_object_size(args) != 2 || !json_is_integer(w) || !why ||
+        strlen(why) >= HV_HEALTH_REASON_MAX) {
+        *err = "unhealthy takes {\"watch\": N, \"reason\": TEXT} (TEXT "
+               "under 160 bytes)";
+        return NULL;
+    }
+    if (hv_health_report(&s->vm, &s->vrf,
+                         (unsigned)json_integer_value(w), why) != 0) {
+        *err = "that health watch is not open";
+        return NULL;
+    }
+    return hv_health_json(&s->vm.health);
 }
 
 static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
@@ -320,7 +380,10 @@ static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
     const char *id = json_string_value(json_object_get(args, "id"));
     if (json_object_size(args) != 1)
         id = NULL;
-    return hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
+    json_t *r = hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
+    if (r)
+        hv_health_cancel(&s->vm.health);
+    return r;
 }
 
 static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
@@ -332,13 +395,14 @@ static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
 
 static const struct hv_control_cmd hv_run_cmds[] = {
     {"status", cmd_status, 0},
-    {"apply", cmd_apply, 0},
+    {"apply", cmd_apply, 1},
     {"revert", cmd_revert, 1},
     {"lock", cmd_lock, 0},
     {"attest", cmd_attest, 1},
     {"pause", cmd_pause, 0},
     {"resume", cmd_resume, 0},
     {"quit", cmd_quit, 0},
+    {"unhealthy", cmd_unhealthy, 1},
 };
 
 /* ------------------------------------------------------------- set-up */
@@ -363,6 +427,11 @@ static int setup_ram(struct hv_vm *vm, uint64_t size)
     return hv_kvm_add_slot(vm, 0, 0, size, vm->ram, 0);
 }
 
+static void console_line(void *ctx, const char *line, size_t len)
+{
+    hv_health_console_line(ctx, line, len);
+}
+
 static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
 {
     pthread_condattr_t ca;
@@ -382,6 +451,8 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
     pthread_cond_init(&vm->resume_cond, &ca);
     pthread_condattr_destroy(&ca);
     hv_serial_init(&vm->serial, STDOUT_FILENO);
+    hv_health_init(&vm->health, cfg->health_window_ms);
+    hv_serial_set_line_watch(&vm->serial, console_line, &vm->health);
 }
 
 static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
@@ -706,6 +777,7 @@ static void main_loop(struct hv_session *s)
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
         if (atomic_exchange(&vm->lock_req, 0))
             guest_lock(s);
+        hv_health_tick(vm, &s->vrf);
         hv_serial_flush(&vm->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
@@ -745,6 +817,7 @@ static void teardown(struct hv_session *s)
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
     hv_serial_destroy(&vm->serial);
+    hv_health_destroy(&vm->health);
     hv_kvm_close(vm);
     if (vm->prot)
         munmap((void *)vm->prot, vm->prot_size);
@@ -851,6 +924,13 @@ static const char hv_run_usage[] =
     "                    needs --audit-log. Without it, patching is off\n"
     "  --audit-log FILE  append every decision to FILE, a hash-chained JSON\n"
     "                    log (`hvpatch audit verify FILE` checks it)\n"
+    "  --health-window S after each apply, watch the guest for S seconds\n"
+    "                    (0..3600, default 10) and have the verifier revert\n"
+    "                    the patch if the guest fails: an oops or BUG on its\n"
+    "                    console, heartbeats stopped (demo guest); a panic is\n"
+    "                    reported, not reverted (docs/MONITOR.md, \"Automatic\n"
+    "                    rollback\"). 0: only `apply --wait-healthy` watches\n"
+    "  --no-auto-revert  the same as --health-window 0\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
     "failure (also a kernel or initrd file that cannot be booted), 3 guest\n"
@@ -914,7 +994,9 @@ int cli_cmd_run(int argc, char **argv)
         OPT_TRUST,
         OPT_AUDIT_LOG,
         OPT_KERNEL,
-        OPT_INITRD
+        OPT_INITRD,
+        OPT_HEALTH_WINDOW,
+        OPT_NO_AUTO_REVERT
     };
     static const struct option opts[] = {
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -930,12 +1012,16 @@ int cli_cmd_run(int argc, char **argv)
         {"no-tpm", no_argument, NULL, OPT_NO_TPM},
         {"trust", required_argument, NULL, OPT_TRUST},
         {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
+        {"health-window", required_argument, NULL, OPT_HEALTH_WINDOW},
+        {"no-auto-revert", no_argument, NULL, OPT_NO_AUTO_REVERT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct hv_config cfg = {.ncpus = HV_DEFAULT_CPUS,
                             .mem_size = (uint64_t)HV_DEFAULT_MEM_MIB << 20,
-                            .start_ns = hv_now_ns()};
+                            .start_ns = hv_now_ns(),
+                            .health_window_ms =
+                                HV_HEALTH_WINDOW_DEFAULT_S * 1000ull};
     unsigned long v;
     int c, mem_set = 0;
     optind = 1;
@@ -993,6 +1079,17 @@ int cli_cmd_run(int argc, char **argv)
             break;
         case OPT_INITRD:
             cfg.initrd_path = optarg;
+            break;
+        case OPT_HEALTH_WINDOW:
+            if (hv_health_parse_window(optarg, &cfg.health_window_ms)) {
+                fprintf(stderr, "hvpatch run: --health-window takes whole "
+                                "seconds, 0..%u\n",
+                        HV_HEALTH_WINDOW_MAX_S);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_NO_AUTO_REVERT:
+            cfg.health_window_ms = 0;
             break;
         case 'h':
             fputs(hv_run_usage, stdout);

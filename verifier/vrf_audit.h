@@ -67,6 +67,7 @@ enum vrf_audit_event {
     VRF_AUDIT_EV_ABORTED,       /* "aborted" */
     VRF_AUDIT_EV_REVERTED,      /* "reverted" */
     VRF_AUDIT_EV_WRITE_BLOCKED, /* "guest-write-blocked" */
+    VRF_AUDIT_EV_AUTO_REVERTED, /* "auto-reverted" */
     VRF_AUDIT_EV_COUNT
 };
 
