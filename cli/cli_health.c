@@ -107,7 +107,7 @@ static void report_unhealthy(const char *vm, int watch, const char *why)
 
 /* The verdict: result name, reason and exit status. */
 struct verdict {
-    const char *result;
+    const char *result; /* a literal: outlives the status reply */
     char reason[256];
     int code;
 };
@@ -126,13 +126,13 @@ static int decide(json_t *h, int watch, const char *id, struct verdict *v)
         return 0;
     } else if (strcmp(state, "healthy") == 0 ||
                strcmp(state, "ended") == 0) {
-        v->result = state;
+        v->result = state[0] == 'h' ? "healthy" : "ended";
         v->code = CLI_EXIT_OK;
     } else if (strcmp(state, "auto-reverted") == 0) {
-        v->result = state;
+        v->result = "auto-reverted";
         v->code = CLI_EXIT_AUTO_REVERTED;
-    } else { /* dead, revert-failed */
-        v->result = state;
+    } else { /* the guest is dead, or the revert failed */
+        v->result = strcmp(state, "dead") == 0 ? "dead" : "revert-failed";
         v->code = CLI_EXIT_GUEST;
     }
     return 1;
