@@ -13,7 +13,9 @@
 #               (BAD-HEARTBEAT, sequence 3: deliberately bad, stops the
 #               heartbeats; tests/patches/demo)
 # OUTDIR/linux: keys/, x2apic.signed cmdline.signed (HP-LINUX-0001/2),
-#               cmdline.tampered, other.signed; needs build/linux with the
+#               cmdline.tampered, other.signed, bad-cmdline-ud2.signed
+#               (BAD-LINUX-UD2, sequence 3: deliberately bad, cat
+#               /proc/cmdline oopses); needs build/linux with the
 #               vmlinux and kallsyms (tests/lib/linux-guest.sh)
 # A kind that cannot be made (no gcc, no kernel) is left out with a
 # reason in OUTDIR/KIND.skip; a build that fails is an error (exit 1).
@@ -89,6 +91,7 @@ linux() {
     sign_one "$p/hp-linux-x2apic/patch.json" "$T/x2apic" --image "$img" --symbols "$sym"
     sign_one "$p/hp-linux-cmdline/patch.json" "$T/cmdline" --image "$img" --symbols "$sym"
     flip_bit "$T/cmdline.signed" "$T/cmdline.tampered"
+    sign_one "$p/bad-linux-cmdline-ud2/patch.json" "$T/bad-cmdline-ud2" --image "$img" --symbols "$sym"
     # wrong baseline: another kernel file (one more byte)
     cp "$img" "$T/other"
     printf 'x' >>"$T/other"
