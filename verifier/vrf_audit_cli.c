@@ -157,15 +157,15 @@ static void print_text(const struct verify *v)
            (unsigned long long)e[VRF_AUDIT_EV_BOOT], with_tpm);
     printf("text locks: %llu\n",
            (unsigned long long)e[VRF_AUDIT_EV_TEXT_LOCKED]);
-    printf("patches: %llu approved, %llu applied, %llu reverted (%llu "
-           "automatically), %llu rejected, %llu aborted\n",
+    printf("patches: %llu approved, %llu applied, %llu reverted, %llu "
+           "rejected, %llu aborted\n",
            (unsigned long long)e[VRF_AUDIT_EV_APPROVED],
            (unsigned long long)e[VRF_AUDIT_EV_APPLIED],
-           (unsigned long long)(e[VRF_AUDIT_EV_REVERTED] +
-                                e[VRF_AUDIT_EV_AUTO_REVERTED]),
-           (unsigned long long)e[VRF_AUDIT_EV_AUTO_REVERTED],
+           (unsigned long long)e[VRF_AUDIT_EV_REVERTED],
            (unsigned long long)e[VRF_AUDIT_EV_REJECTED],
            (unsigned long long)e[VRF_AUDIT_EV_ABORTED]);
+    printf("automatic reverts (health watch): %llu\n",
+           (unsigned long long)e[VRF_AUDIT_EV_AUTO_REVERTED]);
     printf("guest writes blocked: %llu\n",
            (unsigned long long)e[VRF_AUDIT_EV_WRITE_BLOCKED]);
     fw_hex32(r->last_hash, hex);

@@ -61,7 +61,7 @@ auto_reverted() { grep -q '"event":"auto-reverted"' "$AUDIT"; }
     [[ "$(jq -r 'select(.event == "auto-reverted") | .reason' "$AUDIT")" == "no heartbeat from vCPU"* ]]
     run "$HVPATCH" audit verify "$AUDIT"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"1 reverted (1 automatically)"* ]]
+    [[ "$output" == *"automatic reverts (health watch): 1"* ]]
     grep -q "health: no heartbeat from vCPU" "$VM_ERR"
 }
 
