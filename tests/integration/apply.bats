@@ -8,20 +8,12 @@
 
 load helpers
 
-# Keys and packages: tests/lib/test-packages.sh, made once and cached in
-# build/test-packages (the lab hosts get them ready-made).
-setup_file() {
-    [ -x "$HVPATCH" ] || return 0
-    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
-        demo >/dev/null
-}
+setup_file() { demo_packages_setup_file; }
 
 setup() {
     require_kvm
     require_swtpm
-    K=$HVPATCH_ROOT/build/test-packages/demo
-    [ ! -s "$K.skip" ] || skip "packages not built: $(cat "$K.skip")"
-    [ -f "$K/done" ] || { echo "packages not built (tests/lib/test-packages.sh)"; return 1; }
+    require_demo_packages
     AUDIT=$BATS_TEST_TMPDIR/audit.jsonl
 }
 
