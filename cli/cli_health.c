@@ -75,8 +75,7 @@ static int run_check(const char *cmd, char *why, size_t cap)
     if (r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
         return 0;
     if (r > 0 && WIFSIGNALED(st))
-        snprintf(why, cap, "--health-cmd killed by signal %d",
-                 WTERMSIG(st));
+        snprintf(why, cap, "--health-cmd killed by signal %d", WTERMSIG(st));
     else
         snprintf(why, cap, "--health-cmd exited %d",
                  r > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
@@ -87,8 +86,8 @@ static int run_check(const char *cmd, char *why, size_t cap)
 static json_t *poll_health(const char *vm)
 {
     int code;
-    json_t *st = cli_control_request("apply", vm, "{\"execute\":\"status\"}",
-                                     -1, &code);
+    json_t *st =
+        cli_control_request("apply", vm, "{\"execute\":\"status\"}", -1, &code);
     json_t *h = json_incref(json_object_get(st, "health"));
     json_decref(st);
     return h;
@@ -124,8 +123,7 @@ static int decide(json_t *h, int watch, const char *id, struct verdict *v)
         v->code = CLI_EXIT_OK;
     } else if (!state || strcmp(state, "watching") == 0) {
         return 0;
-    } else if (strcmp(state, "healthy") == 0 ||
-               strcmp(state, "ended") == 0) {
+    } else if (strcmp(state, "healthy") == 0 || strcmp(state, "ended") == 0) {
         v->result = state[0] == 'h' ? "healthy" : "ended";
         v->code = CLI_EXIT_OK;
     } else if (strcmp(state, "auto-reverted") == 0) {
@@ -138,8 +136,7 @@ static int decide(json_t *h, int watch, const char *id, struct verdict *v)
     return 1;
 }
 
-static void print_verdict(json_t *applied, const struct verdict *v,
-                          int json)
+static void print_verdict(json_t *applied, const struct verdict *v, int json)
 {
     const char *id = json_string_value(json_object_get(applied, "id"));
     if (json) {
@@ -170,8 +167,8 @@ int cli_health_wait(const char *vm, json_t *applied,
     json_t *ah = json_object_get(applied, "health");
     const char *id = json_string_value(json_object_get(applied, "id"));
     int watch = (int)json_integer_value(json_object_get(ah, "watch"));
-    uint64_t window = (uint64_t)json_integer_value(
-        json_object_get(ah, "window_ms"));
+    uint64_t window =
+        (uint64_t)json_integer_value(json_object_get(ah, "window_ms"));
     uint64_t t0 = now_ms(), end = t0 + window + CLI_HEALTH_SLACK_MS;
     uint64_t next_check = t0;
     int reported = 0;

@@ -11,16 +11,16 @@
 #define CLI_HEALTH_CMD_EVERY_MS 1000   /* --health-cmd runs this often */
 
 struct cli_health_opts {
-    int wait;            /* --wait-healthy */
-    int window_s;        /* --health-window, or -1: not given */
-    const char *cmd;     /* --health-cmd, or NULL */
+    int wait;        /* --wait-healthy */
+    int window_s;    /* --health-window, or -1: not given */
+    const char *cmd; /* --health-cmd, or NULL */
 };
 
 /* Sends one request line (and fd, or -1) to the VM at path and returns
  * its "return" value, or NULL after printing why; *code is then
  * CLI_EXIT_HOST (no VM, no reply) or CLI_EXIT_REFUSED. (cli_control.c) */
-json_t *cli_control_request(const char *cmd, const char *path,
-                            const char *req, int fd, int *code);
+json_t *cli_control_request(const char *cmd, const char *path, const char *req,
+                            int fd, int *code);
 
 /* Parses --health-window's SECONDS (0..3600). Returns it, or -1. */
 int cli_health_parse_window(const char *s);

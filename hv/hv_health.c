@@ -103,8 +103,7 @@ void hv_health_destroy(struct hv_health *h)
     pthread_mutex_destroy(&h->lock);
 }
 
-void hv_health_console_line(struct hv_health *h, const char *line,
-                            size_t len)
+void hv_health_console_line(struct hv_health *h, const char *line, size_t len)
 {
     int kind = hv_health_classify(line, len);
     if (kind == HV_HEALTH_LINE_OK)
@@ -155,8 +154,7 @@ static void hb_reset(struct hv_vm *vm, uint64_t now)
     }
 }
 
-unsigned hv_health_watch(struct hv_vm *vm, const char *id,
-                         uint64_t window_ms)
+unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms)
 {
     struct hv_health *h = &vm->health;
     char line[HV_HEALTH_REASON_MAX];
@@ -287,16 +285,15 @@ json_t *hv_health_json(const struct hv_health *h)
         left = (h->end_ns - now) / 1000000;
     if (h->last_ms)
         vrf_format_time_ms(h->last_ms, when);
-    json_t *last = h->last_ms ? json_pack("{s:i,s:s,s:s,s:s}", "watch",
-                                          (int)h->last_watch, "id",
-                                          h->last_id, "reason",
-                                          h->last_reason, "time", when)
-                              : json_null();
+    json_t *last =
+        h->last_ms
+            ? json_pack("{s:i,s:s,s:s,s:s}", "watch", (int)h->last_watch, "id",
+                        h->last_id, "reason", h->last_reason, "time", when)
+            : json_null();
     return json_pack("{s:s,s:i,s:s,s:I,s:I,s:I,s:s?,s:o}", "state",
                      hv_health_state_name(h->state), "watch", (int)h->watch,
                      "id", h->id, "window_ms", (json_int_t)h->window_ms,
                      "remaining_ms", (json_int_t)left, "default_window_ms",
                      (json_int_t)h->default_window_ms, "reason",
-                     h->reason[0] ? h->reason : NULL, "last_auto_revert",
-                     last);
+                     h->reason[0] ? h->reason : NULL, "last_auto_revert", last);
 }

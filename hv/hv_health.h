@@ -76,15 +76,13 @@ void hv_health_destroy(struct hv_health *h);
 
 /* A console line from the guest (any thread): remembers a fault or a
  * panic for the main thread's next tick. */
-void hv_health_console_line(struct hv_health *h, const char *line,
-                            size_t len);
+void hv_health_console_line(struct hv_health *h, const char *line, size_t len);
 
 struct hv_vm;
 struct hv_vrf;
 /* Starts watching patch id for window_ms (0: no watch, the state goes
  * IDLE); a watch still open is superseded. Returns the watch number. */
-unsigned hv_health_watch(struct hv_vm *vm, const char *id,
-                         uint64_t window_ms);
+unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms);
 /* Ends an open watch without a verdict (the patch was reverted by hand). */
 void hv_health_cancel(struct hv_health *h);
 /* An operator's check failed (`hvpatch apply --health-cmd`): the open

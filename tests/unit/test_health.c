@@ -25,9 +25,18 @@ static unsigned reverts;
 static char revert_id[64], revert_reason[HV_HEALTH_REASON_MAX];
 static int revert_fails;
 
-uint64_t hv_now_ns(void) { return fake_ns; }
-void hv_log(const char *fmt, ...) { (void)fmt; }
-void hv_err(const char *fmt, ...) { (void)fmt; }
+uint64_t hv_now_ns(void)
+{
+    return fake_ns;
+}
+void hv_log(const char *fmt, ...)
+{
+    (void)fmt;
+}
+void hv_err(const char *fmt, ...)
+{
+    (void)fmt;
+}
 int hv_vm_paused(struct hv_vm *vm)
 {
     (void)vm;
@@ -52,7 +61,10 @@ int hv_patch_auto_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
 
 /* -------------------------------------------------------- classifier */
 
-static int classify(const char *s) { return hv_health_classify(s, strlen(s)); }
+static int classify(const char *s)
+{
+    return hv_health_classify(s, strlen(s));
+}
 
 static void test_classify(void **state)
 {
@@ -80,10 +92,8 @@ static void test_classify(void **state)
     assert_int_equal(classify("guest: ready"), HV_HEALTH_LINE_OK);
     assert_int_equal(classify("echo: 5 bytes: Oops:"), HV_HEALTH_LINE_OK);
     assert_int_equal(classify("say BUG: nothing"), HV_HEALTH_LINE_OK);
-    assert_int_equal(classify("invalid opcode: 0000 [#x]"),
-                     HV_HEALTH_LINE_OK);
-    assert_int_equal(classify("invalid opcode: 00g0 [#1]"),
-                     HV_HEALTH_LINE_OK);
+    assert_int_equal(classify("invalid opcode: 0000 [#x]"), HV_HEALTH_LINE_OK);
+    assert_int_equal(classify("invalid opcode: 00g0 [#1]"), HV_HEALTH_LINE_OK);
     assert_int_equal(classify("[1.0 Oops: x"), HV_HEALTH_LINE_OK);
     assert_int_equal(classify(" [#1]"), HV_HEALTH_LINE_OK);
     assert_int_equal(classify("Kernel pani"), HV_HEALTH_LINE_OK);
@@ -107,8 +117,7 @@ static void test_clean_and_window(void **state)
     assert_int_equal(hv_health_parse_window("1s", &ms), -1);
     assert_int_equal(hv_health_parse_window("", &ms), -1);
     assert_int_equal(hv_health_parse_window(NULL, &ms), -1);
-    assert_int_equal(hv_health_parse_window("99999999999999999999", &ms),
-                     -1);
+    assert_int_equal(hv_health_parse_window("99999999999999999999", &ms), -1);
 }
 
 /* ------------------------------------------------------------ watch */
@@ -135,7 +144,10 @@ static void line(const char *s)
     hv_health_console_line(&vm.health, s, strlen(s));
 }
 
-static void advance_ms(uint64_t ms) { fake_ns += ms * 1000000; }
+static void advance_ms(uint64_t ms)
+{
+    fake_ns += ms * 1000000;
+}
 
 static void test_oops_reverts(void **state)
 {
