@@ -262,11 +262,13 @@ UNIT_TESTS := \
 	elf \
 	control \
 	serial \
-	health
+	health \
+	platform
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
 UNIT_DEPS_serial := hv/hv_dev_serial.c
 UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c
+UNIT_DEPS_platform := hv/hv_dev_platform.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \
