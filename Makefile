@@ -39,6 +39,7 @@ HV_SRCS := \
 	hv/hv_log.c \
 	hv/hv_run.c \
 	hv/hv_patch.c \
+	hv/hv_health.c \
 	hv/hv_lock.c \
 	hv/hv_run_linux.c \
 	hv/hv_vrf.c \
@@ -52,7 +53,8 @@ LINUX_SRCS := \
 	firmware/fw_acpi.c
 CLI_SRCS := \
 	cli/hvpatch.c \
-	cli/cli_control.c
+	cli/cli_control.c \
+	cli/cli_health.c
 # The verifier process and the sandbox both processes enter.
 VRF_PROC_SRCS := \
 	verifier/vrf_proc.c \
@@ -261,10 +263,14 @@ CMOCKA_LIBS := -lcmocka
 UNIT_TESTS := \
 	elf \
 	control \
-	serial
+	serial \
+	health \
+	platform
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
 UNIT_DEPS_serial := hv/hv_dev_serial.c
+UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c
+UNIT_DEPS_platform := hv/hv_dev_platform.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \

@@ -13,6 +13,8 @@ enum {
     CLI_EXIT_UNKNOWN_CHANGE = 6, /* audit: a change nobody signed */
     CLI_EXIT_NOT_ELIGIBLE = 7, /* lab probe: a host is not eligible */
     CLI_EXIT_REBOOT = 8, /* run: the guest rebooted; run it again to restart */
+    CLI_EXIT_AUTO_REVERTED = 9, /* apply --wait-healthy: the guest failed,
+                                   the patch was reverted automatically */
     CLI_EXIT_AUDIT_EMPTY = 9, /* audit verify: the log holds no record */
     CLI_EXIT_AUDIT_TAIL = 10, /* audit verify: garbage after the last record */
 };

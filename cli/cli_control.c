@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_health.h"
 #include "hv/hv_control.h"
 #include "verifier/vrf.h"
 #include "verifier/vrf_file.h"
@@ -134,6 +135,12 @@ out_free:
     return ret;
 }
 
+json_t *cli_control_request(const char *cmd, const char *path,
+                            const char *req, int fd, int *code)
+{
+    return cli_request_fd(cmd, path, req, fd, code);
+}
+
 static json_t *cli_request(const char *cmd, const char *path,
                            const char *req)
 {
@@ -154,9 +161,32 @@ struct cli_opts {
     int json;
 };
 
-/* Returns 0 to go on, or 1 when the caller should exit with *code. */
-static int parse_opts(int argc, char **argv, const char *usage,
-                      struct cli_opts *o, int *code)
+/* apply's health options into *h (docs/MONITOR.md, "Automatic
+ * rollback"). Returns 0, or -1 for a bad value. */
+static int health_opt(int c, struct cli_health_opts *h)
+{
+    switch (c) {
+    case 'w':
+        h->wait = 1;
+        return 0;
+    case 'W':
+        h->window_s = cli_health_parse_window(optarg);
+        if (h->window_s >= 0)
+            return 0;
+        fprintf(stderr, "hvpatch apply: --health-window takes whole "
+                        "seconds, 0..3600\n");
+        return -1;
+    default: /* 'C' */
+        h->cmd = optarg;
+        return 0;
+    }
+}
+
+/* Returns 0 to go on, or 1 when the caller should exit with *code. With
+ * h (apply only), the health options are taken too. */
+static int parse_opts_h(int argc, char **argv, const char *usage,
+                        struct cli_opts *o, struct cli_health_opts *h,
+                        int *code)
 {
     static const struct option opts[] = {
         {"vm", required_argument, NULL, 'v'},
@@ -164,12 +194,30 @@ static int parse_opts(int argc, char **argv, const char *usage,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const struct option apply_opts[] = {
+        {"vm", required_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"wait-healthy", no_argument, NULL, 'w'},
+        {"health-window", required_argument, NULL, 'W'},
+        {"health-cmd", required_argument, NULL, 'C'},
+        {NULL, 0, NULL, 0},
+    };
     int c;
     memset(o, 0, sizeof *o);
     o->vm = getenv("HVPATCH_VM");
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", h ? apply_opts : opts, NULL)) !=
+           -1) {
         switch (c) {
+        case 'w':
+        case 'W':
+        case 'C':
+            if (health_opt(c, h) != 0) {
+                *code = CLI_EXIT_USAGE;
+                return 1;
+            }
+            break;
         case 'v':
             o->vm = optarg;
             break;
@@ -219,6 +267,12 @@ static void print_trust(json_t *t)
     if (code && strcmp(code, "VRF_OK") != 0)
         printf("last reload:  %s: %s\n", code,
                json_string_value(json_object_get(lr, "reason")));
+}
+
+static int parse_opts(int argc, char **argv, const char *usage,
+                      struct cli_opts *o, int *code)
+{
+    return parse_opts_h(argc, argv, usage, o, NULL, code);
 }
 
 static void print_status(json_t *s)
@@ -435,20 +489,73 @@ static const char cli_patch_exits[] =
     "Exit status: 0 done, 1 usage, 2 the VM or the file cannot be reached,\n"
     "4 refused (the reason is printed; the guest runs on, unchanged).\n";
 
+/* The apply request: with a health window when one was asked for. */
+static json_t *apply_request(const struct cli_health_opts *h)
+{
+    int w = h->window_s >= 0 ? h->window_s
+            : h->wait        ? CLI_HEALTH_WINDOW_DEFAULT_S
+                             : -1;
+    if (w < 0)
+        return json_pack("{s:s}", "execute", "apply");
+    return json_pack("{s:s,s:{s:i}}", "execute", "apply", "arguments",
+                     "health_window", w);
+}
+
+/* apply --wait-healthy: the apply, then the health watch's verdict. */
+static int apply_and_wait(const struct cli_opts *o,
+                          const struct cli_health_opts *h, int fd)
+{
+    json_t *req = apply_request(h);
+    char *text = json_dumps(req, JSON_COMPACT);
+    int code = CLI_EXIT_HOST;
+    json_decref(req);
+    json_t *r = text ? cli_request_fd("apply", o->vm, text, fd, &code) : NULL;
+    free(text);
+    if (!r)
+        return code;
+    if (!o->json)
+        print_patch_result(r);
+    code = cli_health_wait(o->vm, r, h, o->json);
+    json_decref(r);
+    return code;
+}
+
 int cli_cmd_apply(int argc, char **argv)
 {
-    char usage[1024];
+    char usage[2048];
     struct cli_opts o;
+    struct cli_health_opts h = {.window_s = -1};
     int code;
     snprintf(usage, sizeof usage,
-             "usage: hvpatch apply --vm SOCKET [--json] PACKAGE\n"
+             "usage: hvpatch apply --vm SOCKET [--json] [--wait-healthy]\n"
+             "       [--health-window SECONDS] [--health-cmd CMD] PACKAGE\n"
              "Apply a signed patch package to the running guest, without a\n"
              "restart. The VM's verifier checks it (signature, chain,\n"
              "revocation, baseline, sequence, pre-images), measures it into\n"
-             "the TPM, logs it, and writes it with every vCPU paused.\n%s",
+             "the TPM, logs it, and writes it with every vCPU paused.\n"
+             "Then the VM watches the guest for a window (`run\n"
+             "--health-window`, default 10 s) and reverts the patch by\n"
+             "itself if the guest fails (docs/MONITOR.md, \"Automatic\n"
+             "rollback\").\n"
+             "  --wait-healthy         wait for the window's verdict\n"
+             "  --health-window S      watch S seconds, 0..3600 (with\n"
+             "                         --wait-healthy: default 10)\n"
+             "  --health-cmd CMD       with --wait-healthy: run `sh -c CMD`\n"
+             "                         every second of the window; a non-zero\n"
+             "                         exit (or 5 s without one) fails it\n"
+             "%s"
+             "With --wait-healthy: 0 also means the guest stayed healthy for\n"
+             "the window, 9 the guest failed and the patch was reverted\n"
+             "automatically (the reason is printed; --json: \"result\":\n"
+             "\"auto-reverted\" and \"reason\"), 3 the guest died or the\n"
+             "VM stopped, or the revert failed: not repaired.\n",
              cli_patch_exits);
-    if (parse_opts(argc, argv, usage, &o, &code))
+    if (parse_opts_h(argc, argv, usage, &o, &h, &code))
         return code;
+    if (h.cmd && !h.wait) {
+        fprintf(stderr, "hvpatch apply: --health-cmd needs --wait-healthy\n");
+        return CLI_EXIT_USAGE;
+    }
     if (optind + 1 != argc) {
         fprintf(stderr, "hvpatch apply: one PACKAGE file is required\n%s",
                 usage);
@@ -457,8 +564,10 @@ int cli_cmd_apply(int argc, char **argv)
     int fd = package_memfd("apply", argv[optind]);
     if (fd < 0)
         return CLI_EXIT_HOST;
-    code = patch_request("apply", &o, json_pack("{s:s}", "execute", "apply"),
-                         fd);
+    if (h.wait)
+        code = apply_and_wait(&o, &h, fd);
+    else
+        code = patch_request("apply", &o, apply_request(&h), fd);
     close(fd);
     return code;
 }

@@ -38,7 +38,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof cli_cmds / sizeof cli_cmds[0]; i++)
         fprintf(f, "  %-10s %s\n", cli_cmds[i].name, cli_cmds[i].summary);
     fprintf(f, "\nExit codes: 0 ok, 1 usage, 2 host set-up failure, "
-               "3 guest failure, 4 request refused.\n");
+               "3 guest failure, 4 request refused, 9 apply --wait-healthy:\n"
+               "the guest failed, the patch was reverted automatically.\n");
 }
 
 int cli_wants_help(int argc, char **argv)

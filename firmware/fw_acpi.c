@@ -61,11 +61,21 @@
  *       })
  *     }
  *   }
+ *   Scope (\_SB) {
+ *     Device (PEVT) {
+ *       Name (_HID, "QEMU0001")
+ *       Name (_CRS, ResourceTemplate () {
+ *         IO (Decode16, 0x0505, 0x0505, 0x01, 0x01)
+ *       })
+ *     }
+ *   }
  *   Name (_S5, Package () { 5, 5, 0, 0 })
  *
  * Hardware-reduced Linux maps no ISA IRQ by default: COM1's interrupt
  * reaches the 8250 driver only through this _CRS (8250_pnp). \_S5's
- * SLP_TYP (5) is what Linux writes to the sleep control register. */
+ * SLP_TYP (5) is what Linux writes to the sleep control register. PEVT
+ * is the pvpanic device (FW_LINUX_PORT_PVPANIC), in a Scope of its own so
+ * that COM1's package lengths stay as they were. */
 /* clang-format off */
 static const uint8_t dsdt_aml[] = {
     0x10, 0x33, '\\', '_', 'S', 'B', '_',      /* Scope, PkgLength 51 */
@@ -78,13 +88,23 @@ static const uint8_t dsdt_aml[] = {
     0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08, /* IO descriptor */
     0x22, 0x10, 0x00,                          /*   IRQNoFlags {4} */
     0x79, 0x00,                                /*   End tag */
+    0x10, 0x2f, '\\', '_', 'S', 'B', '_',      /* Scope, PkgLength 47 */
+    0x5b, 0x82, 0x27, 'P', 'E', 'V', 'T',      /* Device, PkgLength 39 */
+    0x08, '_', 'H', 'I', 'D', 0x0d,            /* Name, String */
+    'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0x00,
+    0x08, '_', 'C', 'R', 'S', 0x11, 0x0d,      /* Name, Buffer, PkgLen 13 */
+    0x0a, 0x0a,                                /*   BufferSize 10 */
+    0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01, /* IO descriptor */
+    0x79, 0x00,                                /*   End tag */
     0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, /* Name, Package (4) */
     0x0a, FW_LINUX_SLP_TYP_S5, 0x0a, FW_LINUX_SLP_TYP_S5, 0x00, 0x00,
 };
 /* clang-format on */
-_Static_assert(sizeof dsdt_aml == 66, "AML package lengths above");
+_Static_assert(sizeof dsdt_aml == 114, "AML package lengths above");
 _Static_assert(FW_LINUX_COM1_PORT == 0x3f8 && FW_LINUX_COM1_IRQ == 4,
                "COM1 is hard-coded in dsdt_aml");
+_Static_assert(FW_LINUX_PORT_PVPANIC == 0x505,
+               "the pvpanic port is hard-coded in dsdt_aml");
 
 static void put(uint8_t *p, uint64_t v, unsigned n)
 {

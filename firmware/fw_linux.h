@@ -102,6 +102,13 @@
 #define FW_LINUX_PORT_RESET 0xcf9
 #define FW_LINUX_RESET_VALUE 0x06
 #define FW_LINUX_SLP_TYP_S5 5
+/* The pvpanic device (QEMU's "QEMU0001", docs/specs/pvpanic.rst): the
+ * DSDT declares its byte port; Linux's pvpanic-mmio driver writes
+ * FW_LINUX_PVPANIC_PANICKED to it when the kernel panics. Reads return
+ * the events the device supports. */
+#define FW_LINUX_PORT_PVPANIC 0x505
+#define FW_LINUX_PVPANIC_PANICKED 0x01
+#define FW_LINUX_PVPANIC_CRASH_LOADED 0x02
 
 /* A command line that keeps exits down on any host; add "noxsave" on
  * kvm_pvm and "tsc_early_khz=<kHz>" when kvmclock is hidden. */

@@ -38,6 +38,7 @@ struct hv_config {
     const char *start_patches[HV_START_PATCHES_MAX];
     unsigned n_start_patches;
     const char *start_patches_dir;
+    uint64_t health_window_ms; /* watch after each apply; 0: off */
 };
 
 /* Boots the guest described by cfg and runs it until it shuts down, is

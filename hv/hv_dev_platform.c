@@ -1,8 +1,8 @@
 /* hv_dev_platform.c: the few PC platform ports a Linux guest touches
  * besides the UART and the in-kernel PIC/PIT: the ACPI sleep registers
  * (power off), the reset control register (reboot), a CMOS stub and the
- * POST port, and an empty PCI configuration space. The ACPI tables
- * (firmware/fw_acpi.c) name the first two.
+ * POST port, an empty PCI configuration space and a pvpanic device. The
+ * ACPI tables (firmware/fw_acpi.c) name the first two and the last.
  *
  * One access at a time, of a size the port takes; a string access, any
  * other size, or a direction a port does not take is left to the exit
@@ -46,6 +46,22 @@ static int reset_ctl(struct hv_vcpu *v, uint8_t val)
     return -1;
 }
 
+/* pvpanic: the guest kernel says it panicked. A panicked guest is dead:
+ * the VM stops (exit status 3) instead of idling in the guest's panic
+ * loop, and a health watch open on a patch reports it, unrepaired. A
+ * crash kernel taking over is only logged. */
+static int pvpanic_out(struct hv_vcpu *v, uint32_t val)
+{
+    if (val & FW_LINUX_PVPANIC_PANICKED) {
+        hv_err("guest kernel panicked (pvpanic, vCPU %u)", v->id);
+        hv_vm_stop(v->vm, HV_STOP_GUEST_FAIL, 0);
+        return -1;
+    }
+    if (val & FW_LINUX_PVPANIC_CRASH_LOADED)
+        hv_log("guest kernel crashed; its crash kernel runs (pvpanic)");
+    return 0;
+}
+
 static int ignore(struct hv_vcpu *v, uint32_t val)
 {
     (void)v;
@@ -85,6 +101,9 @@ static const struct {
     {0x80, 1, 1, NO_READ, ignore}, /* POST code / I/O delay */
     /* The guest asks for its text lock (hv_lock.c); reads 0. */
     {HV_LINUX_LOCK_PORT, 1, 1, 0, hv_lock_port_out},
+    /* pvpanic (fw_acpi.c's PEVT): reads say which events it takes. */
+    {FW_LINUX_PORT_PVPANIC, 1, 1,
+     FW_LINUX_PVPANIC_PANICKED | FW_LINUX_PVPANIC_CRASH_LOADED, pvpanic_out},
 };
 
 int hv_platform_io(struct hv_vcpu *v, uint16_t port, int out, uint8_t *data,

@@ -56,6 +56,17 @@ void hv_serial_set_irq(struct hv_serial *s, void (*fn)(void *ctx, int level),
     pthread_mutex_unlock(&s->lock);
 }
 
+void hv_serial_set_line_watch(struct hv_serial *s,
+                              void (*fn)(void *ctx, const char *line,
+                                         size_t len),
+                              void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    s->on_line = fn;
+    s->line_ctx = ctx;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void hv_serial_destroy(struct hv_serial *s)
 {
     hv_serial_flush(s);
@@ -104,8 +115,24 @@ static void update_irq_locked(struct hv_serial *s)
     }
 }
 
+/* The line watcher's copy: independent of how output is flushed. */
+static void line_byte_locked(struct hv_serial *s, uint8_t c)
+{
+    if (!s->on_line || c == '\r')
+        return;
+    if (c != '\n') {
+        if (s->line_len < sizeof s->line - 1)
+            s->line[s->line_len++] = (char)c;
+        return;
+    }
+    s->line[s->line_len] = '\0';
+    s->on_line(s->line_ctx, s->line, s->line_len);
+    s->line_len = 0;
+}
+
 static void tx_byte_locked(struct hv_serial *s, uint8_t c)
 {
+    line_byte_locked(s, c);
     s->tx[s->tx_len++] = (char)c;
     if (c == '\n' || s->tx_len == sizeof s->tx)
         tx_flush_locked(s);

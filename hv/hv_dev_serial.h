@@ -10,6 +10,7 @@
 #define HV_SERIAL_PORTS 8
 #define HV_SERIAL_RX_MAX 4096 /* input bytes queued for the guest */
 #define HV_SERIAL_TX_MAX 512  /* output line buffer */
+#define HV_SERIAL_LINE_MAX 128 /* line start a line watcher sees */
 
 struct hv_serial {
     pthread_mutex_t lock;
@@ -24,6 +25,12 @@ struct hv_serial {
     int irq_level;    /* the line as last signalled */
     void (*set_irq)(void *ctx, int level); /* NULL: polled, no line */
     void *irq_ctx;
+    /* Line watcher (the health watch): each output line, its first
+     * HV_SERIAL_LINE_MAX - 1 bytes, without "\r\n". */
+    void (*on_line)(void *ctx, const char *line, size_t len);
+    void *line_ctx;
+    char line[HV_SERIAL_LINE_MAX];
+    size_t line_len;
 };
 
 void hv_serial_init(struct hv_serial *s, int out_fd);
@@ -33,6 +40,12 @@ void hv_serial_destroy(struct hv_serial *s);
  * is pending). Call before the guest runs. */
 void hv_serial_set_irq(struct hv_serial *s, void (*fn)(void *ctx, int level),
                        void *ctx);
+/* Calls fn(ctx, line, len), with the UART's lock held, for every line
+ * the guest writes. Call before the guest runs. */
+void hv_serial_set_line_watch(struct hv_serial *s,
+                              void (*fn)(void *ctx, const char *line,
+                                         size_t len),
+                              void *ctx);
 /* A guest access to port base + off (off < HV_SERIAL_PORTS). */
 void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val);
 uint8_t hv_serial_read(struct hv_serial *s, unsigned off);

@@ -11,6 +11,7 @@
 
 #include "hv/hv.h"
 #include "hv/hv_dev_serial.h"
+#include "hv/hv_health.h"
 #include "hv/hv_linux.h"
 #include "verifier/vrf_win.h"
 
@@ -109,6 +110,8 @@ struct hv_vm {
     } patches[HV_PATCH_LIVE_MAX];
     unsigned npatches;
     unsigned patch_gen;
+
+    struct hv_health health; /* the watch after an apply (hv_health.c) */
 };
 
 /* hv_kvm.c: arch-neutral KVM set-up. */
@@ -206,6 +209,11 @@ json_t *hv_patch_list_json(struct hv_vm *vm);
  * answer, or, for a reload, if it kept the old store. */
 json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
                        const char **err, const char **cls);
+/* The health watch's revert of patch id (the latest live one): the
+ * verifier audits it as "auto-reverted" with reason. Returns 0, or -1
+ * with *err. */
+int hv_patch_auto_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                         const char *reason, const char **err);
 /* Error texts for a control reply: the verifier is gone; it refused (a
  * FAIL's reason) or answered something unexpected. *cls gets the class. */
 const char *hv_patch_verifier_gone(const char **cls);

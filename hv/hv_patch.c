@@ -152,9 +152,11 @@ static json_t *result_json(const struct hv_patch_run *run)
         (json_int_t)(run->t_prepare + run->t_write + run->t_finish));
 }
 
-/* PREPARE (or PREPARE_REVERT) is in req; fd goes with it. */
+/* PREPARE (or PREPARE_REVERT) is in req; fd goes with it. A revert the
+ * health watch started carries its reason (else NULL) to FINISH. */
 static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
-                      const struct vrf_msg *req, int fd, const char **err,
+                      const struct vrf_msg *req, int fd,
+                      const char *auto_reason, const char **err,
                       const char **cls)
 {
     struct hv_patch_run run = {0};
@@ -182,6 +184,10 @@ static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
     fin.args[0] = (uint64_t)run.outcome;
     fin.args[1] = run.pause_ns;
     fin.args[2] = run.tries;
+    if (auto_reason) {
+        fin.args[3] = VRF_FINISH_AUTO;
+        snprintf((char *)fin.data, sizeof fin.data, "%s", auto_reason);
+    }
     if (hv_vrf_call(vrf, &fin, &r, NULL, HV_PATCH_FINISH_MS) != 0) {
         *err = hv_patch_verifier_gone(cls);
         return NULL;
@@ -226,11 +232,12 @@ json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
         *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
-    return run_op(vm, vrf, &req, fd, err, cls);
+    return run_op(vm, vrf, &req, fd, NULL, err, cls);
 }
 
-json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
-                        const char **err, const char **cls)
+static json_t *revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                      const char *auto_reason, const char **err,
+                      const char **cls)
 {
     struct vrf_msg req = {.type = VRF_MSG_PREPARE_REVERT};
     if (!id || !id[0] || strlen(id) >= VRF_MSG_ID_MAX) {
@@ -243,7 +250,22 @@ json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
         return NULL;
     }
     memcpy(req.data, id, strlen(id) + 1);
-    return run_op(vm, vrf, &req, -1, err, cls);
+    return run_op(vm, vrf, &req, -1, auto_reason, err, cls);
+}
+
+json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                        const char **err, const char **cls)
+{
+    return revert(vm, vrf, id, NULL, err, cls);
+}
+
+int hv_patch_auto_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
+                         const char *reason, const char **err)
+{
+    const char *cls = NULL;
+    json_t *r = revert(vm, vrf, id, reason, err, &cls);
+    json_decref(r);
+    return r ? 0 : -1;
 }
 
 json_t *hv_patch_list_json(struct hv_vm *vm)

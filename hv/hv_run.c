@@ -212,6 +212,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     if (st) {
         json_object_set(st, "start_patches", s->started);
         json_object_set_new(st, "trust", trust_json(s));
+        json_object_set_new(st, "health", hv_health_json(&vm->health));
     }
     return st;
 }
@@ -339,12 +340,69 @@ static json_t *cmd_attest(void *ctx, json_t *args, const char **err)
     return ret;
 }
 
+/* apply's optional {"health_window": SECONDS}: the watch after it (else
+ * `run --health-window`). Returns 0, or -1 with *err. */
+static int health_window_arg(struct hv_session *s, json_t *args,
+                             uint64_t *ms, const char **err)
+{
+    json_t *w = json_object_get(args, "health_window");
+    *ms = s->cfg->health_window_ms;
+    if (json_object_size(args) == 0)
+        return 0;
+    if (json_object_size(args) != 1 || !json_is_integer(w) ||
+        json_integer_value(w) < 0 ||
+        json_integer_value(w) > HV_HEALTH_WINDOW_MAX_S) {
+        *err = "apply takes no arguments but {\"health_window\": SECONDS}, "
+               "0..3600";
+        return -1;
+    }
+    *ms = (uint64_t)json_integer_value(w) * 1000;
+    return 0;
+}
+
 static json_t *cmd_apply(void *ctx, json_t *args, const char **err)
 {
     struct hv_session *s = ctx;
     int fd = hv_control_take_fd(&s->ctl);
-    (void)args;
-    return hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
+    uint64_t window_ms;
+    if (health_window_arg(s, args, &window_ms, err) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    json_t *r = hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
+    const char *id = json_string_value(json_object_get(r, "id"));
+    if (id) {
+        unsigned w = hv_health_watch(&s->vm, id, window_ms);
+        json_object_set_new(r, "health",
+                            json_pack("{s:s,s:i,s:I}", "state",
+                                      window_ms ? "watching" : "off", "watch",
+                                      (int)w, "window_ms",
+                                      (json_int_t)window_ms));
+    }
+    return r;
+}
+
+/* {"watch": N, "reason": TEXT}: an operator's check of watch N failed
+ * (`hvpatch apply --health-cmd`); the monitor reverts as for any other
+ * failure it sees itself. */
+static json_t *cmd_unhealthy(void *ctx, json_t *args, const char **err)
+{
+    struct hv_session *s = ctx;
+    json_t *w = json_object_get(args, "watch");
+    const char *why = json_string_value(json_object_get(args, "reason"));
+    if (json_object_size(args) != 2 || !json_is_integer(w) || !why ||
+        strlen(why) >= HV_HEALTH_REASON_MAX) {
+        *err = "unhealthy takes {\"watch\": N, \"reason\": TEXT} (TEXT "
+               "under 160 bytes)";
+        return NULL;
+    }
+    if (hv_health_report(&s->vm, &s->vrf,
+                         (unsigned)json_integer_value(w), why) != 0) {
+        *err = "that health watch is not open";
+        return NULL;
+    }
+    return hv_health_json(&s->vm.health);
 }
 
 static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
@@ -353,7 +411,10 @@ static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
     const char *id = json_string_value(json_object_get(args, "id"));
     if (json_object_size(args) != 1)
         id = NULL;
-    return hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
+    json_t *r = hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
+    if (r)
+        hv_health_cancel(&s->vm.health);
+    return r;
 }
 
 static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
@@ -365,7 +426,7 @@ static json_t *cmd_lock(void *ctx, json_t *args, const char **err)
 
 static const struct hv_control_cmd hv_run_cmds[] = {
     {"status", cmd_status, 0, 0},
-    {"apply", cmd_apply, 0, 1},
+    {"apply", cmd_apply, 1, 1},
     {"revert", cmd_revert, 1, 0},
     {"lock", cmd_lock, 0, 0},
     {"attest", cmd_attest, 1, 0},
@@ -373,6 +434,7 @@ static const struct hv_control_cmd hv_run_cmds[] = {
     {"pause", cmd_pause, 0, 0},
     {"resume", cmd_resume, 0, 0},
     {"quit", cmd_quit, 0, 0},
+    {"unhealthy", cmd_unhealthy, 1, 0},
 };
 
 /* ------------------------------------------------------------- set-up */
@@ -397,6 +459,11 @@ static int setup_ram(struct hv_vm *vm, uint64_t size)
     return hv_kvm_add_slot(vm, 0, 0, size, vm->ram, 0);
 }
 
+static void console_line(void *ctx, const char *line, size_t len)
+{
+    hv_health_console_line(ctx, line, len);
+}
+
 static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
 {
     pthread_condattr_t ca;
@@ -416,6 +483,8 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
     pthread_cond_init(&vm->resume_cond, &ca);
     pthread_condattr_destroy(&ca);
     hv_serial_init(&vm->serial, STDOUT_FILENO);
+    hv_health_init(&vm->health, cfg->health_window_ms);
+    hv_serial_set_line_watch(&vm->serial, console_line, &vm->health);
 }
 
 static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
@@ -824,6 +893,7 @@ static void main_loop(struct hv_session *s)
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
         if (atomic_exchange(&vm->lock_req, 0))
             guest_lock(s);
+        hv_health_tick(vm, &s->vrf);
         hv_serial_flush(&vm->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
@@ -863,6 +933,7 @@ static void teardown(struct hv_session *s)
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
     hv_serial_destroy(&vm->serial);
+    hv_health_destroy(&vm->health);
     hv_kvm_close(vm);
     if (vm->prot)
         munmap((void *)vm->prot, vm->prot_size);
@@ -986,6 +1057,13 @@ static const char hv_run_usage[] =
     "                    the TPM counter's sequence comes back this way\n"
     "  --patches DIR     the same for every regular file in DIR, in name\n"
     "                    order, after any --patch\n"
+    "  --health-window S after each apply, watch the guest for S seconds\n"
+    "                    (0..3600, default 10) and have the verifier revert\n"
+    "                    the patch if the guest fails: an oops or BUG on its\n"
+    "                    console, heartbeats stopped (demo guest); a panic is\n"
+    "                    reported, not reverted (docs/MONITOR.md, \"Automatic\n"
+    "                    rollback\"). 0: only `apply --wait-healthy` watches\n"
+    "  --no-auto-revert  the same as --health-window 0\n"
     "\n"
     "Exit status: 0 guest shut down or `quit`, 1 usage, 2 host set-up\n"
     "failure (also a kernel or initrd file that cannot be booted), 3 guest\n"
@@ -1072,7 +1150,9 @@ int cli_cmd_run(int argc, char **argv)
         OPT_KERNEL,
         OPT_INITRD,
         OPT_PATCH,
-        OPT_PATCHES
+        OPT_PATCHES,
+        OPT_HEALTH_WINDOW,
+        OPT_NO_AUTO_REVERT
     };
     static const struct option opts[] = {
         {"cpus", required_argument, NULL, OPT_CPUS},
@@ -1090,12 +1170,16 @@ int cli_cmd_run(int argc, char **argv)
         {"audit-log", required_argument, NULL, OPT_AUDIT_LOG},
         {"patch", required_argument, NULL, OPT_PATCH},
         {"patches", required_argument, NULL, OPT_PATCHES},
+        {"health-window", required_argument, NULL, OPT_HEALTH_WINDOW},
+        {"no-auto-revert", no_argument, NULL, OPT_NO_AUTO_REVERT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct hv_config cfg = {.ncpus = HV_DEFAULT_CPUS,
                             .mem_size = (uint64_t)HV_DEFAULT_MEM_MIB << 20,
-                            .start_ns = hv_now_ns()};
+                            .start_ns = hv_now_ns(),
+                            .health_window_ms =
+                                HV_HEALTH_WINDOW_DEFAULT_S * 1000ull};
     unsigned long v;
     int c, mem_set = 0;
     optind = 1;
@@ -1168,6 +1252,17 @@ int cli_cmd_run(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             cfg.start_patches_dir = optarg;
+            break;
+        case OPT_HEALTH_WINDOW:
+            if (hv_health_parse_window(optarg, &cfg.health_window_ms)) {
+                fprintf(stderr, "hvpatch run: --health-window takes whole "
+                                "seconds, 0..%u\n",
+                        HV_HEALTH_WINDOW_MAX_S);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_NO_AUTO_REVERT:
+            cfg.health_window_ms = 0;
             break;
         case 'h':
             fputs(hv_run_usage, stdout);

@@ -58,7 +58,8 @@ const char *vrf_audit_strerror(int err)
 /* The known events. Which of them change PCR 10 (pcr_action) follows
  * the verifier's order, measure then write: "approved" carries the
  * operation's own event (patch for an apply, revert for a revert),
- * "aborted" the one that undoes it; "applied" and "reverted" only say
+ * "aborted" the one that undoes it; "applied", "reverted" and
+ * "auto-reverted" (a revert the monitor's health watch started) only say
  * the write happened. */
 static const char *const vrf_audit_events[VRF_AUDIT_EV_COUNT] = {
     [VRF_AUDIT_EV_BOOT] = "boot",
@@ -70,6 +71,7 @@ static const char *const vrf_audit_events[VRF_AUDIT_EV_COUNT] = {
     [VRF_AUDIT_EV_REVERTED] = "reverted",
     [VRF_AUDIT_EV_WRITE_BLOCKED] = "guest-write-blocked",
     [VRF_AUDIT_EV_TRUST_RELOAD] = "trust-reload",
+    [VRF_AUDIT_EV_AUTO_REVERTED] = "auto-reverted",
 };
 
 /* The PCR 10 action record rec of event ev may carry, or 0 for none. */

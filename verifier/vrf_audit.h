@@ -69,6 +69,7 @@ enum vrf_audit_event {
     VRF_AUDIT_EV_REVERTED,      /* "reverted" */
     VRF_AUDIT_EV_WRITE_BLOCKED, /* "guest-write-blocked" */
     VRF_AUDIT_EV_TRUST_RELOAD,  /* "trust-reload" */
+    VRF_AUDIT_EV_AUTO_REVERTED, /* "auto-reverted" */
     VRF_AUDIT_EV_COUNT
 };
 

@@ -184,6 +184,8 @@ static void print_text(const struct verify *v)
            (unsigned long long)e[VRF_AUDIT_EV_REVERTED],
            (unsigned long long)e[VRF_AUDIT_EV_REJECTED],
            (unsigned long long)e[VRF_AUDIT_EV_ABORTED]);
+    printf("automatic reverts (health watch): %llu\n",
+           (unsigned long long)e[VRF_AUDIT_EV_AUTO_REVERTED]);
     printf("guest writes blocked: %llu\n",
            (unsigned long long)e[VRF_AUDIT_EV_WRITE_BLOCKED]);
     fw_hex32(r->last_hash, hex);

@@ -49,7 +49,9 @@ enum vrf_msg_type {
                              its RIP */
     VRF_MSG_FINISH = 13,  /* monitor -> verifier: args[0] = VRF_FINISH_*,
                              args[1] = pause ns of the write, args[2] =
-                             tries */
+                             tries, args[3] = VRF_FINISH_AUTO for a revert
+                             the monitor's health watch started, with
+                             data = its reason (NUL-terminated text) */
     VRF_MSG_DONE = 14,    /* verifier -> monitor: the decision is in the
                              audit log (fsync'd); args[0] = sequence */
     VRF_MSG_BLOCKED = 15, /* monitor -> verifier: guest writes to protected
@@ -92,6 +94,7 @@ enum vrf_finish {
     VRF_FINISH_BUSY = 1,    /* every try was BUSY: nothing changed */
     VRF_FINISH_NO_PAUSE = 2, /* the vCPUs could not be paused */
 };
+#define VRF_FINISH_AUTO 1 /* FINISH args[3]: an automatic revert */
 
 /* The data of APPROVED. */
 #define VRF_MSG_ID_MAX 40u

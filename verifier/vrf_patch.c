@@ -646,6 +646,21 @@ static void keep_stale(struct vrf_patch *pp, const struct vrf_op *op)
     }
 }
 
+/* An automatic revert's reason, as the monitor gave it: printable ASCII
+ * only ('?' for any other byte), so the record is valid JSON whatever the
+ * guest printed. */
+static json_t *auto_reason(const struct vrf_msg *req)
+{
+    char why[VRF_MSG_DATA_MAX];
+    size_t n = 0;
+    for (; n + 1 < sizeof why && req->data[n]; n++)
+        why[n] = req->data[n] >= 0x20 && req->data[n] < 0x7f
+                     ? (char)req->data[n]
+                     : '?';
+    why[n] = '\0';
+    return json_string(n ? why : "unspecified");
+}
+
 /* The operation is live: keep the patch, or drop the reverted one. */
 static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
                            struct vrf_msg *reply)
@@ -656,11 +671,16 @@ static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
         vrf_msg_fail(reply, "no room for the patch, or nothing to revert");
         return; /* approve() prevents both */
     }
+    int automatic = !apply && req->args[3] == VRF_FINISH_AUTO;
     json_t *a = json_pack("{s:s,s:s,s:I,s:I,s:I}", "event",
-                          apply ? "applied" : "reverted", "id", op->id, "seq",
-                          (json_int_t)op->seq, "pause_ns",
-                          (json_int_t)req->args[1], "tries",
+                          apply       ? "applied"
+                          : automatic ? "auto-reverted"
+                                      : "reverted",
+                          "id", op->id, "seq", (json_int_t)op->seq,
+                          "pause_ns", (json_int_t)req->args[1], "tries",
                           (json_int_t)req->args[2]);
+    if (a && automatic)
+        json_object_set_new(a, "reason", auto_reason(req));
     if (apply) {
         pp->applied[pp->n_applied++] = *op;
     } else {

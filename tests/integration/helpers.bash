@@ -44,6 +44,33 @@ lab_note() {
         echo "# $(kvm_flavour): guest command line + '$LINUX_EXTRA_APPEND' (${LINUX_EXTRA_WHY:-lab host})" >&3
 }
 
+# ------------------------------------------------- signed test packages
+# Keys and packages: tests/lib/test-packages.sh, made once and cached in
+# build/test-packages (the lab hosts get them ready-made).
+
+# linux_packages_setup_file: Debian's kernel, initramfs and symbols in
+# LINUX_DIR, then the Linux packages, from a suite's setup_file. A kernel
+# that cannot be fetched leaves the reason in BATS_FILE_TMPDIR/skip, a
+# package build that fails in BATS_FILE_TMPDIR/fail.
+linux_packages_setup_file() {
+    local log=$BATS_FILE_TMPDIR/setup.log
+    local guest_sh=$HVPATCH_ROOT/tests/lib/linux-guest.sh
+    local dir=${LINUX_DIR:-$HVPATCH_ROOT/build/linux}
+    [ -x "$HVPATCH" ] || return 0
+    if ! "$guest_sh" vmlinux "$dir" >"$log" 2>&1 ||
+        ! "$guest_sh" initramfs "$dir" >>"$log" 2>&1 ||
+        ! "$guest_sh" kallsyms "$dir" >>"$log" 2>&1; then
+        {
+            echo "cannot fetch Debian's kernel or dump its symbols:"
+            tail -n 3 "$log"
+        } | tr '\n' ' ' >"$BATS_FILE_TMPDIR/skip"
+        return 0
+    fi
+    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
+        linux >>"$log" 2>&1 ||
+        echo "cannot build the Linux test packages: $(tail -n 1 "$log")" >"$BATS_FILE_TMPDIR/fail"
+}
+
 # ------------------------------------------------------------ running VMs
 # vm_start [hvpatch run options...]: boots a VM in the background with a
 # control socket and a console fed from a FIFO. Sets VM_PID, VM_SOCK,

@@ -14,7 +14,6 @@
 load helpers
 
 LINUX_DIR=${HVPATCH_LINUX_DIR:-$HVPATCH_ROOT/build/linux}
-GUEST_SH=$HVPATCH_ROOT/tests/lib/linux-guest.sh
 PVH=$HVPATCH_ROOT/build/tests/guests/pvh_platform.elf
 PVM_REASON="kvm_pvm: guest ring 0 is emulated and lacks instructions this kernel uses (see docs/LINUX.md); runs in the AMD-V and VT-x lab hosts (lab/amdv, lab/vtx)"
 APPEND="console=ttyS0 earlycon=uart8250,io,0x3f8 pci=off 8250.nr_uarts=1"
@@ -25,22 +24,7 @@ X2APIC_SECONDS=${LINUX_X2APIC_SECONDS:-180}
 
 # Kernel, symbols, keys and packages: made once (tests/lib/test-packages.sh,
 # cached in build/test-packages; the lab hosts get them ready-made).
-setup_file() {
-    local log=$BATS_FILE_TMPDIR/setup.log
-    [ -x "$HVPATCH" ] || return 0
-    if ! "$GUEST_SH" vmlinux "$LINUX_DIR" >"$log" 2>&1 ||
-        ! "$GUEST_SH" initramfs "$LINUX_DIR" >>"$log" 2>&1 ||
-        ! "$GUEST_SH" kallsyms "$LINUX_DIR" >>"$log" 2>&1; then
-        {
-            echo "cannot fetch Debian's kernel or dump its symbols:"
-            tail -n 3 "$log"
-        } | tr '\n' ' ' >"$BATS_FILE_TMPDIR/skip"
-        return 0
-    fi
-    "$HVPATCH_ROOT/tests/lib/test-packages.sh" "$HVPATCH_ROOT/build/test-packages" \
-        linux >>"$log" 2>&1 ||
-        echo "cannot build the Linux test packages: $(tail -n 1 "$log")" >"$BATS_FILE_TMPDIR/fail"
-}
+setup_file() { linux_packages_setup_file; }
 
 setup() {
     K=$HVPATCH_ROOT/build/test-packages/linux

@@ -45,7 +45,8 @@
 # $HVPATCH_LINUX_QEMU_STUB), and gives up after $LINUX_KALLSYMS_SECONDS
 # (default 300; a dump takes about a minute on 2 cores), killing QEMU.
 #
-# The initramfs holds busybox-static and an /init that mounts proc, sys,
+# The initramfs holds busybox-static, the kernel's pvpanic modules (loaded
+# first: a panic reaches the monitor) and an /init that mounts proc, sys,
 # devtmpfs and tracefs, prints
 #     hvpatch-initramfs: init reached, <kernel release>, cpus=<online CPUs>
 #     hvpatch-guest: ready <kernel release>
@@ -133,6 +134,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+# pvpanic: the monitor learns of a panic (ACPI QEMU0001, port 0x505)
+for m in pvpanic pvpanic-mmio; do
+    [ ! -f /lib/modules/$m.ko ] || insmod /lib/modules/$m.ko 2>/dev/null
+done
 input=/dev/console
 shell=
 for arg in $(cat /proc/cmdline); do
@@ -169,6 +174,15 @@ EOF
     chmod 755 "$1"
 }
 
+# pvpanic_modules OUTDIR DIR: the kernel's pvpanic drivers into DIR, if
+# the fetched kernel has them as modules (Debian's cloud kernel does).
+pvpanic_modules() {
+    local m=$1/modules/$(cat "$1/release" 2>/dev/null)/kernel/drivers/misc/pvpanic
+    [ -f "$m/pvpanic.ko" ] && [ -f "$m/pvpanic-mmio.ko" ] || return 0
+    mkdir -p "$2"
+    cp "$m/pvpanic.ko" "$m/pvpanic-mmio.ko" "$2/"
+}
+
 initramfs() {
     out=$1
     img=$out/initramfs.cpio.gz
@@ -189,6 +203,7 @@ initramfs() {
     cp "$bb" "$tmp/bin/busybox"
     ln -s busybox "$tmp/bin/sh"
     cp "$lock" "$tmp/bin/hvpatch-lock"
+    pvpanic_modules "$out" "$tmp/lib/modules"
     write_init "$tmp/init"
     # Reproducible: fixed mtimes; GNU cpio also renumbers inodes (busybox
     # cpio records the real ones, which differ from build to build).

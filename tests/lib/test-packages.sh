@@ -10,9 +10,13 @@
 # OUTDIR/demo:  keys/, 1.signed 2.signed (HP-2026-0001/2), 2.tampered (one
 #               bit of the signed payload flipped), other.signed (built
 #               against another image: wrong baseline), 2b.signed (another
-#               package signed with sequence 2: HP-2026-0002B)
+#               package signed with sequence 2: HP-2026-0002B),
+#               bad-heartbeat.signed (BAD-HEARTBEAT, sequence 3:
+#               deliberately bad, stops the heartbeats; tests/patches/demo)
 # OUTDIR/linux: keys/, x2apic.signed cmdline.signed (HP-LINUX-0001/2),
-#               cmdline.tampered, other.signed; needs build/linux with the
+#               cmdline.tampered, other.signed, bad-cmdline-ud2.signed
+#               (BAD-LINUX-UD2, sequence 3: deliberately bad, cat
+#               /proc/cmdline oopses); needs build/linux with the
 #               vmlinux and kallsyms (tests/lib/linux-guest.sh)
 # A kind that cannot be made (no gcc, no kernel) is left out with a
 # reason in OUTDIR/KIND.skip; a build that fails is an error (exit 1).
@@ -61,13 +65,15 @@ sign_one() {
 
 demo() {
     local demo=$ROOT/build/guest/demo.elf p=$ROOT/guest/patches
+    local bad=$ROOT/tests/patches/demo
     [ -f "$demo" ] || { echo "build/guest/demo.elf not built" >"$T.skip"; return; }
-    ! fresh "$T" "$demo" "$p"/* || return 0
+    ! fresh "$T" "$demo" "$p"/* "$bad"/* || return 0
     command -v gcc >/dev/null || { echo "no gcc to build patches" >"$T.skip"; return; }
     rm -rf "${T:?}"/* # done goes first
     "$HVPATCH" keygen "$T/keys" >/dev/null
     sign_one "$p/HP-2026-0001.json" "$T/1"
     sign_one "$p/HP-2026-0002.json" "$T/2"
+    sign_one "$bad/bad-heartbeat.json" "$T/bad-heartbeat"
     flip_bit "$T/2.signed" "$T/2.tampered"
     cp "$demo" "$T/other.elf"
     printf 'x' >>"$T/other.elf"
@@ -93,6 +99,7 @@ linux() {
     sign_one "$p/hp-linux-x2apic/patch.json" "$T/x2apic" --image "$img" --symbols "$sym"
     sign_one "$p/hp-linux-cmdline/patch.json" "$T/cmdline" --image "$img" --symbols "$sym"
     flip_bit "$T/cmdline.signed" "$T/cmdline.tampered"
+    sign_one "$p/bad-linux-cmdline-ud2/patch.json" "$T/bad-cmdline-ud2" --image "$img" --symbols "$sym"
     # wrong baseline: another kernel file (one more byte)
     cp "$img" "$T/other"
     printf 'x' >>"$T/other"

@@ -748,6 +748,9 @@ static void check_acpi(const uint8_t *buf, size_t size, uint64_t base,
     assert_non_null(memmem(d, dlen, "_S5_\x12", 5));
     assert_non_null(memmem(d, dlen, "\x47\x01\xf8\x03\xf8\x03", 6));
     assert_non_null(memmem(d, dlen, "\x22\x10\x00", 3)); /* IRQ 4 */
+    /* pvpanic: Device (PEVT), _HID "QEMU0001", IO 0x505, 1 byte. */
+    assert_non_null(memmem(d, dlen, "\x5b\x82\x27PEVT\x08_HID\x0dQEMU0001", 20));
+    assert_non_null(memmem(d, dlen, "\x47\x01\x05\x05\x05\x05\x01\x01\x79", 9));
 
     /* MADT: one enabled LAPIC per vCPU, IDs 0 .. n-1; the IOAPIC; IRQ 0
      * -> GSI 2; entries tile the table exactly. */
