@@ -183,8 +183,11 @@ $(B)/asan/hvpatch: $(ASAN_OBJS) $(ASAN_DEMO_OBJ)
 
 # ---------------------------------------------------------------- demo guest
 # Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h).
+# -ffile-prefix-map: the image, and so the baseline every package names,
+# is the same bytes wherever the tree is checked out.
 GUEST_CC := gcc
 GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror \
+	-ffile-prefix-map=$(CURDIR)=. \
 	-ffreestanding -nostdlib -fno-builtin \
 	-fno-pic -fno-pie \
 	-fno-stack-protector \

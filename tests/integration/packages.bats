@@ -109,6 +109,18 @@ verify_demo() { # PKG [more options]
 
 # ------------------------------------------------------------ the demo fixes
 
+@test "demo: the guest image (the baseline packages name) is the same bytes wherever the tree is built" {
+    require_demo
+    command -v make >/dev/null || skip "make not installed"
+    # the tree's files as they are now, in a directory of another name
+    local src=$T/another/place/hvpatch
+    mkdir -p "$src"
+    (cd "$HVPATCH_ROOT" && git ls-files -z 2>/dev/null | xargs -0 cp --parents -t "$src") ||
+        skip "not a git checkout"
+    make -s -C "$src" build/guest/demo.elf >/dev/null
+    cmp "$DEMO_ELF" "$src/build/guest/demo.elf"
+}
+
 @test "demo: kernel fix builds, signs and is approved against the demo baseline" {
     demo_kernel_pkg
     verify_demo "$T/k.signed" --seq 0
