@@ -165,6 +165,20 @@ vm_stop() {
     wait "$VM_PID" || VM_RC=$?
     exec 7>&-
     VM_PID=
+    vm_logs_if_failed
+}
+
+# vm_logs_if_failed: from a teardown, when the test failed, the ends of
+# the monitor's log and the guest console as TAP comments (a lab host's
+# run keeps nothing else of them).
+vm_logs_if_failed() {
+    [ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
+    local f
+    for f in "${VM_ERR:-}" "${VM_OUT:-}"; do
+        [ -s "$f" ] || continue
+        echo "# --- $(basename "$f") (exit ${VM_RC:-?}), last 25 lines:" >&3
+        tail -n 25 "$f" | tr -d '\r' | sed 's/^/#   /' >&3
+    done
 }
 
 # vm_wait_exit SECONDS: waits for the VM to exit by itself; sets VM_RC.
