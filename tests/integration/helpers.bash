@@ -172,7 +172,8 @@ vm_stop() {
 # the monitor's log and the guest console as TAP comments (a lab host's
 # run keeps nothing else of them).
 vm_logs_if_failed() {
-    [ -z "${BATS_TEST_COMPLETED:-}" ] || return 0
+    [ -n "${BATS_TEARDOWN_STARTED:-}" ] && [ -z "${BATS_TEST_COMPLETED:-}" ] ||
+        return 0
     local f
     for f in "${VM_ERR:-}" "${VM_OUT:-}"; do
         [ -s "$f" ] || continue
