@@ -29,6 +29,8 @@ start_patchable() {
 
 audit_events() { jq -r .event "$AUDIT" | tr '\n' ' '; }
 auto_reverted() { grep -q '"event":"auto-reverted"' "$AUDIT"; }
+# watching: a health watch is open now (asked anew at every poll).
+watching() { [ "$(vm_status .health.state)" = watching ]; }
 
 @test "apply --wait-healthy: a patch that stops the heartbeats is reverted by the monitor, exit 9" {
     start_patchable
@@ -107,7 +109,7 @@ auto_reverted() { grep -q '"event":"auto-reverted"' "$AUDIT"; }
     "$HVPATCH" apply --vm "$VM_SOCK" --wait-healthy --health-window 30 --json \
         "$K/1.signed" >"$BATS_TEST_TMPDIR/apply.out" 2>&1 &
     local pid=$!
-    wait_for "the watch" 10 test "$(vm_status .health.state)" = watching
+    wait_for "the watch" 10 watching
     "$HVPATCH" quit --vm "$VM_SOCK" >/dev/null
     local st=0
     wait "$pid" || st=$?
