@@ -190,6 +190,16 @@ for m in kvm_amd kvm_intel; do
     say "$m loaded: $slat=$(cat $p/$slat), /dev/kvm $( [ -c /dev/kvm ] && echo present || echo missing)"
 done
 cd /hvpatch
+# Shortly before labhost.sh's bound expires, what L1 is doing goes to the
+# console: a hung test leaves more than silence behind.
+if [ -s /lab/deadline ]; then
+    (
+        sleep "$(cat /lab/deadline)"
+        say "still running near the time limit: processes and kernel log follow"
+        ps -ef >/dev/console 2>&1 || ps >/dev/console 2>&1
+        dmesg | tail -n 40 >/dev/console 2>&1
+    ) &
+fi
 if [ -e /lab/interactive ]; then
     # the console is the user's terminal: a controlling tty for Ctrl-C
     setsid cttyhack bash /lab/cmd
@@ -264,17 +274,20 @@ image() {
 
 # ------------------------------------------------------------------ run
 
-# cmd_archive DIR COMMAND...: DIR/cmd.cpio.gz holding /lab/cmd (and
-# /lab/interactive with -i).
+# cmd_archive DIR SECONDS COMMAND...: DIR/cmd.cpio.gz holding /lab/cmd,
+# /lab/deadline (when L1 reports what it is doing: SECONDS less 45, as L1
+# counts them) and /lab/interactive with -i.
 cmd_archive() {
-    local d=$1
-    shift
+    local d=$1 secs=$2
+    shift 2
     mkdir -p "$d/c/lab"
     {
         echo "# written by labhost.sh"
         printf '%q ' "$@"
         echo
     } >"$d/c/lab/cmd"
+    [ -n "$INTERACTIVE" ] || [ "$secs" -le 90 ] ||
+        echo $((secs - 45)) >"$d/c/lab/deadline"
     [ -z "$INTERACTIVE" ] || : >"$d/c/lab/interactive"
     (cd "$d/c" && find lab -type f | cpio --quiet -o -H newc -R 0:0) |
         gzip -1 >"$d/cmd.cpio.gz"
@@ -397,7 +410,7 @@ run() {
     trap "stop_emu; [ -n '${LABHOST_KEEP:-}' ] || rm -rf '$d'" EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    cmd_archive "$d" "$@"
+    cmd_archive "$d" "$secs" "$@"
     if [ -n "$INTERACTIVE" ]; then
         [ "$kind" = amdv ] || die "run -i: only the amdv lab host is interactive"
         amdv_qemu "$d" stdio
