@@ -223,8 +223,9 @@ teardown() { vm_stop; }
     require_kvm
     [ "$(id -u)" -eq 0 ] || skip "needs root to drop to an unprivileged user"
     command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
-    cp "$HVPATCH" "$BATS_TEST_TMPDIR/hvpatch"
-    chmod 755 "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/hvpatch"
+    # the CLI execs the monitor found next to it, which execs the verifier
+    cp "$HVPATCH" "$HVPATCH-monitor" "$HVPATCH-verifier" "$BATS_TEST_TMPDIR"
+    chmod 755 "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR"/hvpatch*
     ! setpriv --reuid=65534 --regid=65534 --clear-groups test -w /dev/kvm ||
         skip "the unprivileged user can use /dev/kvm here"
     run setpriv --reuid=65534 --regid=65534 --clear-groups \
