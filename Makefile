@@ -170,12 +170,7 @@ VERIFIER_LIB_SRCS := \
 	hv/hv_elf.c \
 	hv/hv_log.c \
 	firmware/fw_boot.c \
-	firmware/fw_eventlog.c \
-	firmware/fw_measure.c \
-	verifier/vrf_tpm.c \
-	verifier/vrf_tpm_tcti.c \
-	verifier/vrf_tpm_files.c \
-	verifier/vrf_tpm_check.c \
+	$(filter-out verifier/vrf_tpm_cli.c hv/hv_swtpm.c,$(TPM_SRCS)) \
 	verifier/vrf_audit.c \
 	keys/keys_trust.c \
 	keys/keys_err.c \

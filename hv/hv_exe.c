@@ -27,8 +27,7 @@ static int self_dir(char *dir, size_t size)
 }
 
 /* 0 if path (dir/name) fits and is an executable file. */
-static int try_path(const char *dir, const char *name, char *path,
-                    size_t size)
+static int try_path(const char *dir, const char *name, char *path, size_t size)
 {
     int n = snprintf(path, size, "%s/%s", dir, name);
     return n > 0 && (size_t)n < size && access(path, X_OK) == 0 ? 0 : -1;

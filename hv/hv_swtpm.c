@@ -391,8 +391,7 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
             goto cleanup;
         }
         if (sock_alive(s->sock) &&
-            tpm_answers(s->sock, (unsigned)(deadline - now), terr,
-                        sizeof terr))
+            tpm_answers(s->sock, (unsigned)(deadline - now), terr, sizeof terr))
             break;
         sleep_ms(POLL_MS);
     }

@@ -29,8 +29,7 @@ static int sealed_copy(const char *what, const uint8_t *buf, size_t len)
 {
     int fd = memfd_create(what, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
-        hv_err("verifier: memfd_create (%s) failed: %s", what,
-               strerror(errno));
+        hv_err("verifier: memfd_create (%s) failed: %s", what, strerror(errno));
         return -1;
     }
     for (size_t off = 0; off < len;) {
@@ -113,9 +112,10 @@ static void exec_child(pid_t parent, char *const argv[], const int in[3])
         _exit(VRF_EXIT_FAIL);
     }
     for (int i = 0; i < 3; i++)
-        if (in[i] >= 0 && (fds[i] < 0 || dup2(fds[i], VRF_PROC_FD_SOCK + i) < 0)) {
-            hv_err("verifier: passing fd %d failed: %s",
-                   VRF_PROC_FD_SOCK + i, strerror(errno));
+        if (in[i] >= 0 &&
+            (fds[i] < 0 || dup2(fds[i], VRF_PROC_FD_SOCK + i) < 0)) {
+            hv_err("verifier: passing fd %d failed: %s", VRF_PROC_FD_SOCK + i,
+                   strerror(errno));
             _exit(VRF_EXIT_FAIL);
         }
     close_range(in[2] >= 0 ? VRF_PROC_FD_INITRD + 1 : VRF_PROC_FD_IMAGE + 1,

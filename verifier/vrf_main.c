@@ -31,8 +31,8 @@ struct vrf_main_args {
 };
 
 /* An unsigned decimal in [lo, hi] for option name; -1 (logged) if not. */
-static int parse_num(const char *name, const char *s, uint64_t lo,
-                     uint64_t hi, uint64_t *out)
+static int parse_num(const char *name, const char *s, uint64_t lo, uint64_t hi,
+                     uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -46,8 +46,19 @@ static int parse_num(const char *name, const char *s, uint64_t lo,
     return 0;
 }
 
-enum { OPT_PID = 256, OPT_KIND, OPT_MEM, OPT_CPUS, OPT_TPM_FLAGS, OPT_TCTI,
-       OPT_CMDLINE, OPT_TRUST, OPT_AUDIT, OPT_INITRD };
+/* OPT_TCTI .. OPT_AUDIT are the text options, contiguous (text_opt). */
+enum {
+    OPT_PID = 256,
+    OPT_KIND,
+    OPT_MEM,
+    OPT_CPUS,
+    OPT_TPM_FLAGS,
+    OPT_TCTI,
+    OPT_CMDLINE,
+    OPT_TRUST,
+    OPT_AUDIT,
+    OPT_INITRD
+};
 
 static const struct option vrf_main_opts[] = {
     {"monitor-pid", required_argument, NULL, OPT_PID},
@@ -63,10 +74,27 @@ static const struct option vrf_main_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Where the value of a text option (kept as given) goes, or NULL. */
+static const char **text_opt(struct vrf_proc_cfg *cfg, int c)
+{
+    const char **const field[] = {
+        [OPT_TCTI - OPT_TCTI] = &cfg->tcti,
+        [OPT_CMDLINE - OPT_TCTI] = &cfg->cmdline,
+        [OPT_TRUST - OPT_TCTI] = &cfg->trust_dir,
+        [OPT_AUDIT - OPT_TCTI] = &cfg->audit_path,
+    };
+    return c >= OPT_TCTI && c <= OPT_AUDIT ? field[c - OPT_TCTI] : NULL;
+}
+
 /* One option into a; -1 (logged) if its value is out of range. */
 static int take_opt(struct vrf_main_args *a, int c, const char *v)
 {
+    const char **text = text_opt(&a->cfg, c);
     uint64_t n = 0;
+    if (text) {
+        *text = v;
+        return 0;
+    }
     switch (c) {
     case OPT_PID:
         if (parse_num("monitor-pid", v, 2, INT32_MAX, &n))
@@ -102,18 +130,6 @@ static int take_opt(struct vrf_main_args *a, int c, const char *v)
             return -1;
         a->cfg.tpm_flags = (unsigned)n;
         return 0;
-    case OPT_TCTI:
-        a->cfg.tcti = v;
-        return 0;
-    case OPT_CMDLINE:
-        a->cfg.cmdline = v;
-        return 0;
-    case OPT_TRUST:
-        a->cfg.trust_dir = v;
-        return 0;
-    case OPT_AUDIT:
-        a->cfg.audit_path = v;
-        return 0;
     case OPT_INITRD:
         a->has_initrd = 1;
         return 0;
@@ -138,8 +154,7 @@ static int parse_args(int argc, char **argv, struct vrf_main_args *a)
         hv_err("verifier: unexpected argument '%s'", argv[optind]);
         return -1;
     }
-    if (!a->monitor_pid || !a->cfg.kind || !a->cfg.mem_size ||
-        !a->cfg.ncpus) {
+    if (!a->monitor_pid || !a->cfg.kind || !a->cfg.mem_size || !a->cfg.ncpus) {
         hv_err("verifier: --monitor-pid, --kind, --mem-size and --cpus are "
                "required");
         return -1;
@@ -154,8 +169,7 @@ static int parse_args(int argc, char **argv, struct vrf_main_args *a)
 /* Maps fd (what: for messages) read-only, private: it must be a memfd
  * sealed with VRF_INPUT_SEALS, 1..max bytes. Returns the mapping, or NULL
  * (logged). */
-static uint8_t *map_input(int fd, const char *what, uint64_t max,
-                          size_t *len)
+static uint8_t *map_input(int fd, const char *what, uint64_t max, size_t *len)
 {
     struct stat st;
     int seals = fcntl(fd, F_GET_SEALS);
@@ -165,7 +179,8 @@ static uint8_t *map_input(int fd, const char *what, uint64_t max,
     }
     if (seals < 0 || (seals & VRF_INPUT_SEALS) != VRF_INPUT_SEALS) {
         hv_err("verifier: fd %d (%s): not a memfd sealed against writes "
-               "(seals %#x)", fd, what, seals < 0 ? 0 : seals);
+               "(seals %#x)",
+               fd, what, seals < 0 ? 0 : seals);
         return NULL;
     }
     if (st.st_size <= 0 || (uint64_t)st.st_size > max) {
@@ -198,7 +213,8 @@ int main(int argc, char **argv)
         return VRF_EXIT_USAGE;
     if (getppid() != (pid_t)a.monitor_pid) {
         hv_err("verifier: parent is process %d, not the monitor %ld: "
-               "exiting", (int)getppid(), a.monitor_pid);
+               "exiting",
+               (int)getppid(), a.monitor_pid);
         return VRF_EXIT_FAIL;
     }
     /* tpm2-tss would log failures this program already reports, decoded. */
@@ -208,8 +224,8 @@ int main(int argc, char **argv)
                       is_linux ? HV_LINUX_MAX_SIZE : HV_ELF_MAX_SIZE, &len);
     /* The initrd is loaded into guest RAM, so it is smaller than that. */
     if (a.has_initrd)
-        a.cfg.initrd = map_input(VRF_PROC_FD_INITRD, "initrd",
-                                 a.cfg.mem_size, &a.cfg.initrd_len);
+        a.cfg.initrd = map_input(VRF_PROC_FD_INITRD, "initrd", a.cfg.mem_size,
+                                 &a.cfg.initrd_len);
     if (!image || (a.has_initrd && !a.cfg.initrd))
         return VRF_EXIT_FAIL;
     vrf_proc_main(VRF_PROC_FD_SOCK, image, len, &a.cfg);

@@ -29,11 +29,11 @@
 
 /* Seals the image and initrd memfds must carry: the bytes the verifier
  * loads and measures cannot change under it. */
-#define VRF_INPUT_SEALS \
+#define VRF_INPUT_SEALS                                                        \
     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
 
-#define VRF_EXIT_FAIL 70  /* verifier start-up or sandbox failure */
-#define VRF_EXIT_USAGE 2  /* bad options: not started by the monitor */
+#define VRF_EXIT_FAIL 70 /* verifier start-up or sandbox failure */
+#define VRF_EXIT_USAGE 2 /* bad options: not started by the monitor */
 
 /* What the verifier measures and where its TPM is. */
 struct vrf_proc_cfg {
@@ -51,9 +51,9 @@ struct vrf_proc_cfg {
 };
 
 /* The verifier's main: sock is its end of the socketpair, image the guest
- * image (a sealed memfd's private read-only mapping). Before it says READY it has loaded and
- * sealed the code and, with a TPM, measured the boot (PCR 0, 4, 8, 9).
- * Never returns. */
+ * image (a sealed memfd's private read-only mapping). Before it says READY
+ * it has loaded and sealed the code and, with a TPM, measured the boot
+ * (PCR 0, 4, 8, 9). Never returns. */
 void vrf_proc_main(int sock, const uint8_t *image, size_t len,
                    const struct vrf_proc_cfg *cfg) __attribute__((noreturn));
 
