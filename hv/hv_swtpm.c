@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,10 +112,14 @@ static int tpm_answers(const char *path, unsigned timeout_ms, char *err,
     uint8_t rsp[10];
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct pollfd p = {.events = POLLIN};
+    /* recv's bound too: a partial header must not hang the start-up */
+    struct timeval tv = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000};
     ssize_t n = -1;
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     p.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (p.fd >= 0 && connect(p.fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+    if (p.fd >= 0 &&
+        setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        connect(p.fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
         send(p.fd, cmd, sizeof cmd, MSG_NOSIGNAL) == (ssize_t)sizeof cmd &&
         poll(&p, 1, (int)timeout_ms) == 1)
         n = recv(p.fd, rsp, sizeof rsp, MSG_WAITALL);
