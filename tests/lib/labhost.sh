@@ -23,7 +23,8 @@
 #
 # Files reach the lab host in its initramfs (not 9p or virtio-fs): Bochs
 # has neither, and one image serves both hosts. The image holds static
-# busybox, the kernel's kvm modules, the build (build/hvpatch, the ASan
+# busybox, the kernel's kvm modules, the build (build/hvpatch and its
+# hvpatch-monitor and hvpatch-verifier, the ASan
 # build, test kernels and guests), tests/, and the programs the tests call
 # (bash, bats, coreutils, jq, swtpm, tpm2-tools, ...) with every library
 # ldd lists; Debian's kernel, initramfs and symbols for the L2 guest from
@@ -65,6 +66,8 @@ gzip cpio jq bats swtpm swtpm-tools tpm2-tools openssl xxd psmisc"
 project_files() {
     (cd "$ROOT" && find tests scripts guest/patches -type f -not -path '*/.*'
         printf '%s\n' build/hvpatch build/asan/hvpatch build/guest/demo.elf
+        printf '%s\n' build/hvpatch-monitor build/hvpatch-verifier \
+            build/asan/hvpatch-monitor build/asan/hvpatch-verifier
         find build/tests -maxdepth 1 -type f
         find build/tests/guests -type f -not -name '*.d' -not -name '*.o'
         find build/linux -maxdepth 1 -type f -not -name '.*' \
@@ -235,6 +238,8 @@ prepare_inputs() {
     "$ROOT/tests/lib/test-packages.sh" "$ROOT/build/test-packages" >/dev/null
     local f
     for f in build/hvpatch build/asan/hvpatch build/guest/demo.elf \
+        build/hvpatch-monitor build/hvpatch-verifier \
+        build/asan/hvpatch-monitor build/asan/hvpatch-verifier \
         build/tests/guests/pvh_platform.elf; do
         [ -s "$ROOT/$f" ] || die "$f not built (make build-check)"
     done
@@ -259,7 +264,9 @@ image() {
     mkdir -p "$r/hvpatch"
     project_files | (cd "$ROOT" && cpio --quiet -pdm "$r/hvpatch")
     # the build's own programs need their libraries too
-    for f in hvpatch asan/hvpatch tests/tpm_tool tests/linux_boot_tool; do
+    for f in hvpatch asan/hvpatch hvpatch-monitor asan/hvpatch-monitor \
+        hvpatch-verifier asan/hvpatch-verifier tests/tpm_tool \
+        tests/linux_boot_tool; do
         if [ -x "$ROOT/build/$f" ]; then copy_libs "$r" "$ROOT/build/$f"; fi
     done
     (cd "$r" && find . | LC_ALL=C sort |
