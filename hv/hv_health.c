@@ -16,6 +16,7 @@
 #include "hv/hv_health.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
 #include "verifier/vrf.h"
 
 static int starts(const char *l, size_t len, const char *prefix)
@@ -144,12 +145,30 @@ const char *hv_health_state_name(int state)
     return names[state];
 }
 
+void hv_health_heartbeat(struct hv_vm *vm, unsigned cpu, uint64_t count)
+{
+    struct hv_health *h = &vm->health;
+    uint64_t zero = 0, now = hv_now_ns();
+    if (cpu >= HV_MAX_VCPUS)
+        return;
+    atomic_store(&h->beat[cpu], count);
+    if (!atomic_compare_exchange_strong(&h->first_beat_ns[cpu], &zero, now))
+        return;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (atomic_load(&h->first_beat_ns[i]) == 0)
+            return;
+    zero = 0;
+    if (atomic_compare_exchange_strong(&h->all_beat_ns, &zero, now))
+        hv_log("heartbeats from all %u vCPUs %.1f ms after start", vm->ncpus,
+               (double)(now - vm->start_ns) / 1e6);
+}
+
 /* Heartbeats seen now count as progress. */
 static void hb_reset(struct hv_vm *vm, uint64_t now)
 {
     struct hv_health *h = &vm->health;
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        h->hb[i] = atomic_load(&vm->vcpu[i].hb_count);
+        h->hb[i] = atomic_load(&h->beat[i]);
         h->hb_ns[i] = now;
     }
 }
@@ -228,8 +247,8 @@ static int hb_stalled(struct hv_vm *vm, uint64_t now)
         return -1;
     }
     for (unsigned i = 0; i < vm->ncpus; i++) {
-        uint64_t c = atomic_load(&vm->vcpu[i].hb_count);
-        if (atomic_load(&vm->vcpu[i].first_hb_ns) == 0)
+        uint64_t c = atomic_load(&h->beat[i]);
+        if (atomic_load(&h->first_beat_ns[i]) == 0)
             continue;
         if (c != h->hb[i]) {
             h->hb[i] = c;

@@ -1,12 +1,17 @@
 /* hv_health.h: the health watch after a patch (docs/MONITOR.md,
  * "Automatic rollback"): for a bounded window after an apply, the monitor
  * watches the guest and has the verifier revert the patch if the guest
- * shows it failing. */
+ * shows it failing.
+ *
+ * A service (docs/MONITOR.md, "Layers"): may include the machine
+ * (hv_int.h) and other services' headers; devices reach it only through
+ * the ops the assembly (hv_run.c) gives them. */
 #ifndef HV_HEALTH_H
 #define HV_HEALTH_H
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +45,10 @@ struct hv_health {
     pthread_mutex_t lock;
     int line_kind; /* the worst enum hv_health_line since the last take */
     char line[HV_HEALTH_REASON_MAX];
+    /* Heartbeat hypercalls (demo guest), from vCPU threads. */
+    atomic_uint_fast64_t beat[HV_MAX_VCPUS];          /* last count */
+    atomic_uint_fast64_t first_beat_ns[HV_MAX_VCPUS]; /* 0: none yet */
+    atomic_uint_fast64_t all_beat_ns; /* when every vCPU had one */
 
     /* The rest is the main thread's. */
     uint64_t default_window_ms; /* 0: apply alone does not watch */
@@ -80,6 +89,9 @@ void hv_health_console_line(struct hv_health *h, const char *line, size_t len);
 
 struct hv_vm;
 struct hv_vrf;
+/* vCPU cpu's heartbeat hypercall with the guest's count (any thread);
+ * logs once when every vCPU of vm has sent its first. */
+void hv_health_heartbeat(struct hv_vm *vm, unsigned cpu, uint64_t count);
 /* Starts watching patch id for window_ms (0: no watch, the state goes
  * IDLE); a watch still open is superseded. Returns the watch number. */
 unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms);

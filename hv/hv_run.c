@@ -22,9 +22,17 @@
 #include "cli/cli.h"
 #include "firmware/fw.h"
 #include "hv/hv_control.h"
+#include "hv/hv_dev_platform.h"
+#include "hv/hv_dev_serial.h"
 #include "hv/hv_elf.h"
+#include "hv/hv_health.h"
+#include "hv/hv_hypercall.h"
 #include "hv/hv_int.h"
+#include "hv/hv_lock.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
+#include "hv/hv_run_linux.h"
+#include "hv/hv_seccomp.h"
 #include "hv/hv_swtpm.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf_tpm.h"
@@ -42,6 +50,10 @@
 
 struct hv_session {
     struct hv_vm vm;
+    /* The devices (hv_dev.h): registered on vm.io by attach_devices. */
+    struct hv_serial serial;
+    struct hv_platform platform; /* Linux */
+    struct hv_hypercalls hc;     /* demo-style guests */
     struct hv_control ctl;
     struct hv_vrf vrf;
     const struct hv_config *cfg;
@@ -97,11 +109,11 @@ static json_t *vcpus_json(struct hv_vm *vm)
                              (json_int_t)atomic_load(&v->blocked_writes)));
             continue;
         }
-        uint64_t first = atomic_load(&v->first_hb_ns);
+        uint64_t first = atomic_load(&vm->health.first_beat_ns[i]);
         json_array_append_new(
             a, json_pack("{s:i,s:I,s:I,s:o,s:I}", "id", (int)i, "heartbeats",
                          (json_int_t)sh->heartbeat[i], "heartbeat_reports",
-                         (json_int_t)atomic_load(&v->hb_count),
+                         (json_int_t)atomic_load(&vm->health.beat[i]),
                          "first_heartbeat_us",
                          first ? json_integer((json_int_t)(
                                      (first - vm->start_ns) / 1000))
@@ -482,9 +494,58 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
     pthread_cond_init(&vm->parked_cond, &ca);
     pthread_cond_init(&vm->resume_cond, &ca);
     pthread_condattr_destroy(&ca);
-    hv_serial_init(&vm->serial, STDOUT_FILENO);
     hv_health_init(&vm->health, cfg->health_window_ms);
-    hv_serial_set_line_watch(&vm->serial, console_line, &vm->health);
+}
+
+/* ------------------------------------------------------------ devices */
+
+/* What the devices' events mean here: the services they reach. */
+
+/* pvpanic: a panicked guest is dead: the VM stops (exit status 3)
+ * instead of idling in the guest's panic loop, and a health watch open
+ * on a patch reports it, unrepaired. */
+static int guest_panicked(void *ctx, struct hv_vcpu *v)
+{
+    (void)v;
+    hv_vm_stop(ctx, HV_STOP_GUEST_FAIL, 0);
+    return -1;
+}
+
+static void guest_lock_request(void *ctx, struct hv_vcpu *v)
+{
+    (void)v;
+    hv_lock_request(ctx);
+}
+
+static void guest_heartbeat(void *ctx, struct hv_vcpu *v, uint64_t count)
+{
+    hv_health_heartbeat(ctx, v->id, count);
+}
+
+static int guest_patch_list(void *ctx, uint32_t gpa)
+{
+    return hv_patch_hypercall(ctx, gpa);
+}
+
+/* The UART, whose console lines the health watch reads; then a Linux
+ * guest's platform ports or a demo-style guest's hypercalls. Before the
+ * vCPUs start: the bus is read without a lock. */
+static int attach_devices(struct hv_session *s)
+{
+    struct hv_vm *vm = &s->vm;
+    hv_serial_set_line_watch(&s->serial, console_line, &vm->health);
+    if (hv_serial_attach(&s->serial, &vm->io, HV_PORT_COM1) != 0)
+        return -1;
+    if (vm->guest == HV_GUEST_LINUX) {
+        const struct hv_platform_ops ops = {.ctx = vm,
+                                            .lock_request = guest_lock_request,
+                                            .panicked = guest_panicked};
+        return hv_platform_attach(&s->platform, &vm->io, &ops);
+    }
+    const struct hv_hypercall_ops ops = {.ctx = vm,
+                                         .heartbeat = guest_heartbeat,
+                                         .patch_list = guest_patch_list};
+    return hv_hypercall_attach(&s->hc, &vm->io, &ops);
 }
 
 static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
@@ -698,6 +759,8 @@ static int setup(struct hv_session *s)
     for (unsigned i = 0; i < cfg->ncpus; i++)
         if (hv_kvm_create_vcpu(vm, i) != 0)
             goto cleanup;
+    if (attach_devices(s) != 0)
+        goto cleanup;
     /* The image's digest, for checking READY's: hashed here, while the
      * verifier hashes and measures the same bytes, the two passes side by
      * side (a 53 MB kernel). */
@@ -705,7 +768,7 @@ static int setup(struct hv_session *s)
     if (take_code(s) != 0)
         goto cleanup;
     if (vm->guest == HV_GUEST_LINUX) {
-        if (hv_linux_guest_boot(vm, cfg, lg) != 0)
+        if (hv_linux_guest_boot(vm, cfg, lg, &s->serial) != 0)
             goto cleanup;
     } else {
         uint64_t entry;
@@ -831,7 +894,7 @@ static void read_console(struct hv_session *s, int *stdin_open)
             *stdin_open = 0; /* EOF: the guest just gets no more input */
         return;
     }
-    size_t took = hv_serial_feed(&s->vm.serial, buf, (size_t)n);
+    size_t took = hv_serial_feed(&s->serial, buf, (size_t)n);
     if (took < (size_t)n)
         hv_log("console input: guest's buffer full, %zu bytes dropped",
                (size_t)n - took);
@@ -894,7 +957,7 @@ static void main_loop(struct hv_session *s)
         if (atomic_exchange(&vm->lock_req, 0))
             guest_lock(s);
         hv_health_tick(vm, &s->vrf);
-        hv_serial_flush(&vm->serial);
+        hv_serial_flush(&s->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
             hv_prot_audit(vm, &s->vrf);
@@ -932,7 +995,7 @@ static void teardown(struct hv_session *s)
     stop_tpm(s);
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
-    hv_serial_destroy(&vm->serial);
+    hv_serial_destroy(&s->serial);
     hv_health_destroy(&vm->health);
     hv_kvm_close(vm);
     if (vm->prot)
@@ -971,6 +1034,7 @@ int hv_run(const struct hv_config *cfg)
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
         s.ctl.clients[i].fd = -1;
     init_vm(&s.vm, cfg);
+    hv_serial_init(&s.serial, STDOUT_FILENO);
     s.started = json_array();
     if (!s.started || list_start_files(&s) != 0 || setup_signals(&s) != 0 ||
         setup(&s) != 0)

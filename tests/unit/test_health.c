@@ -13,8 +13,10 @@
 
 #include <cmocka.h>
 
+#include "hv/hv_dev_serial.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
 #include "verifier/vrf.h"
 
 /* ----------------------------------------------- stubs of the monitor */
@@ -128,11 +130,9 @@ static void fresh_vm(unsigned ncpus, int beating)
 {
     memset(&vm, 0, sizeof vm);
     vm.ncpus = ncpus;
-    for (unsigned i = 0; i < ncpus; i++) {
-        atomic_store(&vm.vcpu[i].first_hb_ns, beating ? 1 : 0);
-        atomic_store(&vm.vcpu[i].hb_count, 10);
-    }
     hv_health_init(&vm.health, 10000);
+    for (unsigned i = 0; i < ncpus && beating; i++)
+        hv_health_heartbeat(&vm, i, 10);
     reverts = 0;
     revert_fails = 0;
     fake_paused = 0;
@@ -201,12 +201,13 @@ static void test_panic_is_dead(void **state)
 static void test_heartbeats(void **state)
 {
     (void)state;
+    uint64_t beats = 10;
     fresh_vm(2, 1);
     hv_health_watch(&vm, "HP-3", 30000);
     /* vCPU 0 beats, vCPU 1 stops; paused time does not count. */
     for (int i = 0; i < 4; i++) {
         advance_ms(1000);
-        atomic_fetch_add(&vm.vcpu[0].hb_count, 1);
+        hv_health_heartbeat(&vm, 0, ++beats);
         hv_health_tick(&vm, NULL);
     }
     fake_paused = 1;
@@ -216,7 +217,7 @@ static void test_heartbeats(void **state)
     assert_int_equal(reverts, 0);
     for (int i = 0; i < 5; i++) {
         advance_ms(1000);
-        atomic_fetch_add(&vm.vcpu[0].hb_count, 1);
+        hv_health_heartbeat(&vm, 0, ++beats);
         hv_health_tick(&vm, NULL);
     }
     assert_int_equal(reverts, 0);
