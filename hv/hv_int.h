@@ -4,9 +4,9 @@
  * Layers (docs/MONITOR.md, "Layers"): machine, devices, services,
  * assembly. This header includes only the public hv.h, the device bus
  * (hv_dev.h: the exit loop dispatches on it) and plain types; never a
- * device's or a service's header (the health watch and the live-patch
- * list are the two leftovers, see below). Devices and services include
- * it; it is the layer at the bottom. */
+ * device's or a service's header. Devices and services include it; it is
+ * the layer at the bottom. (The live-patch list below is a service's
+ * state the machine still carries.) */
 #ifndef HV_INT_H
 #define HV_INT_H
 
@@ -18,7 +18,6 @@
 
 #include "hv/hv.h"
 #include "hv/hv_dev.h"
-#include "hv/hv_health.h"
 #include "verifier/vrf_win.h"
 
 #define HV_PROT_PAGES (HV_PROT_MAX_SIZE / 0x1000)
@@ -103,8 +102,7 @@ struct hv_vm {
     /* The ports devices registered (hv_dev.h); set before vCPUs start. */
     struct hv_io_bus io;
 
-    /* Also a service's: live patches as the verifier reported them
-     * (hv_patch.c): for
+    /* Live patches as the verifier reported them (hv_patch.c): for
      * status and for the guest's HV_HC_PATCHES. patch_lock guards them. */
     pthread_mutex_t patch_lock;
     struct hv_patch_info {
@@ -115,10 +113,6 @@ struct hv_vm {
     } patches[HV_PATCH_LIVE_MAX];
     unsigned npatches;
     unsigned patch_gen;
-
-    /* A service's state the machine still carries: the health watch
-     * after an apply (hv_health.c, which takes the VM for it). */
-    struct hv_health health;
 };
 
 /* hv_kvm.c: arch-neutral KVM set-up. */
