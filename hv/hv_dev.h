@@ -15,8 +15,8 @@
 
 #include <stdint.h>
 
-/* Port ranges one VM registers: the Linux platform's nine, the UART and
- * the demo guest's hypercalls, with room to spare. A fixed table keeps
+/* Port ranges one VM registers: a Linux guest's UART and six platform
+ * ranges, a demo guest's UART and hypercalls, with room to spare. A fixed table keeps
  * the exit loop's lookup a bounded scan. */
 #define HV_IO_RANGES_MAX 16
 
