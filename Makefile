@@ -32,6 +32,7 @@ HV_SRCS := \
 	hv/hv_vcpu.c \
 	hv/hv_elf.c \
 	hv/hv_prot.c \
+	hv/hv_dev.c \
 	hv/hv_dev_serial.c \
 	hv/hv_dev_platform.c \
 	hv/hv_hypercall.c \
@@ -344,9 +345,9 @@ UNIT_TESTS := \
 	platform
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
-UNIT_DEPS_serial := hv/hv_dev_serial.c
-UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c
-UNIT_DEPS_platform := hv/hv_dev_platform.c
+UNIT_DEPS_serial := hv/hv_dev_serial.c hv/hv_dev.c hv/hv_log.c
+UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c hv/hv_dev.c
+UNIT_DEPS_platform := hv/hv_dev_platform.c hv/hv_dev.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \
