@@ -26,6 +26,11 @@ HOST_LIBS := -Wl,--as-needed -ljansson -lcbor -lmbedtls -lmbedx509 \
 	-lpthread
 
 # One source per line, grouped by component.
+# Shared by every component (lib/): linked into every host binary, unit
+# test, fuzzer and test tool.
+LIB_SRCS := \
+	lib/lib_err.c \
+	lib/lib_hex.c
 HV_SRCS := \
 	hv/hv_kvm.c \
 	hv/hv_kvm_x86_64.c \
@@ -104,7 +109,8 @@ TPM_SRCS := \
 # (swtpm, measured boot, quote, NV counter) without a VM, from the
 # ASan+UBSan objects; built by `make check` with everything else.
 $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/asan/%.o) $(B)/asan/verifier/vrf_file.o
+		$(TPM_SRCS:%.c=$(B)/asan/%.o) $(B)/asan/verifier/vrf_file.o \
+		$(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$(call msg,TEST-LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
@@ -112,7 +118,8 @@ $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
 build-check: $(B)/tests/tpm_tool
 # The same helper without sanitizers, for `make bench`'s TPM timings.
 $(B)/bench/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/host/%.o) $(B)/host/verifier/vrf_file.o
+		$(TPM_SRCS:%.c=$(B)/host/%.o) $(B)/host/verifier/vrf_file.o \
+		$(LIB_SRCS:%.c=$(B)/host/%.o)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(HOST_LDFLAGS) $^ \
@@ -151,6 +158,7 @@ AUDIT_SRCS := \
 # monitor maps no tpm2-tss, libcrypto or X.509 (tests/integration/
 # process.bats), the verifier no monitor code.
 MONITOR_SRCS := \
+	$(LIB_SRCS) \
 	hv/hv_main.c \
 	$(HV_SRCS) \
 	$(FW_SRCS) \
@@ -164,6 +172,7 @@ MONITOR_SRCS := \
 MONITOR_LIBS := -Wl,--as-needed -ljansson -lmbedcrypto -lseccomp -lpthread
 # What the verifier runs, without its main (tests/unit/test_isolation).
 VERIFIER_LIB_SRCS := \
+	$(LIB_SRCS) \
 	$(VRF_PROC_SRCS) \
 	$(VRF_SRCS) \
 	$(LINUX_SRCS) \
@@ -179,6 +188,7 @@ VERIFIER_SRCS := \
 	verifier/vrf_main.c \
 	$(VERIFIER_LIB_SRCS)
 CLI_PROG_SRCS := \
+	$(LIB_SRCS) \
 	$(CLI_SRCS) \
 	$(KEYS_SRCS) \
 	$(VRF_SRCS) \
@@ -192,7 +202,7 @@ CLI_PROG_SRCS := \
 	hv/hv_control.c \
 	verifier/vrf_msg.c
 
-HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
+HOST_SRCS := $(LIB_SRCS) $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
 	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS) hv/hv_main.c verifier/vrf_main.c
 DEMO_OBJ := $(B)/host/hv/hv_demo_image.o
 ASAN_DEMO_OBJ := $(B)/asan/hv/hv_demo_image.o
@@ -414,7 +424,7 @@ UNIT_DEPS_linux := $(LINUX_SRCS)
 # driver of the library (ASan+UBSan objects) and a 64 KiB firmware stub that
 # lets QEMU (TCG) enter Debian's kernel in the state the library describes.
 $(B)/tests/linux_boot_tool: tests/integration/linux_boot_tool.c \
-		$(LINUX_SRCS:%.c=$(B)/asan/%.o)
+		$(LINUX_SRCS:%.c=$(B)/asan/%.o) $(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$(call msg,TEST-LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
@@ -434,7 +444,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 
 define unit_rule
 $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
-		$(UNIT_DEPS_$(1):%.c=$(B)/asan/%.o)
+		$(UNIT_DEPS_$(1):%.c=$(B)/asan/%.o) $(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$$(call msg,TEST-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(HOST_CPPFLAGS) $$(filter-out -D_FORTIFY_SOURCE=2,$$(HOST_CFLAGS)) \
@@ -444,7 +454,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
 define plain_unit_rule
 $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
-		$(PLAIN_UNIT_DEPS_$(1):%.c=$(B)/host/%.o)
+		$(PLAIN_UNIT_DEPS_$(1):%.c=$(B)/host/%.o) $(LIB_SRCS:%.c=$(B)/host/%.o)
 	$$(call msg,TEST-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(HOST_CPPFLAGS) $$(HOST_CFLAGS) $$(HOST_LDFLAGS) $$^ \
@@ -517,7 +527,7 @@ FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -I. \
 	-fno-sanitize-recover=all -DHV_FUZZING
 
 define fuzz_rule
-$(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_DEPS_$(1))
+$(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_DEPS_$(1)) $(LIB_SRCS)
 	$$(call msg,FUZZ-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FUZZ_CC) $$(FUZZ_FLAGS) $$^ $$(HOST_LIBS) -o $$@

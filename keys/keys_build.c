@@ -22,6 +22,7 @@
 
 #include "hv/hv_abi.h"
 #include "keys/keys.h"
+#include "lib/lib_hex.h"
 
 #define MANIFEST_MAX (64u << 10)
 #define IMAGE_MAX (64u << 20)
@@ -254,17 +255,11 @@ static int parse_hex(const char *s, uint8_t **out, size_t *len)
     if (p == NULL)
         return KEYS_ERR_ALLOC;
     for (; *s != '\0'; s++) {
-        int d;
+        int d = lib_hex_digit(*s);
 
         if (*s == ' ' && hi < 0)
             continue;
-        if (*s >= '0' && *s <= '9')
-            d = *s - '0';
-        else if (*s >= 'a' && *s <= 'f')
-            d = *s - 'a' + 10;
-        else if (*s >= 'A' && *s <= 'F')
-            d = *s - 'A' + 10;
-        else
+        if (d < 0)
             break;
         if (hi < 0) {
             hi = d;

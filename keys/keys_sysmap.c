@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "keys/keys.h"
+#include "lib/lib_hex.h"
 
 /* nm's type letters that kallsyms and System.map use. */
 static const char sym_types[] = "AaBbCDdGgiNnpRrSsTtUuVvWw";
@@ -17,15 +18,6 @@ static int bad_line(struct keys_diag *d, size_t lineno, const char *why)
 {
     keys_diag_set(d, "line %zu: %s", lineno, why);
     return KEYS_ERR_SYSMAP;
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
 }
 
 int keys_sysmap_is_text(char type)
@@ -55,7 +47,9 @@ static int parse_line(const char *p, const char *end, size_t lineno,
         return bad_line(d, lineno, "ends in a carriage return (CRLF file?)");
     /* ADDR: exactly 16 lower-case hex digits, as kallsyms and nm print. */
     for (size_t i = 0; i < 16; i++) {
-        int v = p + i < end ? hex_digit(p[i]) : -1;
+        int v = p + i < end && !(p[i] >= 'A' && p[i] <= 'F')
+                    ? lib_hex_digit(p[i])
+                    : -1;
 
         if (v < 0)
             return bad_line(d, lineno,

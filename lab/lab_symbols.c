@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lab/lab.h"
+#include "lib/lib_hex.h"
 
 #define MAX_LINES (4u << 20)
 
@@ -26,30 +27,17 @@ struct scan {
     size_t lineno;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* 1 to 16 hex digits at *p; advances *p. */
+/* 1 to 16 hex digits at *p; advances *p past them. */
 static int parse_hex(const char **p, const char *end, uint64_t *v)
 {
-    size_t n = 0;
+    const char *q = *p;
 
-    *v = 0;
-    while (*p < end && hexval(**p) >= 0) {
-        if (++n > 16)
-            return -1;
-        *v = *v << 4 | (uint64_t)hexval(**p);
-        (*p)++;
-    }
-    return n == 0 ? -1 : 0;
+    while (q < end && lib_hex_digit(*q) >= 0)
+        q++;
+    if (lib_hex_u64(*p, (size_t)(q - *p), v) != 0)
+        return -1;
+    *p = q;
+    return 0;
 }
 
 static int is_text_type(char t)
@@ -177,7 +165,7 @@ static int one_line(struct scan *s, const char *p, const char *end)
     /* iomem lines are indented or have '-' right after the first number. */
     if (*p == ' ')
         return iomem_line(s, p, end);
-    while (q < end && hexval(*q) >= 0)
+    while (q < end && lib_hex_digit(*q) >= 0)
         q++;
     if (q < end && *q == '-')
         return iomem_line(s, p, end);
