@@ -265,27 +265,15 @@ PROGS := $(B)/hvpatch $(B)/hvpatch-monitor $(B)/hvpatch-verifier
 ASAN_PROGS := $(PROGS:$(B)/%=$(B)/asan/%)
 
 # ---------------------------------------------------------------- demo guest
-# Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h).
+# Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h). The
+# flags, each with its reason, are in guest/guest_cflags.h, which
+# `hvpatch build` compiles demo packages with too.
 # -ffile-prefix-map: the image, and so the baseline every package names,
 # is the same bytes wherever the tree is checked out.
 GUEST_CC := gcc
-GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror \
-	-ffile-prefix-map=$(CURDIR)=. \
-	-ffreestanding -nostdlib -fno-builtin \
-	-fno-pic -fno-pie \
-	-fno-stack-protector \
-	-fcf-protection=none \
-	-mno-red-zone \
-	-mgeneral-regs-only \
-	-fno-asynchronous-unwind-tables \
-	-fpatchable-function-entry=5,0
-# -fno-pic/-fno-pie: fixed link addresses, no GOT.
-# -fno-stack-protector: no TLS canary in a freestanding image.
-# -fcf-protection=none: no endbr64, so a function starts with its patch pad.
-# -mno-red-zone: exceptions at CPL 0 push onto the current stack.
-# -mgeneral-regs-only: no SSE/x87/AVX state; CPUID hides XSAVE anyway.
-# -fpatchable-function-entry=5,0: a 5-byte NOP pad at every function entry,
-#   where a hot patch writes its `jmp rel32` (the ftrace-style site).
+GUEST_CFLAGS := $(shell sed -n 's/^GUEST_CFLAG("\(.*\)")$$/\1/p' \
+	guest/guest_cflags.h) \
+	-ffile-prefix-map=$(CURDIR)=.
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
 GUEST_SRCS := \
@@ -294,6 +282,7 @@ GUEST_SRCS := \
 	guest/ulib.c \
 	guest/workload.c
 GUEST_OBJS := $(patsubst %,$(B)/%.o,$(GUEST_SRCS))
+$(GUEST_OBJS): guest/guest_cflags.h
 
 $(B)/guest/%.c.o: guest/%.c
 	$(call msg,GUEST-CC,$@)
