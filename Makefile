@@ -30,7 +30,8 @@ HOST_LIBS := -Wl,--as-needed -ljansson -lcbor -lmbedtls -lmbedx509 \
 # test, fuzzer and test tool.
 LIB_SRCS := \
 	lib/lib_err.c \
-	lib/lib_hex.c
+	lib/lib_hex.c \
+	lib/lib_ksym.c
 HV_SRCS := \
 	hv/hv_kvm.c \
 	hv/hv_kvm_x86_64.c \

@@ -17,7 +17,7 @@
 #define GRANULE_HASH_NAME "fnv1a32-fold16"
 #define NAME_MAX_LEN 255u
 #define URI_MAX_LEN 1023u
-#define SYMBOLS_MAX_SIZE (64u << 20)
+#define SYMBOLS_MAX_SIZE LIB_KSYM_MAX_SIZE
 
 void lab_record_init(struct lab_record *r)
 {
