@@ -335,8 +335,12 @@ build-check: $(LOCK_PORT)
 CMOCKA_LIBS := -lcmocka
 # Unit tests: tests/unit/test_<name>.c, linked with the host objects they
 # name in UNIT_DEPS_<name>.
-# Monitor.
+# Shared code (lib/), which every test links.
 UNIT_TESTS := \
+	lib
+UNIT_DEPS_lib :=
+# Monitor.
+UNIT_TESTS += \
 	elf \
 	control \
 	serial \
