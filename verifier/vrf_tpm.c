@@ -104,6 +104,8 @@ static int tss_fail(struct vrf_tpm *t, const char *call, TSS2_RC rc)
     int tcti = (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
     int timeout = tcti && t->tcti_builtin && vrf_tcti_swtpm_timed_out(t->tcti);
 
+    t->last_rc = rc;
+
     ERRF(t, "TPM: %s failed: %s (0x%x)%s", call, Tss2_RC_Decode(rc),
          (unsigned)rc,
          timeout ? ": no answer within the time limit"
@@ -609,9 +611,11 @@ static int nv_read_kept(struct vrf_tpm *t, uint64_t *c)
         ret = nv_handle(t);
         if (ret != 0)
             return ret;
+        t->last_rc = TSS2_RC_SUCCESS;
         ret = nv_value(t, t->nv, c);
-        if (ret != 0 && !t->gone)
-            nv_forget(t); /* look it up again: it may be gone */
+        if (ret == 0 || tpm_rc_base(t->last_rc) != TPM2_RC_HANDLE)
+            break;
+        nv_forget(t); /* the index vanished: look it up again */
     }
     if (ret != 0)
         return ret;

@@ -24,6 +24,7 @@ struct vrf_tpm {
      * an apply reads it once and a commit only increments. */
     ESYS_TR nv;
     uint64_t nv_count;
+    TSS2_RC last_rc; /* of the last failed TSS call */
     char err[384];
 };
 

@@ -91,7 +91,9 @@ done
 start_vm --trust "$tmp/keys/trust" --audit-log "$tmp/audit.jsonl"
 sleep 0.5
 for _ in $(seq "$applies"); do
+    t0=$(date +%s%N)
     "$HVPATCH" apply --json --vm "$tmp/s" "$tmp/u.signed" >>"$tmp/apply"
+    echo $(($(date +%s%N) - t0)) >>"$tmp/apply_wall"
     "$HVPATCH" revert --json --vm "$tmp/s" HP-2026-0002 >>"$tmp/revert"
 done
 for i in $(seq "$newseq"); do
@@ -132,10 +134,13 @@ row_ms() { # LABEL JQ-FIELD FILE AIM
     printf '| %-44s | %7s ms | %7s ms | %-10s |\n' "$1" \
         "$(col "$2" "$3" | ms 50)" "$(col "$2" "$3" | ms 99)" "$4"
 }
-row_ms "apply, end to end, TPM quote included (n=$applies)" .time_ns.total "$tmp/apply" "< 5 ms"
-row_ms "  verify + quote + PCR 10 + audit fsync" .time_ns.prepare "$tmp/apply" -
+# End to end: signature, chain, PCR read + replay, NV read, PCR 10
+# extend, the audit records and their one fsync (the monitor's time_ns).
+row_ms "apply, end to end, audit fsync'd (n=$applies)" .time_ns.total "$tmp/apply" "< 5 ms"
+row_ms "  verify, PCRs + NV read, PCR 10, \"approved\"" .time_ns.prepare "$tmp/apply" -
 row_ms "  pause, RIP check, write, resume" .time_ns.write "$tmp/apply" -
-row_ms "  \"applied\" record, fsync" .time_ns.finish "$tmp/apply" -
+row_ms "  \"applied\" record, the one fsync" .time_ns.finish "$tmp/apply" -
+row_ms "  hvpatch apply process, wall clock" . "$tmp/apply_wall" -
 row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/apply_nv" "< 5 ms"
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
 tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
