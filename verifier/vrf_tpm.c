@@ -955,19 +955,26 @@ cleanup:
     return ret;
 }
 
+/* The arguments of an approval check; clears rep. */
+static int approval_args(const struct vrf_tpm *t, const uint8_t *log,
+                         const uint8_t *target_digest, const char *target_kind,
+                         struct vrf_attest_report *rep)
+{
+    if (rep == NULL)
+        return VRF_ERR_TPM_ARG;
+    memset(rep, 0, sizeof *rep);
+    return t && log && target_digest && target_kind ? 0 : VRF_ERR_TPM_ARG;
+}
+
 int vrf_tpm_check_fresh(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
                         const uint8_t target_digest[FW_SHA256_SIZE],
                         const char *target_kind, struct vrf_attest_report *rep)
 {
     uint8_t nonce[32];
     struct vrf_quote *q = NULL;
-    int ret = VRF_ERR_TPM_ARG;
+    int ret = approval_args(t, log, target_digest, target_kind, rep);
 
-    if (rep == NULL)
-        goto cleanup;
-    memset(rep, 0, sizeof *rep);
-    if (t == NULL || log == NULL || target_digest == NULL ||
-        target_kind == NULL)
+    if (ret != 0)
         goto cleanup;
     ret = VRF_ERR_TPM_RANDOM;
     if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
@@ -998,13 +1005,9 @@ int vrf_tpm_check_pcrs(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
                        const char *target_kind, struct vrf_attest_report *rep)
 {
     uint8_t pcr[FW_PCR_COUNT][FW_SHA256_SIZE];
-    int ret = VRF_ERR_TPM_ARG;
+    int ret = approval_args(t, log, target_digest, target_kind, rep);
 
-    if (rep == NULL)
-        return ret;
-    memset(rep, 0, sizeof *rep);
-    if (t == NULL || log == NULL || target_digest == NULL ||
-        target_kind == NULL)
+    if (ret != 0)
         return ret;
     memset(pcr, 0, sizeof pcr);
     ret = vrf_tpm_pcr_read(t, FW_PCR_QUOTE_MASK, pcr);

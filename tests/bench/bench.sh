@@ -67,10 +67,12 @@ v=(verify "$tmp/p.signed" --trust "$tmp/keys/trust" --image build/guest/demo.elf
 "$HVPATCH" "${v[@]}" --repeat 1000 --no-cache >"$tmp/cold"
 field() { sed -n "s/.* $1 \([0-9.]*\) us.*/\1/p" "$2"; }
 
-# 5. TPM: swtpm start-up, and a fresh quote checked against the event log.
+# 5. TPM: swtpm start-up, a fresh quote checked against the event log (what
+#    `hvpatch attest` gives), and what an apply checks instead.
 tpm_out=$(build/bench/tpm_tool bench --state "$tmp/tpm" --image build/guest/demo.elf --n 100)
 tpm_start=$(sed -n 's/^swtpm start-up (median of 5): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
 tpm_quote=$(sed -n 's/^quote + verification (median of [0-9]*): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
+tpm_apply=$(sed -n 's/^apply check: .* (median of [0-9]*): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
 
 # 6. Apply and revert on a running guest (both vCPUs busy in the patched
 #    user library): the guest-visible pause of every write, and the whole
@@ -127,6 +129,7 @@ printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "package verify, chain built 
     "$(field median "$tmp/cold" | awk '{print $1/1000}')" "$(field p90 "$tmp/cold" | awk '{print $1/1000}')" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "swtpm start-up (n=5)" "$tpm_start" "-" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "TPM quote + check vs event log (n=100)" "$tpm_quote" "-" "< 50 ms"
+printf '| %-44s | %7.2f ms | %10s | %-10s |\n' "  per apply instead: NV + PCR read, replay" "$tpm_apply" "-" "-"
 printf '| %-44s | %7.1f us | %7.1f us | %-10s |\n' "apply/revert: guest-visible pause (n=$((2 * applies)))" \
     "$(cat "$tmp/apply" "$tmp/revert" | jq .pause_ns | pct 50 | awk '{print $1/1000}')" \
     "$(cat "$tmp/apply" "$tmp/revert" | jq .pause_ns | pct 99 | awk '{print $1/1000}')" "< 20 us"
