@@ -248,6 +248,18 @@ offset_of() {
     [ "$status" -eq 2 ]
 }
 
+@test "a PCR extended behind the verifier's back refuses the next patch (PCR read, no quote)" {
+    z=$(printf '%064d' 0)
+    run "$TOOL" session --state "$W/st" --image "$W/image.bin" --patch 1 \
+        --run-before 1 --run "tpm2_pcrextend -T swtpm:path=$W/st/swtpm.sock 10:sha256=$z" \
+        --patch 2
+    echo "$output"
+    [[ $output == *"applied: seq 1"* ]]
+    [[ $output == *"ran 'tpm2_pcrextend"*"exit 0"* ]]
+    [[ $output == *"refused: seq 2: attestation: event log replay does not match the quoted PCRs: PCR 10: event log replays to"*", the TPM has"* ]]
+    [[ $output == *"guest still running"* ]]
+}
+
 @test "within one run, one NV read per apply still sees an undefined or replaced counter" {
     # The session keeps the counter's handle and last value (as the
     # verifier does). Undefined between two applies: looked up again,
