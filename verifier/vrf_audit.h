@@ -110,6 +110,15 @@ int vrf_audit_open(struct vrf_audit *a, const char *path, char *err,
  * complete one. */
 int vrf_audit_append(struct vrf_audit *a, json_t *rec, uint8_t hash[32]);
 
+/* As vrf_audit_append, without the fsync: for a record that nothing waits
+ * on, followed by an acknowledged one whose vrf_audit_append fsyncs the
+ * file, this record with it (the apply path's "approved" before "applied"
+ * or "aborted": docs/AUDIT.md §2). The write() still puts the whole line
+ * in the file at once, so a crash of the process loses nothing; only a
+ * crash of the host before the next fsync can. */
+int vrf_audit_append_unsynced(struct vrf_audit *a, json_t *rec,
+                              uint8_t hash[32]);
+
 /* Closes the file (and its lock); safe after a failure or twice. */
 void vrf_audit_close(struct vrf_audit *a);
 

@@ -117,19 +117,28 @@ static json_t *pcr10_json(const struct fw_runtime_rec *rec)
                      hex_json(rec->digest));
 }
 
-/* Appends rec (stolen). Returns 0, or -1 if there is no log or the write
- * failed (logged). */
-static int audit(struct vrf_patch *pp, json_t *rec)
+/* Appends rec (stolen), fsync'd if sync: a record the monitor or the
+ * operator is told about. One that an acknowledged record always follows
+ * ("approved") reaches the disk with that one's fsync. Returns 0, or -1 if
+ * there is no log or the write failed (logged). */
+static int audit_as(struct vrf_patch *pp, json_t *rec, int sync)
 {
     int ret = 0;
     if (!rec)
         return -1;
-    if (pp->have_audit && vrf_audit_append(&pp->audit, rec, NULL) != 0) {
+    if (pp->have_audit &&
+        (sync ? vrf_audit_append(&pp->audit, rec, NULL)
+              : vrf_audit_append_unsynced(&pp->audit, rec, NULL)) != 0) {
         hv_err("verifier: audit log write failed: %s", strerror(errno));
         ret = -1;
     }
     json_decref(rec);
     return ret;
+}
+
+static int audit(struct vrf_patch *pp, json_t *rec)
+{
+    return audit_as(pp, rec, 1);
 }
 
 void vrf_patch_audit_boot(struct vrf_patch *pp, const struct vrf_proc_tpm *pt,
@@ -309,18 +318,19 @@ static const char *not_ready(const struct vrf_patch *pp,
     return NULL;
 }
 
-/* The TPM checks of an approval: a fresh quote replayed against the event
- * log with the package's baseline, and the anti-rollback counter (which a
- * re-apply of the last reverted package does not move). */
+/* The TPM checks of an approval: the PCRs read back and replayed against
+ * the event log with the package's baseline (docs/TPM.md §4: why no quote
+ * here), and the anti-rollback counter as read for check 8 (a re-apply of
+ * the last reverted package does not move it). */
 static int tpm_approve(struct vrf_proc_tpm *pt, const struct vrf_pkg *pkg,
-                       int reapply, char *why, size_t n)
+                       uint64_t highest, int reapply, char *why, size_t n)
 {
     struct vrf_attest_report rep;
     memset(&rep, 0, sizeof rep);
-    int e = vrf_tpm_check_fresh(pt->t, pt->log.buf, pt->log.len,
-                                pkg->baseline, pkg->kind, &rep);
+    int e = vrf_tpm_check_pcrs(pt->t, pt->log.buf, pt->log.len,
+                               pkg->baseline, pkg->kind, &rep);
     if (e == 0 && !reapply)
-        e = vrf_tpm_nv_check_seq(pt->t, pkg->sequence);
+        e = vrf_tpm_nv_seq_allowed(pt->t, highest, pkg->sequence);
     if (e != 0)
         snprintf(why, n, "%.199s", rep.detail[0] ? rep.detail
                                                 : vrf_tpm_last_error(pt->t));
@@ -418,7 +428,7 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
         json_object_set_new(a, "title", json_string(title));
     if (a && op->kind == OP_APPLY && reapply)
         json_object_set_new(a, "reapply", json_true());
-    if (audit(pp, a) != 0 && pp->have_audit) {
+    if (audit_as(pp, a, 0) != 0 && pp->have_audit) {
         tpm_extend(pt, &undo, why, sizeof why);
         vrf_msg_fail(reply, "AUDIT: the audit log cannot be written");
         return -1;
@@ -499,7 +509,8 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     }
     char tpm_why[200];
     int reapply = pkg.sequence == highest; /* check 8 allowed it */
-    if (tpm_approve(pt, &pkg, reapply, tpm_why, sizeof tpm_why) != 0) {
+    if (tpm_approve(pt, &pkg, highest, reapply, tpm_why, sizeof tpm_why) !=
+        0) {
         reject(pp, reply, OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
         goto out;
     }

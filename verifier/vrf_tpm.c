@@ -46,6 +46,8 @@ static const struct {
     {VRF_ERR_TPM_IO, "attestation file I/O failed"},
     {VRF_ERR_TPM_QUOTE_RACE, "TPM: PCRs kept changing during the quote"},
     {VRF_ERR_TPM_RANDOM, "no random nonce (getrandom)"},
+    {VRF_ERR_TPM_NV_DOWN, "anti-rollback: TPM counter reads lower than "
+                          "before"},
     {VRF_ERR_ATT_FORMAT, "attestation: malformed file or structure"},
     {VRF_ERR_ATT_AK, "attestation: AK is not a restricted ECC P-256 signing "
                      "key"},
@@ -101,6 +103,8 @@ static int tss_fail(struct vrf_tpm *t, const char *call, TSS2_RC rc)
 {
     int tcti = (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
     int timeout = tcti && t->tcti_builtin && vrf_tcti_swtpm_timed_out(t->tcti);
+
+    t->last_rc = rc;
 
     ERRF(t, "TPM: %s failed: %s (0x%x)%s", call, Tss2_RC_Decode(rc),
          (unsigned)rc,
@@ -243,6 +247,7 @@ int vrf_tpm_open(const char *tcti, unsigned flags, unsigned timeout_ms,
     if (t == NULL)
         goto cleanup;
     t->ak = ESYS_TR_NONE;
+    t->nv = ESYS_TR_NONE;
     if (timeout_ms == 0)
         timeout_ms = VRF_TPM_TIMEOUT_MS;
 
@@ -306,6 +311,8 @@ void vrf_tpm_close(struct vrf_tpm *t)
         return;
     if (t->esys != NULL && t->ak != ESYS_TR_NONE && !t->gone)
         (void)Esys_FlushContext(t->esys, t->ak);
+    if (t->esys != NULL && t->nv != ESYS_TR_NONE)
+        (void)Esys_TR_Close(t->esys, &t->nv);
     if (t->esys != NULL)
         Esys_Finalize(&t->esys);
     if (t->tcti_builtin)
@@ -578,9 +585,55 @@ cleanup:
     return ret;
 }
 
+/* The counter's handle: looked up (attributes checked) or defined once
+ * per context, then kept. */
+static int nv_handle(struct vrf_tpm *t)
+{
+    return t->nv != ESYS_TR_NONE ? 0 : nv_open(t, &t->nv);
+}
+
+static void nv_forget(struct vrf_tpm *t)
+{
+    if (t->nv != ESYS_TR_NONE)
+        (void)Esys_TR_Close(t->esys, &t->nv);
+    t->nv = ESYS_TR_NONE;
+}
+
+/* Reads the counter through the kept handle: one TPM2_NV_Read. An index
+ * that vanished since (undefined by someone with owner authorization) is
+ * looked up or defined again once: its first increment starts above every
+ * value it had. A value below the last one seen means the index was
+ * replaced: refused. */
+static int nv_read_kept(struct vrf_tpm *t, uint64_t *c)
+{
+    int ret = VRF_ERR_TPM_ESYS;
+    for (int attempt = 0; attempt < 2 && ret != 0; attempt++) {
+        ret = nv_handle(t);
+        if (ret != 0)
+            return ret;
+        t->last_rc = TSS2_RC_SUCCESS;
+        ret = nv_value(t, t->nv, c);
+        if (ret == 0 || tpm_rc_base(t->last_rc) != TPM2_RC_HANDLE)
+            break;
+        nv_forget(t); /* the index vanished: look it up again */
+    }
+    if (ret != 0)
+        return ret;
+    if (*c < t->nv_count) {
+        ERRF(t,
+             "anti-rollback: the TPM counter (NV 0x%08x) reads %llu, below "
+             "the %llu this verifier saw: the index was replaced behind its "
+             "back; refusing",
+             VRF_NV_ROLLBACK_INDEX, (unsigned long long)*c,
+             (unsigned long long)t->nv_count);
+        return VRF_ERR_TPM_NV_DOWN;
+    }
+    t->nv_count = *c;
+    return 0;
+}
+
 int vrf_tpm_nv_read_seq(struct vrf_tpm *t, uint64_t *highest)
 {
-    ESYS_TR nv = ESYS_TR_NONE;
     uint64_t c = 0;
     int ret = check_alive(t);
 
@@ -588,17 +641,13 @@ int vrf_tpm_nv_read_seq(struct vrf_tpm *t, uint64_t *highest)
         return ret;
     if (highest == NULL)
         return VRF_ERR_TPM_ARG;
-    ret = nv_open(t, &nv);
-    if (ret == 0)
-        ret = nv_value(t, nv, &c);
+    ret = nv_read_kept(t, &c);
     if (ret == 0)
         *highest = c - 1; /* the counter is highest + 1, see vrf_tpm.h */
-    if (nv != ESYS_TR_NONE)
-        (void)Esys_TR_Close(t->esys, &nv);
     return ret;
 }
 
-static int seq_allowed(struct vrf_tpm *t, uint64_t highest, uint64_t seq)
+int vrf_tpm_nv_seq_allowed(struct vrf_tpm *t, uint64_t highest, uint64_t seq)
 {
     if (seq <= highest) {
         ERRF(t,
@@ -623,50 +672,33 @@ int vrf_tpm_nv_check_seq(struct vrf_tpm *t, uint64_t seq)
 {
     uint64_t highest = 0;
     int ret = vrf_tpm_nv_read_seq(t, &highest);
-    return ret != 0 ? ret : seq_allowed(t, highest, seq);
+    return ret != 0 ? ret : vrf_tpm_nv_seq_allowed(t, highest, seq);
 }
 
 int vrf_tpm_nv_commit_seq(struct vrf_tpm *t, uint64_t seq)
 {
-    ESYS_TR nv = ESYS_TR_NONE;
-    uint64_t c = 0;
+    uint64_t c = t ? t->nv_count : 0;
     int ret = check_alive(t);
 
+    if (ret == 0 && (t->nv == ESYS_TR_NONE || c == 0))
+        ret = nv_read_kept(t, &c);
+    if (ret == 0)
+        ret = vrf_tpm_nv_seq_allowed(t, c - 1, seq);
     if (ret != 0)
-        goto cleanup;
-    ret = nv_open(t, &nv);
-    if (ret != 0)
-        goto cleanup;
-    ret = nv_value(t, nv, &c);
-    if (ret != 0)
-        goto cleanup;
-    ret = seq_allowed(t, c - 1, seq);
-    if (ret != 0)
-        goto cleanup;
+        return ret;
     /* The counter only counts up by one: bring it to seq + 1
-     * (seq_allowed bounds the number of steps by VRF_NV_MAX_STEP). */
+     * (vrf_tpm_nv_seq_allowed bounds the steps by VRF_NV_MAX_STEP). The
+     * value read last is kept: a second read would only find it higher
+     * if someone else incremented meanwhile, which weakens nothing. */
     for (; c < seq + 1; c++) {
-        TSS2_RC rc = Esys_NV_Increment(t->esys, nv, nv, ESYS_TR_PASSWORD,
-                                       ESYS_TR_NONE, ESYS_TR_NONE);
-        if (rc != TSS2_RC_SUCCESS) {
-            ret = tss_fail(t, "Esys_NV_Increment", rc);
-            goto cleanup;
-        }
+        TSS2_RC rc = Esys_NV_Increment(t->esys, t->nv, t->nv,
+                                       ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                       ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS)
+            return tss_fail(t, "Esys_NV_Increment", rc);
+        t->nv_count = c + 1;
     }
-    ret = nv_value(t, nv, &c);
-    if (ret != 0)
-        goto cleanup;
-    if (c != seq + 1) {
-        ERRF(t,
-             "anti-rollback: the TPM counter moved to %llu while "
-             "recording sequence %llu (another user increments it)",
-             (unsigned long long)c, (unsigned long long)seq);
-        ret = VRF_ERR_TPM_NV_OVERSHOOT;
-    }
-cleanup:
-    if (nv != ESYS_TR_NONE)
-        (void)Esys_TR_Close(t->esys, &nv);
-    return ret;
+    return 0;
 }
 
 /* --------------------------------------------------------- attestation */
@@ -923,19 +955,26 @@ cleanup:
     return ret;
 }
 
+/* The arguments of an approval check; clears rep. */
+static int approval_args(const struct vrf_tpm *t, const uint8_t *log,
+                         const uint8_t *target_digest, const char *target_kind,
+                         struct vrf_attest_report *rep)
+{
+    if (rep == NULL)
+        return VRF_ERR_TPM_ARG;
+    memset(rep, 0, sizeof *rep);
+    return t && log && target_digest && target_kind ? 0 : VRF_ERR_TPM_ARG;
+}
+
 int vrf_tpm_check_fresh(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
                         const uint8_t target_digest[FW_SHA256_SIZE],
                         const char *target_kind, struct vrf_attest_report *rep)
 {
     uint8_t nonce[32];
     struct vrf_quote *q = NULL;
-    int ret = VRF_ERR_TPM_ARG;
+    int ret = approval_args(t, log, target_digest, target_kind, rep);
 
-    if (rep == NULL)
-        goto cleanup;
-    memset(rep, 0, sizeof *rep);
-    if (t == NULL || log == NULL || target_digest == NULL ||
-        target_kind == NULL)
+    if (ret != 0)
         goto cleanup;
     ret = VRF_ERR_TPM_RANDOM;
     if (getrandom(nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
@@ -958,5 +997,26 @@ int vrf_tpm_check_fresh(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
     ret = vrf_attest_check_baseline(rep, target_digest, target_kind);
 cleanup:
     free(q);
+    return ret;
+}
+
+int vrf_tpm_check_pcrs(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
+                       const uint8_t target_digest[FW_SHA256_SIZE],
+                       const char *target_kind, struct vrf_attest_report *rep)
+{
+    uint8_t pcr[FW_PCR_COUNT][FW_SHA256_SIZE];
+    int ret = approval_args(t, log, target_digest, target_kind, rep);
+
+    if (ret != 0)
+        return ret;
+    memset(pcr, 0, sizeof pcr);
+    ret = vrf_tpm_pcr_read(t, FW_PCR_QUOTE_MASK, pcr);
+    if (ret != 0) {
+        snprintf(rep->detail, sizeof rep->detail, "%s", t->err);
+        return ret;
+    }
+    ret = vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, log, log_len, rep);
+    if (ret == 0)
+        ret = vrf_attest_check_baseline(rep, target_digest, target_kind);
     return ret;
 }

@@ -42,11 +42,12 @@ enum {
     VRF_ERR_TPM_NO_AK = -3108,         /* no attestation key created yet */
     VRF_ERR_TPM_ROLLBACK = -3109,      /* sequence <= highest applied */
     VRF_ERR_TPM_NV_STEP = -3110,       /* sequence jumps > VRF_NV_MAX_STEP */
-    VRF_ERR_TPM_NV_OVERSHOOT = -3111,  /* counter moved past the sequence */
+    VRF_ERR_TPM_NV_OVERSHOOT = -3111,  /* (no longer returned) */
     VRF_ERR_TPM_NV_ATTRS = -3112,      /* NV index exists, other attributes */
     VRF_ERR_TPM_IO = -3113,            /* reading or writing a file failed */
     VRF_ERR_TPM_QUOTE_RACE = -3114,    /* PCRs kept changing during quote */
     VRF_ERR_TPM_RANDOM = -3115,        /* no random nonce */
+    VRF_ERR_TPM_NV_DOWN = -3116,       /* counter below what we saw */
     /* Checking an attestation, in the order the checks run. */
     VRF_ERR_ATT_FORMAT = -3130,      /* a file or structure is malformed */
     VRF_ERR_ATT_AK = -3131,          /* AK is not a restricted P-256 signer */
@@ -145,29 +146,41 @@ int vrf_tpm_require_reset(struct vrf_tpm *t, uint32_t mask);
 #define VRF_NV_MAX_STEP 1024u
 
 /* Highest applied sequence = (value of the TPM_NT_COUNTER index
- * VRF_NV_ROLLBACK_INDEX) - 1. A TPM counter can only be incremented, by
+ * VRF_NV_ROLLBACK_INDEX) - 1. One TPM2_NV_Read; the first call on a
+ * context also finds the index (or defines it) and checks its attributes,
+ * and t keeps that handle and the value read (see vrf_tpm_nv_commit_seq).
+ * A value below one this context read or wrote before fails with
+ * VRF_ERR_TPM_NV_DOWN: a counter never goes down, so the index was
+ * replaced behind this context's back (its attributes are checked again
+ * only by a new context). A TPM counter can only be incremented, by
  * one, and its first increment starts it at the highest value any counter
  * ever had on this TPM, plus one. So the index is defined on first use
  * (owner authorization, empty owner auth; attributes checked when it
  * exists) and incremented once at once: on a new TPM it then reads 1,
  * "highest applied = 0". Undefining and redefining it (owner auth) cannot
- * lower it; it then reads at least one more than before. Returns 0,
- * VRF_ERR_TPM_NV_ATTRS, _ESYS, _GONE, _TIMEOUT. */
+ * lower it; it then reads at least one more than before. An index that
+ * vanished since the first call is looked up (or defined) again. Returns
+ * 0, VRF_ERR_TPM_NV_ATTRS, _NV_DOWN, _ESYS, _GONE, _TIMEOUT. */
 int vrf_tpm_nv_read_seq(struct vrf_tpm *t, uint64_t *highest);
 
 /* Returns 0 if seq may be applied (seq > highest), VRF_ERR_TPM_ROLLBACK if
  * not, VRF_ERR_TPM_NV_STEP if seq - highest > VRF_NV_MAX_STEP, or a TPM
- * error. Changes nothing but a first-use definition: call it while
- * approving. */
+ * error. Reads the counter (vrf_tpm_nv_read_seq); changes nothing but a
+ * first-use definition. */
 int vrf_tpm_nv_check_seq(struct vrf_tpm *t, uint64_t seq);
 
+/* The same check against a highest the caller has just read with
+ * vrf_tpm_nv_read_seq: no TPM command (the apply path reads once). */
+int vrf_tpm_nv_seq_allowed(struct vrf_tpm *t, uint64_t highest, uint64_t seq);
+
 /* Records seq as the highest applied sequence: increments the counter
- * until it equals seq + 1 (at most VRF_NV_MAX_STEP increments). Call after
- * the change is written and measured. Errors as vrf_tpm_nv_check_seq,
- * plus VRF_ERR_TPM_NV_OVERSHOOT if the counter ends elsewhere (someone
- * else increments it meanwhile). An interrupted commit leaves the counter
- * between the old value and seq + 1, so the same package can be committed
- * again. */
+ * from the value this context last read or wrote (read first if none) to
+ * seq + 1: seq + 1 - value TPM2_NV_Increment, at most VRF_NV_MAX_STEP,
+ * and no read after. Someone else's increment in between leaves the
+ * counter above seq + 1: stricter, never weaker, and the next read sees
+ * it. Errors as vrf_tpm_nv_check_seq. An interrupted commit leaves the
+ * counter between the old value and seq + 1, so the same package can be
+ * committed again. */
 int vrf_tpm_nv_commit_seq(struct vrf_tpm *t, uint64_t seq);
 
 /* --------------------------------------------------------- attestation */
@@ -303,6 +316,16 @@ int vrf_attest_check(const struct vrf_quote *q, const uint8_t *nonce,
                      size_t nonce_len, const uint8_t *log, size_t log_len,
                      struct vrf_attest_report *rep);
 
+/* Steps 6 and 7 of vrf_attest_check against SHA-256 PCR values that the
+ * caller read from its own TPM (mask must cover FW_PCR_QUOTE_MASK): no
+ * signature, no nonce. Fills rep as vrf_attest_check does, without the
+ * quote's clock fields. Returns 0, VRF_ERR_TPM_ARG, VRF_ERR_ATT_LOG,
+ * _REPLAY or _LOG_CONTENT (rep->detail says why). */
+int vrf_attest_check_log(uint32_t mask,
+                         const uint8_t pcr[FW_PCR_COUNT][FW_SHA256_SIZE],
+                         const uint8_t *log, size_t log_len,
+                         struct vrf_attest_report *rep);
+
 /* Frees rep->runtime; safe on a zeroed report. */
 void vrf_attest_report_free(struct vrf_attest_report *rep);
 
@@ -320,6 +343,18 @@ int vrf_attest_check_baseline(struct vrf_attest_report *rep,
 int vrf_tpm_check_fresh(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
                         const uint8_t target_digest[FW_SHA256_SIZE],
                         const char *target_kind, struct vrf_attest_report *rep);
+
+/* The TPM part of approving a patch in the verifier (docs/TPM.md §4,
+ * "Why a PCR read suffices"): one TPM2_PCR_Read of FW_PCR_QUOTE_MASK,
+ * checked with vrf_attest_check_log against the verifier's own log, then
+ * vrf_attest_check_baseline against the package's target. It proves what
+ * the fresh quote proved to the verifier itself (its TPM was neither reset
+ * nor extended behind its back, the baseline is the package's), not what
+ * a quote proves to a remote party. Errors and rep as
+ * vrf_tpm_check_fresh. */
+int vrf_tpm_check_pcrs(struct vrf_tpm *t, const uint8_t *log, size_t log_len,
+                       const uint8_t target_digest[FW_SHA256_SIZE],
+                       const char *target_kind, struct vrf_attest_report *rep);
 
 /* Prints a verified report: baseline, boot id, PCRs, runtime records and
  * the patches applied now (patched and not reverted). */

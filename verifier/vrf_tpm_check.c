@@ -253,6 +253,106 @@ static int check_runtime(const struct fw_evlog_parsed *p, size_t first,
     return 0;
 }
 
+/* Steps 6 and 7 against the SHA-256 PCR values in mask (quoted, or read
+ * from the TPM by the verifier itself): the log replays to exactly those
+ * values, extends no other PCR, and is an hvpatch log. Fills rep's PCRs,
+ * baseline, boot id and runtime records. */
+static int check_log(uint32_t mask,
+                     const uint8_t pcr[FW_PCR_COUNT][FW_SHA256_SIZE],
+                     const uint8_t *log, size_t log_len,
+                     struct vrf_attest_report *rep)
+{
+    struct fw_evlog_parsed parsed;
+    uint8_t replay[FW_PCR_COUNT][FW_SHA256_SIZE], boot[4 * FW_SHA256_SIZE];
+    uint32_t used = 0;
+    size_t next = 0;
+    int ret;
+
+    memset(&parsed, 0, sizeof parsed);
+    /* 6. The event log replays to exactly the PCR values. */
+    ret = fw_evlog_parse(log, log_len, &parsed);
+    if (ret != 0) {
+        DETAIL(rep, "%s (record %zu, offset %zu)", fw_strerror(ret),
+               parsed.err_record, parsed.err_offset);
+        ret = VRF_ERR_ATT_LOG;
+        goto cleanup;
+    }
+    ret = VRF_ERR_ATT_REPLAY;
+    if (fw_evlog_replay_sha256(&parsed, replay, &used) != 0)
+        goto cleanup;
+    for (unsigned i = 0; i < FW_PCR_COUNT; i++) {
+        if (used & ~mask & (1u << i)) {
+            DETAIL(rep, "event log extends PCR %u, which is not checked", i);
+            goto cleanup;
+        }
+        if ((mask & (1u << i)) &&
+            memcmp(replay[i], pcr[i], FW_SHA256_SIZE) != 0) {
+            char a[65], b[65];
+            fw_hex32(replay[i], a);
+            fw_hex32(pcr[i], b);
+            DETAIL(rep,
+                   "PCR %u: event log replays to %.16s..., the TPM has "
+                   "%.16s...",
+                   i, a, b);
+            goto cleanup;
+        }
+    }
+
+    /* 7. An hvpatch log: boot records, then runtime records. */
+    ret = check_boot(&parsed, &next, rep);
+    if (ret != 0)
+        goto cleanup;
+    ret = check_runtime(&parsed, next, rep);
+    if (ret != 0)
+        goto cleanup;
+
+    memcpy(rep->pcr, pcr, sizeof rep->pcr);
+    rep->pcr_mask = mask;
+    memcpy(boot, replay[FW_PCR_FIRMWARE], FW_SHA256_SIZE);
+    memcpy(boot + 32, replay[FW_PCR_IMAGE], FW_SHA256_SIZE);
+    memcpy(boot + 64, replay[FW_PCR_CMDLINE], FW_SHA256_SIZE);
+    memcpy(boot + 96, replay[FW_PCR_INITRD], FW_SHA256_SIZE);
+    ret = VRF_ERR_ATT_REPLAY;
+    if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), boot,
+                   sizeof boot, rep->boot_id) != 0)
+        goto cleanup;
+    ret = 0;
+cleanup:
+    fw_evlog_parsed_free(&parsed);
+    return ret;
+}
+
+/* A failed check leaves only the detail in rep. */
+static void keep_detail_only(struct vrf_attest_report *rep)
+{
+    char keep[sizeof rep->detail];
+    memcpy(keep, rep->detail, sizeof keep);
+    vrf_attest_report_free(rep);
+    memset(rep, 0, sizeof *rep);
+    memcpy(rep->detail, keep, sizeof keep);
+}
+
+int vrf_attest_check_log(uint32_t mask,
+                         const uint8_t pcr[FW_PCR_COUNT][FW_SHA256_SIZE],
+                         const uint8_t *log, size_t log_len,
+                         struct vrf_attest_report *rep)
+{
+    if (rep == NULL)
+        return VRF_ERR_TPM_ARG;
+    memset(rep, 0, sizeof *rep);
+    if (pcr == NULL || log == NULL ||
+        (mask & FW_PCR_QUOTE_MASK) != FW_PCR_QUOTE_MASK) {
+        DETAIL(rep, "missing PCR values or event log, or PCRs 0x%06x do "
+                    "not cover 0x%06x",
+               mask, FW_PCR_QUOTE_MASK);
+        return VRF_ERR_TPM_ARG;
+    }
+    int ret = check_log(mask, pcr, log, log_len, rep);
+    if (ret != 0)
+        keep_detail_only(rep);
+    return ret;
+}
+
 int vrf_attest_check(const struct vrf_quote *q, const uint8_t *nonce,
                      size_t nonce_len, const uint8_t *log, size_t log_len,
                      struct vrf_attest_report *rep)
@@ -262,11 +362,9 @@ int vrf_attest_check(const struct vrf_quote *q, const uint8_t *nonce,
     mbedtls_mpi r, s;
     TPMT_SIGNATURE sig;
     TPMS_ATTEST att;
-    struct fw_evlog_parsed parsed;
-    uint8_t hash[FW_SHA256_SIZE], replay[FW_PCR_COUNT][FW_SHA256_SIZE];
+    uint8_t hash[FW_SHA256_SIZE];
     uint8_t cat[FW_PCR_COUNT * FW_SHA256_SIZE];
-    uint32_t used = 0;
-    size_t off, n, next = 0;
+    size_t off, n;
     TSS2_RC rc;
     int ret = VRF_ERR_TPM_ARG;
 
@@ -274,7 +372,6 @@ int vrf_attest_check(const struct vrf_quote *q, const uint8_t *nonce,
     mbedtls_ecp_point_init(&Q);
     mbedtls_mpi_init(&r);
     mbedtls_mpi_init(&s);
-    memset(&parsed, 0, sizeof parsed);
     if (rep == NULL)
         goto cleanup;
     memset(rep, 0, sizeof *rep);
@@ -387,71 +484,19 @@ int vrf_attest_check(const struct vrf_quote *q, const uint8_t *nonce,
         goto cleanup;
     }
 
-    /* 6. The event log replays to exactly the quoted PCRs. */
-    ret = fw_evlog_parse(log, log_len, &parsed);
-    if (ret != 0) {
-        DETAIL(rep, "%s (record %zu, offset %zu)", fw_strerror(ret),
-               parsed.err_record, parsed.err_offset);
-        ret = VRF_ERR_ATT_LOG;
-        goto cleanup;
-    }
-    ret = VRF_ERR_ATT_REPLAY;
-    if (fw_evlog_replay_sha256(&parsed, replay, &used) != 0)
-        goto cleanup;
-    for (unsigned i = 0; i < FW_PCR_COUNT; i++) {
-        if (used & ~qmask & (1u << i)) {
-            DETAIL(rep,
-                   "event log extends PCR %u, which the quote does not "
-                   "cover",
-                   i);
-            goto cleanup;
-        }
-        if ((qmask & (1u << i)) &&
-            memcmp(replay[i], q->pcr[i], FW_SHA256_SIZE) != 0) {
-            char a[65], b[65];
-            fw_hex32(replay[i], a);
-            fw_hex32(q->pcr[i], b);
-            DETAIL(rep,
-                   "PCR %u: event log replays to %.16s..., quote has "
-                   "%.16s...",
-                   i, a, b);
-            goto cleanup;
-        }
-    }
-
-    /* 7. An hvpatch log: boot records, then runtime records. */
-    ret = check_boot(&parsed, &next, rep);
+    /* 6-7. The event log replays to exactly the quoted PCRs and is an
+     * hvpatch log. */
+    ret = check_log(qmask, q->pcr, log, log_len, rep);
     if (ret != 0)
         goto cleanup;
-    ret = check_runtime(&parsed, next, rep);
-    if (ret != 0)
-        goto cleanup;
-
-    memcpy(rep->pcr, q->pcr, sizeof rep->pcr);
-    rep->pcr_mask = qmask;
     rep->clock = att.clockInfo.clock;
     rep->reset_count = att.clockInfo.resetCount;
     rep->restart_count = att.clockInfo.restartCount;
     rep->firmware_version = att.firmwareVersion;
-    uint8_t boot[4 * FW_SHA256_SIZE];
-    memcpy(boot, replay[FW_PCR_FIRMWARE], FW_SHA256_SIZE);
-    memcpy(boot + 32, replay[FW_PCR_IMAGE], FW_SHA256_SIZE);
-    memcpy(boot + 64, replay[FW_PCR_CMDLINE], FW_SHA256_SIZE);
-    memcpy(boot + 96, replay[FW_PCR_INITRD], FW_SHA256_SIZE);
-    ret = VRF_ERR_ATT_REPLAY;
-    if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), boot,
-                   sizeof boot, rep->boot_id) != 0)
-        goto cleanup;
     ret = 0;
 cleanup:
-    if (ret != 0 && rep != NULL) {
-        char keep[sizeof rep->detail];
-        memcpy(keep, rep->detail, sizeof keep);
-        vrf_attest_report_free(rep);
-        memset(rep, 0, sizeof *rep);
-        memcpy(rep->detail, keep, sizeof keep);
-    }
-    fw_evlog_parsed_free(&parsed);
+    if (ret != 0 && rep != NULL)
+        keep_detail_only(rep);
     mbedtls_mpi_free(&r);
     mbedtls_mpi_free(&s);
     mbedtls_ecp_point_free(&Q);

@@ -19,6 +19,12 @@ struct vrf_tpm {
     uint16_t banks[FW_EVLOG_MAX_ALGS];
     size_t nbanks;
     int gone;
+    /* The anti-rollback counter: its handle once looked up, and the value
+     * this context last read or incremented it to (0: none yet), so that
+     * an apply reads it once and a commit only increments. */
+    ESYS_TR nv;
+    uint64_t nv_count;
+    TSS2_RC last_rc; /* of the last failed TSS call */
     char err[384];
 };
 

@@ -69,10 +69,12 @@ v=(verify "$tmp/p.signed" --trust "$tmp/keys/trust" --image build/guest/demo.elf
 "$HVPATCH" "${v[@]}" --repeat 1000 --no-cache >"$tmp/cold"
 field() { sed -n "s/.* $1 \([0-9.]*\) us.*/\1/p" "$2"; }
 
-# 5. TPM: swtpm start-up, and a fresh quote checked against the event log.
+# 5. TPM: swtpm start-up, a fresh quote checked against the event log (what
+#    `hvpatch attest` gives), and what an apply checks instead.
 tpm_out=$(build/bench/tpm_tool bench --state "$tmp/tpm" --image build/guest/demo.elf --n 100)
 tpm_start=$(sed -n 's/^swtpm start-up (median of 5): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
 tpm_quote=$(sed -n 's/^quote + verification (median of [0-9]*): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
+tpm_apply=$(sed -n 's/^apply check: .* (median of [0-9]*): \([0-9.]*\) ms/\1/p' <<<"$tpm_out")
 
 # 6. Apply and revert on a running guest (both vCPUs busy in the patched
 #    user library): the guest-visible pause of every write, and the whole
@@ -93,7 +95,9 @@ done
 start_vm --trust "$tmp/keys/trust" --audit-log "$tmp/audit.jsonl"
 sleep 0.5
 for _ in $(seq "$applies"); do
+    t0=$(date +%s%N)
     "$HVPATCH" apply --json --vm "$tmp/s" "$tmp/u.signed" >>"$tmp/apply"
+    echo $(($(date +%s%N) - t0)) >>"$tmp/apply_wall"
     "$HVPATCH" revert --json --vm "$tmp/s" HP-2026-0002 >>"$tmp/revert"
 done
 for i in $(seq "$newseq"); do
@@ -127,6 +131,7 @@ printf '| %-44s | %7.2f ms | %7.2f ms | %-10s |\n' "package verify, chain built 
     "$(field median "$tmp/cold" | awk '{print $1/1000}')" "$(field p90 "$tmp/cold" | awk '{print $1/1000}')" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "swtpm start-up (n=5)" "$tpm_start" "-" "-"
 printf '| %-44s | %7.1f ms | %10s | %-10s |\n' "TPM quote + check vs event log (n=100)" "$tpm_quote" "-" "< 50 ms"
+printf '| %-44s | %7.2f ms | %10s | %-10s |\n' "  per apply instead: NV + PCR read, replay" "$tpm_apply" "-" "-"
 printf '| %-44s | %7.1f us | %7.1f us | %-10s |\n' "apply/revert: guest-visible pause (n=$((2 * applies)))" \
     "$(cat "$tmp/apply" "$tmp/revert" | jq .pause_ns | pct 50 | awk '{print $1/1000}')" \
     "$(cat "$tmp/apply" "$tmp/revert" | jq .pause_ns | pct 99 | awk '{print $1/1000}')" "< 20 us"
@@ -134,10 +139,13 @@ row_ms() { # LABEL JQ-FIELD FILE AIM
     printf '| %-44s | %7s ms | %7s ms | %-10s |\n' "$1" \
         "$(col "$2" "$3" | ms 50)" "$(col "$2" "$3" | ms 99)" "$4"
 }
-row_ms "apply, end to end, TPM quote included (n=$applies)" .time_ns.total "$tmp/apply" "< 5 ms"
-row_ms "  verify + quote + PCR 10 + audit fsync" .time_ns.prepare "$tmp/apply" -
+# End to end: signature, chain, PCR read + replay, NV read, PCR 10
+# extend, the audit records and their one fsync (the monitor's time_ns).
+row_ms "apply, end to end, audit fsync'd (n=$applies)" .time_ns.total "$tmp/apply" "< 5 ms"
+row_ms "  verify, PCRs + NV read, PCR 10, \"approved\"" .time_ns.prepare "$tmp/apply" -
 row_ms "  pause, RIP check, write, resume" .time_ns.write "$tmp/apply" -
-row_ms "  \"applied\" record, fsync" .time_ns.finish "$tmp/apply" -
+row_ms "  \"applied\" record, the one fsync" .time_ns.finish "$tmp/apply" -
+row_ms "  hvpatch apply process, wall clock" . "$tmp/apply_wall" -
 row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/apply_nv" "< 5 ms"
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
 # The same patch path, this tree against the one before the re-cut (issue

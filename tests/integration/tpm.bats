@@ -248,6 +248,48 @@ offset_of() {
     [ "$status" -eq 2 ]
 }
 
+@test "a PCR extended behind the verifier's back refuses the next patch (PCR read, no quote)" {
+    z=$(printf '%064d' 0)
+    run "$TOOL" session --state "$W/st" --image "$W/image.bin" --patch 1 \
+        --run-before 1 --run "tpm2_pcrextend -T swtpm:path=$W/st/swtpm.sock 10:sha256=$z" \
+        --patch 2
+    echo "$output"
+    [[ $output == *"applied: seq 1"* ]]
+    [[ $output == *"ran 'tpm2_pcrextend"*"exit 0"* ]]
+    [[ $output == *"refused: seq 2: attestation: event log replay does not match the quoted PCRs: PCR 10: event log replays to"*", the TPM has"* ]]
+    [[ $output == *"guest still running"* ]]
+}
+
+@test "within one run, one NV read per apply still sees an undefined or replaced counter" {
+    # The session keeps the counter's handle and last value (as the
+    # verifier does). Undefined between two applies: looked up again,
+    # redefined, it starts above the old value.
+    t="-T swtpm:path=$W/st/swtpm.sock"
+    run "$TOOL" session --state "$W/st" --image "$W/image.bin" --patch 1 \
+        --run-before 1 --run "tpm2_nvundefine $t 0x01306870" --patch 2 --patch 3
+    echo "$output"
+    [[ $output == *"applied: seq 1"* ]]
+    [[ $output == *"ran 'tpm2_nvundefine"*"exit 0"* ]]
+    [[ $output == *"refused: seq 2: anti-rollback: sequence not above"* ]]
+    [[ $output == *"applied: seq 3"* ]]
+    # Replaced by an ordinary index that reads lower: refused, never used.
+    low="printf '\\0\\0\\0\\0\\0\\0\\0\\1' | tpm2_nvwrite $t 0x01306870 -C o -i -"
+    run "$TOOL" session --state "$W/st" --image "$W/image.bin" --patch 5 \
+        --run-before 1 --run "tpm2_nvundefine $t 0x01306870 && tpm2_nvdefine $t 0x01306870 -C o -s 8 -a 'ownerread|ownerwrite|authread|authwrite|no_da' >/dev/null && $low" \
+        --patch 6
+    echo "$output"
+    [[ $output == *"applied: seq 5"* ]]
+    [[ $output == *"ran 'tpm2_nvundefine"*"exit 0"* ]]
+    [[ $output == *"refused: seq 6: anti-rollback: TPM counter reads lower than before: anti-rollback: the TPM counter (NV 0x01306870) reads 1, below the 6 this verifier saw"* ]]
+    # A new context checks the attributes and refuses the index.
+    start_swtpm "$W/st"
+    run "$TOOL" nv-check --tcti "$TCTI" --seq 7
+    echo "$output"
+    [ "$status" -eq 2 ]
+    [[ $output == *"NV index 0x01306870 exists with attributes"* ]]
+    stop_swtpm
+}
+
 @test "swtpm killed mid-session: patching refused, guest running, nothing lost" {
     run "$TOOL" session --state "$W/st" --image "$W/image.bin" \
         --patch 1 --kill-after 1 --patch 2 --patch 3
@@ -255,7 +297,7 @@ offset_of() {
     [ "$status" -eq 0 ]
     [[ $output == *"applied: seq 1"* ]]
     [[ $output == *"swtpm killed"* ]]
-    [[ $output == *"refused: seq 2: TPM: not answering any more (swtpm stopped?): TPM: Esys_Quote failed: tcti:IO failure"* ]]
+    [[ $output == *"refused: seq 2: TPM: not answering any more (swtpm stopped?): TPM: Esys_NV_Read failed: tcti:IO failure"* ]]
     [[ $output == *"refused: seq 3: TPM: not answering any more"* ]]
     [ "$(echo "$output" | grep -c 'guest still running')" -eq 2 ]
     [[ $output == *"swtpm killed by signal 9"* ]]

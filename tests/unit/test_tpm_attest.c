@@ -306,6 +306,66 @@ static void test_valid(void **state)
     teardown_fixture(&f);
 }
 
+/* The verifier's per-apply check: PCR values it read itself (here: the
+ * quote's) against its log, steps 6-7 without a quote; a reset TPM, a
+ * stray extend, a log that is not an hvpatch log each give their code. */
+static void test_check_log(void **state)
+{
+    (void)state;
+    struct fixture f;
+    struct vrf_attest_report rep;
+    uint8_t pcr[FW_PCR_COUNT][32];
+
+    build(&f, &(struct variant){0});
+    memcpy(pcr, f.q.pcr, sizeof pcr);
+    int ret = vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, f.log.buf,
+                                   f.log.len, &rep);
+    if (ret != 0)
+        fail_msg("%s: %s", vrf_tpm_strerror(ret), rep.detail);
+    assert_memory_equal(rep.boot_id, f.boot.boot_id, 32);
+    assert_int_equal(rep.pcr_mask, FW_PCR_QUOTE_MASK);
+    assert_int_equal(rep.nruntime, 4);
+    assert_int_equal(rep.clock, 0); /* no quote, no TPM clock */
+    vrf_attest_report_free(&rep);
+
+    /* PCR 10 extended behind the verifier's back. */
+    pcr[FW_PCR_RUNTIME][0] ^= 1;
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, f.log.buf,
+                                          f.log.len, &rep),
+                     VRF_ERR_ATT_REPLAY);
+    assert_non_null(strstr(rep.detail, "PCR 10: event log replays to"));
+    assert_null(rep.runtime);
+    /* The TPM was reset: every PCR reads zero. */
+    memset(pcr, 0, sizeof pcr);
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, f.log.buf,
+                                          f.log.len, &rep),
+                     VRF_ERR_ATT_REPLAY);
+    assert_non_null(strstr(rep.detail, "PCR 0:"));
+    /* Fewer PCRs than the hvpatch ones, and a truncated log. */
+    memcpy(pcr, f.q.pcr, sizeof pcr);
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK & ~1u, pcr,
+                                          f.log.buf, f.log.len, &rep),
+                     VRF_ERR_TPM_ARG);
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, f.log.buf,
+                                          f.log.len - 1, &rep),
+                     VRF_ERR_ATT_LOG);
+    teardown_fixture(&f);
+
+    /* A log that replays but is not an hvpatch log (a record on PCR 5,
+     * checked here too): step 7, or step 6 when PCR 5 is not read. */
+    build(&f, &(struct variant){.pcr5 = 1,
+                                .mask = FW_PCR_QUOTE_MASK | (1u << 5)});
+    memcpy(pcr, f.q.pcr, sizeof pcr);
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK, pcr, f.log.buf,
+                                          f.log.len, &rep),
+                     VRF_ERR_ATT_REPLAY);
+    assert_non_null(strstr(rep.detail, "extends PCR 5"));
+    assert_int_equal(vrf_attest_check_log(FW_PCR_QUOTE_MASK | (1u << 5), pcr,
+                                          f.log.buf, f.log.len, &rep),
+                     VRF_ERR_ATT_LOG_CONTENT);
+    teardown_fixture(&f);
+}
+
 /* One tampering and the exact error the checker must give. */
 enum what {
     SIG_BYTE,
@@ -728,7 +788,7 @@ static void test_tcti_malformed(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    for (int e = VRF_ERR_TPM_RANDOM; e <= VRF_ERR_TPM_ARG; e++)
+    for (int e = VRF_ERR_TPM_NV_DOWN; e <= VRF_ERR_TPM_ARG; e++)
         assert_string_not_equal(vrf_tpm_strerror(e), "unknown error");
     for (int e = VRF_ERR_ATT_BASELINE; e <= VRF_ERR_ATT_FORMAT; e++)
         assert_string_not_equal(vrf_tpm_strerror(e), "unknown error");
@@ -740,6 +800,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_tamper_matrix),
+        cmocka_unit_test(test_check_log),
         cmocka_unit_test(test_pcrs_layout),
         cmocka_unit_test(test_pcrs_grouping),
         cmocka_unit_test(test_pcrs_rejects),
