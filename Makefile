@@ -426,7 +426,8 @@ FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
 # The verifier's patch-message handlers (what a hostile monitor sends).
 FUZZ_TARGETS += \
 	vrf_msg
-FUZZ_DEPS_vrf_msg := $(UNIT_DEPS_patch)
+FUZZ_DEPS_vrf_msg := $(UNIT_DEPS_patch) \
+	verifier/vrf_proc_trust.c
 # libvirt lab (lab/).
 FUZZ_TARGETS += \
 	lab_record \

@@ -19,7 +19,6 @@
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 
-enum { OP_APPLY = 1, OP_REVERT = 2 };
 
 /* ------------------------------------------------------------ set-up */
 
@@ -163,17 +162,17 @@ static void reject(struct vrf_patch *pp, struct vrf_msg *reply, int op,
                    const char *id, const uint8_t *sha, const char *code,
                    const char *fmt, ...)
 {
-    char reason[VRF_MSG_DATA_MAX];
+    char reason[sizeof reply->fail.reason];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     audit(pp, json_pack("{s:s,s:s,s:s?,s:o,s:s,s:s}", "event", "rejected",
-                        "op", op == OP_APPLY ? "apply" : "revert", "id",
+                        "op", op == VRF_OP_APPLY ? "apply" : "revert", "id",
                         id && id[0] ? id : NULL, "package_sha256",
                         sha ? hex_json(sha) : json_null(), "code", code,
                         "reason", reason));
-    char text[VRF_MSG_DATA_MAX];
+    char text[sizeof reply->fail.reason];
     snprintf(text, sizeof text, "%.32s: %.200s", code, reason);
     vrf_msg_fail(reply, text);
 }
@@ -361,7 +360,7 @@ static struct fw_runtime_rec op_rec(const struct vrf_op *op, uint8_t action)
 
 static uint8_t undo_action(const struct vrf_op *op)
 {
-    return op->kind == OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
+    return op->kind == VRF_OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
 }
 
 /* Records op's package as the one committed with its sequence. */
@@ -391,10 +390,10 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                    struct vrf_msg *reply)
 {
     struct fw_runtime_rec rec =
-        op_rec(op, op->kind == OP_APPLY ? FW_ACT_PATCH : FW_ACT_REVERT);
+        op_rec(op, op->kind == VRF_OP_APPLY ? FW_ACT_PATCH : FW_ACT_REVERT);
     struct fw_runtime_rec undo = op_rec(op, undo_action(op));
     char why[200];
-    if (op->kind == OP_APPLY && !reapply) {
+    if (op->kind == VRF_OP_APPLY && !reapply) {
         if (vrf_tpm_nv_commit_seq(pt->t, op->seq) != 0) {
             tpm_failed(pt, why, sizeof why);
             reject(pp, reply, op->kind, op->id, op->pkg_sha256, "TPM", "%s",
@@ -409,14 +408,14 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     }
     json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s,s:I,s:o}", "event",
                           "approved", "op",
-                          op->kind == OP_APPLY ? "apply" : "revert", "id",
+                          op->kind == VRF_OP_APPLY ? "apply" : "revert", "id",
                           op->id, "seq", (json_int_t)op->seq,
                           "package_sha256", hex_json(op->pkg_sha256),
                           "signer", op->signer, "records", (json_int_t)op->nw,
                           "pcr10", pcr10_json(&rec));
     if (a && title)
         json_object_set_new(a, "title", json_string(title));
-    if (a && op->kind == OP_APPLY && reapply)
+    if (a && op->kind == VRF_OP_APPLY && reapply)
         json_object_set_new(a, "reapply", json_true());
     if (audit(pp, a) != 0 && pp->have_audit) {
         tpm_extend(pt, &undo, why, sizeof why);
@@ -436,13 +435,11 @@ static int approve(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     pp->pending = *op;
     pp->have_pending = 1;
     reply->type = VRF_MSG_APPROVED;
-    reply->args[0] = op->seq;
-    reply->args[1] = (uint64_t)op->kind;
-    struct vrf_msg_patch mp;
-    memset(&mp, 0, sizeof mp);
-    snprintf(mp.id, sizeof mp.id, "%s", op->id);
-    snprintf(mp.signer, sizeof mp.signer, "%.199s", op->signer);
-    memcpy(reply->data, &mp, sizeof mp);
+    struct vrf_msg_approved *a = &reply->approved;
+    a->seq = op->seq;
+    a->op = (uint32_t)op->kind;
+    snprintf(a->id, sizeof a->id, "%s", op->id);
+    snprintf(a->signer, sizeof a->signer, "%.199s", op->signer);
     return 0;
 }
 
@@ -459,12 +456,12 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     if (!why && pp->n_applied >= VRF_PATCH_MAX_APPLIED)
         why = "64 patches are live: revert one first";
     if (why) {
-        reject(pp, reply, OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
+        reject(pp, reply, VRF_OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
         return;
     }
     buf = read_package(fd, &len, &why);
     if (!buf) {
-        reject(pp, reply, OP_APPLY, NULL, NULL, "PACKAGE", "%s", why);
+        reject(pp, reply, VRF_OP_APPLY, NULL, NULL, "PACKAGE", "%s", why);
         return;
     }
     mbedtls_sha256_ret(buf, len, sha, 0);
@@ -473,7 +470,7 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     if (e != 0) {
         if (vrf_tpm_is_gone(pt->t))
             pt->state = VRF_TPM_STATE_GONE;
-        reject(pp, reply, OP_APPLY, NULL, sha, "TPM", "%s",
+        reject(pp, reply, VRF_OP_APPLY, NULL, sha, "TPM", "%s",
                vrf_tpm_last_error(pt->t));
         goto out;
     }
@@ -493,23 +490,23 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     ctx.n_ranges = pp->n_ranges;
     e = vrf_verify(&pp->trust, &ctx, buf, len, &pkg);
     if (e != VRF_OK) {
-        reject(pp, reply, OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
                vrf_strerror(e), pkg.detail[0] ? ": " : "", pkg.detail);
         goto out;
     }
     char tpm_why[200];
     int reapply = pkg.sequence == highest; /* check 8 allowed it */
     if (tpm_approve(pt, &pkg, reapply, tpm_why, sizeof tpm_why) != 0) {
-        reject(pp, reply, OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
         goto out;
     }
-    op.kind = OP_APPLY;
+    op.kind = VRF_OP_APPLY;
     op.seq = pkg.sequence;
     memcpy(op.pkg_sha256, sha, 32);
     snprintf(op.id, sizeof op.id, "%s", pkg.id);
     snprintf(op.signer, sizeof op.signer, "%s", pkg.signer.subject);
     if (op_build(pp, &pkg, &op) != 0)
-        reject(pp, reply, OP_APPLY, pkg.id, sha, "NOMEM", "out of memory");
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, "NOMEM", "out of memory");
     else if (approve(pp, pt, &op, pkg.title, reapply, reply) == 0)
         memset(&op, 0, sizeof op); /* pending owns the writes now */
     op_free(&op);
@@ -524,30 +521,30 @@ void vrf_patch_prepare_revert(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
 {
     char id[VRF_MSG_ID_MAX];
     const char *why = not_ready(pp, pt);
-    memcpy(id, req->data, sizeof id);
+    memcpy(id, req->prepare_revert.id, sizeof id);
     id[sizeof id - 1] = '\0';
     if (why) {
-        reject(pp, reply, OP_REVERT, id, NULL, "REFUSED", "%s", why);
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "REFUSED", "%s", why);
         return;
     }
     size_t i = pp->n_applied;
     while (i > 0 && strcmp(pp->applied[i - 1].id, id) != 0)
         i--;
     if (i == 0) {
-        reject(pp, reply, OP_REVERT, id, NULL, "NOT_APPLIED",
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "NOT_APPLIED",
                "no applied patch has the id \"%s\"", id);
         return;
     }
     const struct vrf_op *top = &pp->applied[pp->n_applied - 1];
     if (i != pp->n_applied) {
-        reject(pp, reply, OP_REVERT, id, NULL, "NOT_LATEST",
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "NOT_LATEST",
                "%s is not the latest patch: revert %s first", id, top->id);
         return;
     }
     /* The pending revert borrows the patch's writes, with the contents
      * swapped; finish() gives them back or drops the patch. */
     struct vrf_op op = *top;
-    op.kind = OP_REVERT;
+    op.kind = VRF_OP_REVERT;
     op.written = 0;
     approve(pp, pt, &op, NULL, 0, reply);
 }
@@ -569,7 +566,7 @@ static int rip_in(const struct vrf_patch *pp, uint64_t rip, uint64_t gpa,
 /* Which writes an operation performs: a revert leaves new code alone. */
 static int op_writes(const struct vrf_op *op, const struct vrf_write *w)
 {
-    return op->kind == OP_APPLY || w->kind != VRF_REC_CODE;
+    return op->kind == VRF_OP_APPLY || w->kind != VRF_REC_CODE;
 }
 
 int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
@@ -580,7 +577,7 @@ int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
             if (op_writes(op, &op->w[i]) &&
                 rip_in(pp, rips[c], op->w[i].gpa, op->w[i].len, 1))
                 return (int)c;
-        for (size_t i = 0; op->kind == OP_APPLY && i < pp->n_stale; i++)
+        for (size_t i = 0; op->kind == VRF_OP_APPLY && i < pp->n_stale; i++)
             if (rip_in(pp, rips[c], pp->stale[i].gpa, pp->stale[i].len, 0))
                 return (int)c;
     }
@@ -595,25 +592,17 @@ static void scrub_stale(struct vrf_patch *pp)
     pp->n_stale = 0;
 }
 
-void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
-                     struct vrf_msg *reply)
+enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
+                                          const uint64_t *rips, size_t n,
+                                          int *busy)
 {
     struct vrf_op *op = &pp->pending;
-    uint64_t rips[HV_MAX_VCPUS];
-    if (!pp->have_pending || op->written || req->args[0] == 0 ||
-        req->args[0] > HV_MAX_VCPUS) {
-        vrf_msg_fail(reply, "no approved operation to write");
-        return;
-    }
-    memcpy(rips, req->data, sizeof rips);
-    int busy = vrf_patch_rip_busy(pp, op, rips, (size_t)req->args[0]);
-    if (busy >= 0) {
-        reply->type = VRF_MSG_BUSY;
-        reply->args[0] = (uint64_t)busy;
-        reply->args[1] = rips[busy];
-        return;
-    }
-    if (op->kind == OP_APPLY) {
+    if (!pp->have_pending || op->written || n == 0 || n > HV_MAX_VCPUS)
+        return VRF_SHM_FAIL;
+    *busy = vrf_patch_rip_busy(pp, op, rips, n);
+    if (*busy >= 0)
+        return VRF_SHM_BUSY;
+    if (op->kind == VRF_OP_APPLY) {
         scrub_stale(pp);
         for (size_t i = 0; i < op->nw; i++)
             memcpy(vrf_patch_code_at(pp, op->w[i].gpa, op->w[i].len),
@@ -625,7 +614,26 @@ void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
                        op->w[i].old_bytes, op->w[i].len);
     }
     op->written = 1;
-    reply->type = VRF_MSG_WRITTEN;
+    return VRF_SHM_WRITTEN;
+}
+
+void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
+                     struct vrf_msg *reply)
+{
+    struct vrf_msg_write w = req->write; /* one copy, then checked */
+    int busy = -1;
+    switch (vrf_patch_write_rips(pp, w.rips, w.ncpus, &busy)) {
+    case VRF_SHM_WRITTEN:
+        reply->type = VRF_MSG_WRITTEN;
+        break;
+    case VRF_SHM_BUSY:
+        reply->type = VRF_MSG_BUSY;
+        reply->busy.cpu = (uint32_t)busy;
+        reply->busy.rip = w.rips[busy];
+        break;
+    default:
+        vrf_msg_fail(reply, "no approved operation to write");
+    }
 }
 
 /* A reverted patch's new code becomes stale. Out of memory, it stays as
@@ -651,12 +659,11 @@ static void keep_stale(struct vrf_patch *pp, const struct vrf_op *op)
  * guest printed. */
 static json_t *auto_reason(const struct vrf_msg *req)
 {
-    char why[VRF_MSG_DATA_MAX];
+    const char *in = req->finish.reason;
+    char why[sizeof req->finish.reason];
     size_t n = 0;
-    for (; n + 1 < sizeof why && req->data[n]; n++)
-        why[n] = req->data[n] >= 0x20 && req->data[n] < 0x7f
-                     ? (char)req->data[n]
-                     : '?';
+    for (; n + 1 < sizeof why && in[n]; n++)
+        why[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
     why[n] = '\0';
     return json_string(n ? why : "unspecified");
 }
@@ -666,19 +673,19 @@ static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
                            struct vrf_msg *reply)
 {
     struct vrf_op *op = &pp->pending;
-    int apply = op->kind == OP_APPLY;
+    int apply = op->kind == VRF_OP_APPLY;
     if (apply ? pp->n_applied >= VRF_PATCH_MAX_APPLIED : pp->n_applied == 0) {
         vrf_msg_fail(reply, "no room for the patch, or nothing to revert");
         return; /* approve() prevents both */
     }
-    int automatic = !apply && req->args[3] == VRF_FINISH_AUTO;
+    int automatic = !apply && req->finish.origin == VRF_FINISH_AUTO;
     json_t *a = json_pack("{s:s,s:s,s:I,s:I,s:I}", "event",
                           apply       ? "applied"
                           : automatic ? "auto-reverted"
                                       : "reverted",
                           "id", op->id, "seq", (json_int_t)op->seq,
-                          "pause_ns", (json_int_t)req->args[1], "tries",
-                          (json_int_t)req->args[2]);
+                          "pause_ns", (json_int_t)req->finish.pause_ns,
+                          "tries", (json_int_t)req->finish.tries);
     if (a && automatic)
         json_object_set_new(a, "reason", auto_reason(req));
     if (apply) {
@@ -703,7 +710,7 @@ static void finish_aborted(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                            const struct vrf_msg *req, struct vrf_msg *reply)
 {
     struct vrf_op *op = &pp->pending;
-    int apply = op->kind == OP_APPLY;
+    int apply = op->kind == VRF_OP_APPLY;
     struct fw_runtime_rec undo = op_rec(op, undo_action(op));
     char why[200] = "";
     int measured = tpm_extend(pt, &undo, why, sizeof why) == 0;
@@ -711,10 +718,10 @@ static void finish_aborted(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
         "{s:s,s:s,s:s,s:I,s:s,s:I}", "event", "aborted", "op",
         apply ? "apply" : "revert", "id", op->id, "seq", (json_int_t)op->seq,
         "reason",
-        req->args[0] == VRF_FINISH_BUSY
+        req->finish.outcome == VRF_FINISH_BUSY
             ? "busy: a vCPU stayed inside a range to change"
             : "the vCPUs could not be paused",
-        "tries", (json_int_t)req->args[2]);
+        "tries", (json_int_t)req->finish.tries);
     if (a && measured)
         json_object_set_new(a, "pcr10", pcr10_json(&undo));
     else if (a)
@@ -734,7 +741,7 @@ void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
         vrf_msg_fail(reply, "no operation to finish");
         return;
     }
-    reply->args[0] = pp->pending.seq;
+    reply->done.seq = pp->pending.seq;
     if (pp->pending.written)
         finish_written(pp, req, reply);
     else
@@ -745,10 +752,10 @@ void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
                        struct vrf_msg *reply)
 {
     char gpa[24], rip[24];
-    snprintf(gpa, sizeof gpa, "0x%" PRIx64, req->args[1]);
-    snprintf(rip, sizeof rip, "0x%" PRIx64, req->args[2]);
+    snprintf(gpa, sizeof gpa, "0x%" PRIx64, req->blocked.gpa);
+    snprintf(rip, sizeof rip, "0x%" PRIx64, req->blocked.rip);
     audit(pp, json_pack("{s:s,s:I,s:s,s:s}", "event", "guest-write-blocked",
-                        "count", (json_int_t)req->args[0], "gpa", gpa, "rip",
+                        "count", (json_int_t)req->blocked.count, "gpa", gpa, "rip",
                         rip));
     reply->type = VRF_MSG_DONE;
 }

@@ -48,7 +48,7 @@ struct vrf_write {
 
 /* A patch: applied, or being applied or reverted. */
 struct vrf_op {
-    int kind; /* 1 apply, 2 revert */
+    int kind; /* enum vrf_op_kind */
     char id[VRF_ID_MAX + 1];
     char signer[256];
     uint64_t seq;
@@ -129,6 +129,15 @@ void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
                      struct vrf_msg *reply);
 void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                       const struct vrf_msg *req, struct vrf_msg *reply);
+
+/* The write of the pending operation with every vCPU paused at rips[0..n)
+ * (the caller's own copy): for WRITE and the pause region alike. Returns
+ * VRF_SHM_WRITTEN, VRF_SHM_BUSY (*busy: the first vCPU inside a range to
+ * change; nothing written) or VRF_SHM_FAIL (no approved operation, or n
+ * outside 1..HV_MAX_VCPUS). */
+enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
+                                          const uint64_t *rips, size_t n,
+                                          int *busy);
 void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
                        struct vrf_msg *reply);
 

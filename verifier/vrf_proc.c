@@ -113,8 +113,8 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     switch (m->type) {
     case VRF_MSG_PING:
         r->type = VRF_MSG_PONG;
-        r->args[0] = (uint64_t)getpid();
-        r->args[1] = (uint64_t)pt->state;
+        r->pong.pid = (uint64_t)getpid();
+        r->pong.tpm_state = (uint32_t)pt->state;
         break;
     case VRF_MSG_ATTEST:
         vrf_proc_tpm_attest(pt, m, r, out_fd);
@@ -272,17 +272,18 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     vrf_patch_layout(&pp, image, len);
     memset(&ready, 0, sizeof ready);
     ready.type = VRF_MSG_READY;
-    ready.args[0] = size;
+    ready.ready.code_size = size;
     /* Measured boot: before the monitor may run a single guest
      * instruction. It hashes the image for PCR 4, which is the baseline
      * too: one pass over a 53 MB kernel, not two. */
     if (!cfg->tcti)
-        mbedtls_sha256_ret(image, len, ready.data, 0);
-    else if (vrf_proc_tpm_boot(&pt, cfg, image, len, boot_id, ready.data) != 0)
+        mbedtls_sha256_ret(image, len, ready.ready.image_sha256, 0);
+    else if (vrf_proc_tpm_boot(&pt, cfg, image, len, boot_id,
+                               ready.ready.image_sha256) != 0)
         _exit(VRF_EXIT_FAIL);
-    memcpy(pp.baseline, ready.data, 32);
-    memcpy(ready.data + 32, boot_id, 32);
-    ready.args[1] = (uint64_t)pt.state;
+    memcpy(pp.baseline, ready.ready.image_sha256, 32);
+    memcpy(ready.ready.boot_id, boot_id, 32);
+    ready.ready.tpm_state = (uint32_t)pt.state;
     vrf_patch_audit_boot(&pp, &pt, boot_id);
     if (vrf_msg_send(sock, &ready, fd) != 0) {
         hv_err("verifier: sending the code memfd failed: %s",

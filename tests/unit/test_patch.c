@@ -133,7 +133,7 @@ static void apply_without_trust_is_refused_and_audited(void **state)
     struct vrf_msg r = {0};
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "without --trust"));
+    assert_non_null(strstr(r.fail.reason, "without --trust"));
     assert_non_null(strstr(last_record(e), "\"event\":\"rejected\""));
     assert_non_null(strstr(last_record(e), "\"op\":\"apply\""));
 }
@@ -145,11 +145,11 @@ static void no_tpm_is_refused(void **state)
     e->pp.have_trust = 1; /* an empty store: the TPM check comes first */
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "without a TPM"));
+    assert_non_null(strstr(r.fail.reason, "without a TPM"));
     e->pt.state = VRF_TPM_STATE_GONE;
     memset(&r, 0, sizeof r);
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
-    assert_non_null(strstr((char *)r.data, "TPM is gone"));
+    assert_non_null(strstr(r.fail.reason, "TPM is gone"));
 }
 
 static void revert_of_nothing_and_steps_out_of_order(void **state)
@@ -158,13 +158,13 @@ static void revert_of_nothing_and_steps_out_of_order(void **state)
     struct vrf_msg req = {.type = VRF_MSG_PREPARE_REVERT}, r = {0};
     e->pp.have_trust = 1;
     e->pt.state = VRF_TPM_STATE_OK;
-    strcpy((char *)req.data, "HP-1");
+    strcpy(req.prepare_revert.id, "HP-1");
     vrf_patch_prepare_revert(&e->pp, &e->pt, &req, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "NOT_APPLIED"));
+    assert_non_null(strstr(r.fail.reason, "NOT_APPLIED"));
     assert_non_null(strstr(last_record(e), "\"op\":\"revert\""));
     /* WRITE and FINISH with nothing approved: refused, nothing written. */
-    struct vrf_msg w = {.type = VRF_MSG_WRITE, .args = {1}};
+    struct vrf_msg w = {.type = VRF_MSG_WRITE, .write = {.ncpus = 1}};
     memset(&r, 0, sizeof r);
     vrf_patch_write(&e->pp, &w, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
