@@ -59,6 +59,7 @@ CLI_SRCS := \
 VRF_PROC_SRCS := \
 	verifier/vrf_proc.c \
 	verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
 	verifier/vrf_patch.c \
 	verifier/vrf_lock.c \
 	verifier/vrf_proc_tpm.c \
@@ -313,6 +314,7 @@ UNIT_TESTS += \
 	patch \
 	lock
 UNIT_DEPS_patch := verifier/vrf_patch.c verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
 	verifier/vrf_audit.c hv/hv_log.c $(UNIT_DEPS_tpm_attest) $(VRF_SRCS) \
 	keys/keys_trust.c keys/keys_err.c keys/keys_io.c
 # A Linux guest's text lock against guest RAM in a memfd.

@@ -79,9 +79,11 @@ struct hv_vm {
     pthread_cond_t parked_cond, resume_cond;
     int released; /* vCPUs may enter the guest (after the sandbox) */
     unsigned at_barrier; /* vCPU threads fully started and waiting */
-    int pause_req;
-    unsigned parked;
+    int pause_req;   /* read without the lock (__atomic) */
+    unsigned parked; /* changed without the lock (__atomic) */
     unsigned running; /* vCPU threads still in their run loop */
+    unsigned park_sleepers; /* parked vCPUs asleep on resume_cond */
+    int pauser_sleeps;      /* the pauser waits on parked_cond */
 
     /* Stop: set once, then every vCPU is kicked; stop_fd wakes main. */
     atomic_int stop_reason;
@@ -196,6 +198,9 @@ int hv_lock_port_out(struct hv_vcpu *v, uint32_t val);
 /* hv_patch.c: apply and revert through the verifier. */
 struct hv_vrf;
 struct vrf_msg;
+/* Asks the verifier for the pause region and maps it, before the
+ * sandbox. Without it (logged), writes go over the socket. */
+void hv_patch_shm_open(struct hv_vrf *vrf);
 /* Applies the package behind fd (taken) / reverts patch id. Return the
  * result object, or NULL with *err and *cls (the error class). */
 json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,

@@ -16,6 +16,7 @@
 #include "hv/hv_log.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf.h"
+#include "verifier/vrf_shm.h"
 
 #define HV_PATCH_TRIES 200      /* pauses before giving up as busy */
 #define HV_PATCH_RETRY_NS 1000000 /* guest runs 1 ms between tries */
@@ -23,6 +24,8 @@
 #define HV_PATCH_WRITE_MS 1000
 #define HV_PATCH_FINISH_MS 10000
 #define HV_PATCH_TRUST_MS 10000 /* reads and checks up to 96 files */
+#define HV_PATCH_SHM_MS 10000   /* the SHM_OPEN round trip, at start */
+#define HV_PATCH_SPIN_NS 200000 /* for the verdict, before the futex */
 
 /* What one operation did, for the reply and the benchmark. */
 struct hv_patch_run {
@@ -30,6 +33,7 @@ struct hv_patch_run {
     int outcome;       /* enum vrf_finish */
     unsigned tries;
     uint64_t pause_ns; /* of the write that happened, or the longest try */
+    uint64_t vcpus_ns; /* of it: the vCPUs leaving guest mode */
     uint64_t busy_cpu, busy_rip;
     uint64_t t_prepare, t_write, t_finish; /* ns each */
 };
@@ -76,12 +80,93 @@ static int write_once(struct hv_vm *vm, struct hv_vrf *vrf,
         run->outcome = -1;
         return -1;
     }
-    if (r.type == VRF_MSG_WRITTEN || pause > run->pause_ns)
+    if (r.type == VRF_MSG_WRITTEN || pause > run->pause_ns) {
         run->pause_ns = pause;
+        run->vcpus_ns = ns;
+    }
     if (r.type == VRF_MSG_WRITTEN)
         return 0;
     run->busy_cpu = r.busy.cpu;
     run->busy_rip = r.busy.rip;
+    return 1;
+}
+
+void hv_patch_shm_open(struct hv_vrf *vrf)
+{
+    struct vrf_msg req = {.type = VRF_MSG_SHM_OPEN}, r;
+    int fd = -1;
+    if (hv_vrf_call(vrf, &req, &r, &fd, HV_PATCH_SHM_MS) != 0)
+        return; /* logged; patching is refused anyway */
+    if (r.type == VRF_MSG_SHM && fd >= 0 && r.shm.size == VRF_SHM_SIZE)
+        vrf->shm = vrf_shm_map(fd);
+    if (!vrf->shm)
+        hv_log("verifier: no pause region (%s): writes go over the socket",
+               r.type == VRF_MSG_FAIL ? r.fail.reason : "no sealed memfd");
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Posts an event of kind on the pause region; returns its req. */
+static uint32_t shm_post(struct hv_vrf *vrf, enum vrf_shm_kind kind)
+{
+    vrf->shm_req = VRF_SHM_NEXT(vrf->shm_req, kind);
+    vrf_shm_post(&vrf->shm->req, vrf->shm_req, &vrf->shm->vrf_sleeps);
+    return vrf->shm_req;
+}
+
+/* Waits for the verdict on req; returns it, or -1 past the deadline. */
+static int shm_verdict(struct hv_vrf *vrf, uint32_t req, uint64_t *cpu,
+                       uint64_t *rip)
+{
+    struct vrf_shm *shm = vrf->shm;
+    uint64_t end = hv_now_ns() + HV_PATCH_WRITE_MS * 1000000ull;
+    uint32_t done = __atomic_load_n(&shm->done, __ATOMIC_ACQUIRE);
+    while (done != req && hv_now_ns() < end)
+        done = vrf_shm_wait(&shm->done, done, &shm->hv_sleeps,
+                            HV_PATCH_SPIN_NS, end);
+    if (done != req)
+        return -1;
+    *cpu = shm->busy_cpu;
+    *rip = shm->busy_rip;
+    return (int)__atomic_load_n(&shm->verdict, __ATOMIC_RELAXED);
+}
+
+/* write_once over the pause region: the verifier wakes (ARM) while the
+ * vCPUs leave guest mode, and the RIPs and the verdict need no syscall. */
+static int write_once_shm(struct hv_vm *vm, struct hv_vrf *vrf,
+                          struct hv_patch_run *run)
+{
+    struct vrf_shm *shm = vrf->shm;
+    uint64_t rips[HV_MAX_VCPUS] = {0}, ns = 0, cpu = 0, rip = 0;
+    shm_post(vrf, VRF_SHM_ARM);
+    if (hv_vm_pause(vm, rips, &ns) != 0) {
+        run->outcome = VRF_FINISH_NO_PAUSE;
+        return -1;
+    }
+    uint64_t t0 = hv_now_ns();
+    shm->ncpus = vm->ncpus;
+    memcpy(shm->rips, rips, sizeof shm->rips);
+    int v = shm_verdict(vrf, shm_post(vrf, VRF_SHM_RIPS), &cpu, &rip);
+    hv_vm_resume(vm); /* whatever the verifier said */
+    uint64_t pause = ns + (hv_now_ns() - t0);
+    if (v != VRF_SHM_WRITTEN && v != VRF_SHM_BUSY) {
+        hv_err("verifier: %s on the pause region; patching is disabled "
+               "until the VM restarts",
+               v < 0 ? "no verdict within the write timeout"
+                     : "no approved operation to write");
+        close(vrf->sock); /* as hv_vrf_call does with a silent verifier */
+        vrf->sock = -1;
+        run->outcome = -1;
+        return -1;
+    }
+    if (v == VRF_SHM_WRITTEN || pause > run->pause_ns) {
+        run->pause_ns = pause;
+        run->vcpus_ns = ns;
+    }
+    if (v == VRF_SHM_WRITTEN)
+        return 0;
+    run->busy_cpu = cpu;
+    run->busy_rip = rip;
     return 1;
 }
 
@@ -91,16 +176,20 @@ static void write_phase(struct hv_vm *vm, struct hv_vrf *vrf,
     struct timespec gap = {0, HV_PATCH_RETRY_NS};
     run->outcome = VRF_FINISH_BUSY;
     for (run->tries = 1; run->tries <= HV_PATCH_TRIES; run->tries++) {
-        int e = write_once(vm, vrf, run);
+        int e = vrf->shm ? write_once_shm(vm, vrf, run)
+                         : write_once(vm, vrf, run);
         if (e == 0) {
             run->outcome = VRF_FINISH_WRITTEN;
             return;
         }
         if (e < 0)
-            return;
+            break;
         nanosleep(&gap, NULL);
     }
-    run->tries = HV_PATCH_TRIES;
+    if (run->tries > HV_PATCH_TRIES)
+        run->tries = HV_PATCH_TRIES;
+    if (vrf->shm) /* no WRITTEN: the verifier goes back to the socket */
+        shm_post(vrf, VRF_SHM_END);
 }
 
 static uint64_t unix_ms(void)
@@ -141,10 +230,11 @@ static json_t *result_json(const struct hv_patch_run *run)
 {
     struct vrf_msg_approved mp = approved_patch(&run->approved);
     return json_pack(
-        "{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
+        "{s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
         mp.op == VRF_OP_APPLY ? "apply" : "revert", "id", mp.id, "seq",
         (json_int_t)mp.seq, "signer", mp.signer, "pause_ns",
-        (json_int_t)run->pause_ns, "tries", (json_int_t)run->tries, "time_ns",
+        (json_int_t)run->pause_ns, "pause_vcpus_ns",
+        (json_int_t)run->vcpus_ns, "tries", (json_int_t)run->tries, "time_ns",
         "prepare", (json_int_t)run->t_prepare, "write",
         (json_int_t)run->t_write, "finish", (json_int_t)run->t_finish,
         "total",

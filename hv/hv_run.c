@@ -531,6 +531,7 @@ static int take_code(struct hv_session *s)
     }
     s->tpm_state = (int)ready.ready.tpm_state;
     memcpy(s->boot_id, ready.ready.boot_id, 32);
+    hv_patch_shm_open(&s->vrf);
     return 0;
 }
 

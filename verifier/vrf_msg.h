@@ -234,13 +234,16 @@ _Static_assert(sizeof(struct vrf_msg_write) == 72, "write fits");
  * line. Each side treats what the other wrote as hostile: the verifier
  * copies ncpus and the RIPs out once and checks them.
  *
- * One write try: the monitor sets kind ARM and bumps req (the verifier
- * wakes while the vCPUs leave guest mode), pauses, fills ncpus and rips,
- * sets kind RIPS and bumps req; the verifier answers by filling the
- * verdict and setting done = req. After the last try the monitor sets
- * kind END and bumps req: the verifier goes back to the socket. Both wait
- * by spinning briefly, then on a futex (the word waited on: req, done),
- * and the waker calls FUTEX_WAKE only when the other side says it sleeps. */
+ * req is one word, (count << 2) | enum vrf_shm_kind, so an event and its
+ * kind are seen together. One write try: the monitor posts ARM (the
+ * verifier wakes while the vCPUs leave guest mode), pauses, fills ncpus
+ * and rips and posts RIPS; the verifier answers by filling the verdict
+ * and setting done to that req. After the last try the monitor posts END:
+ * the verifier goes back to the socket. Both wait by spinning briefly,
+ * then on a futex (the words waited on: req, done); the poster calls
+ * FUTEX_WAKE only when the other side says it sleeps. */
+#define VRF_SHM_KIND(req) ((req) & 3u)
+#define VRF_SHM_NEXT(req, kind) ((((req) >> 2) + 1) << 2 | (kind))
 enum vrf_shm_kind {
     VRF_SHM_ARM = 1,  /* a pause is starting: be ready */
     VRF_SHM_RIPS = 2, /* every vCPU is paused: ncpus and rips are valid */
@@ -255,8 +258,8 @@ enum vrf_shm_verdict {
 
 struct vrf_shm {
     /* written by the monitor */
-    uint32_t req;       /* bumped for each event (futex word) */
-    uint32_t kind;      /* enum vrf_shm_kind of the latest event */
+    uint32_t req;       /* (count << 2) | kind of the latest event */
+    uint32_t pad;
     uint32_t ncpus;     /* 1..VRF_MSG_CPUS_MAX */
     uint32_t hv_sleeps; /* the monitor waits on done in FUTEX_WAIT */
     uint64_t rips[VRF_MSG_CPUS_MAX];

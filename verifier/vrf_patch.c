@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include <mbedtls/sha256.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "keys/keys.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
+#include "verifier/vrf_shm.h"
 
 
 /* ------------------------------------------------------------ set-up */
@@ -94,6 +96,13 @@ int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
             hv_log("verifier: audit log %s: %s", audit_path, err);
         pp->have_audit = 1;
         load_committed(pp, audit_path);
+    }
+    pp->shm_fd = vrf_shm_create(&pp->shm);
+    if (pp->shm_fd < 0) {
+        pp->shm = NULL;
+        hv_log("verifier: no pause region (memfd: %s): the writes go over "
+               "the socket",
+               strerror(errno));
     }
     return 0;
 }
@@ -615,6 +624,86 @@ enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
     }
     op->written = 1;
     return VRF_SHM_WRITTEN;
+}
+
+/* ------------------------------------------------------ pause region */
+
+#define VRF_SHM_SPIN_NS 2000000ull     /* after ARM: the pause takes tens
+                                           of us, ms under load */
+#define VRF_SHM_CHUNK_NS 100000000ull  /* between looks at the socket */
+#define VRF_SHM_IDLE_NS 5000000000ull  /* a silent monitor: give up */
+
+void vrf_patch_shm_open(struct vrf_patch *pp, struct vrf_msg *reply, int *fd)
+{
+    *fd = -1;
+    if (!pp->shm || pp->shm_given) {
+        vrf_msg_fail(reply, "the pause region is already open, or could "
+                            "not be created");
+        return;
+    }
+    reply->type = VRF_MSG_SHM;
+    reply->shm.size = VRF_SHM_SIZE;
+    *fd = pp->shm_fd;
+    pp->shm_fd = -1;
+    pp->shm_given = 1;
+}
+
+enum vrf_shm_verdict vrf_patch_shm_take(struct vrf_patch *pp, uint32_t req)
+{
+    struct vrf_shm *shm = pp->shm;
+    uint64_t rips[VRF_MSG_CPUS_MAX];
+    int busy = -1;
+    /* One copy of what the monitor wrote; only the copy is used. */
+    uint32_t n = __atomic_load_n(&shm->ncpus, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < VRF_MSG_CPUS_MAX; i++)
+        rips[i] = __atomic_load_n(&shm->rips[i], __ATOMIC_RELAXED);
+    enum vrf_shm_verdict v = vrf_patch_write_rips(pp, rips, n, &busy);
+    shm->busy_cpu = busy >= 0 ? (uint32_t)busy : 0;
+    shm->busy_rip = busy >= 0 ? rips[busy] : 0;
+    shm->verdict = v;
+    pp->shm_seen = req;
+    vrf_shm_post(&shm->done, req, &shm->hv_sleeps);
+    return v;
+}
+
+/* Whether the monitor sent a request on the socket: the op goes on there. */
+static int sock_waiting(int sock)
+{
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+void vrf_patch_shm_serve(struct vrf_patch *pp, int sock)
+{
+    struct vrf_shm *shm = pp->shm;
+    uint64_t spin = VRF_SHM_SPIN_NS, idle_end = hv_now_ns() + VRF_SHM_IDLE_NS;
+    if (!pp->shm_given)
+        return;
+    uint32_t r0 = __atomic_load_n(&shm->req, __ATOMIC_ACQUIRE);
+    if (r0 != pp->shm_seen && VRF_SHM_KIND(r0) == VRF_SHM_END)
+        pp->shm_seen = r0; /* of an op this side stopped serving */
+    while (pp->shm_given && pp->have_pending) {
+        uint32_t r = vrf_shm_wait(&shm->req, pp->shm_seen, &shm->vrf_sleeps,
+                                  spin, hv_now_ns() + VRF_SHM_CHUNK_NS);
+        spin = 0;
+        if (r == pp->shm_seen) {
+            if (hv_now_ns() >= idle_end || sock_waiting(sock))
+                return;
+            continue;
+        }
+        idle_end = hv_now_ns() + VRF_SHM_IDLE_NS;
+        if (VRF_SHM_KIND(r) == VRF_SHM_RIPS) {
+            if (vrf_patch_shm_take(pp, r) != VRF_SHM_BUSY)
+                return;
+            continue;
+        }
+        pp->shm_seen = r;
+        if (VRF_SHM_KIND(r) == VRF_SHM_ARM)
+            spin = VRF_SHM_SPIN_NS; /* the RIPs follow within the pause */
+        else if (VRF_SHM_KIND(r) == VRF_SHM_END)
+            return;
+        /* else: not a kind; ignored */
+    }
 }
 
 void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,

@@ -141,6 +141,9 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     case VRF_MSG_TRUST_RELOAD:
         vrf_proc_trust_request(tr, pp, m, r);
         break;
+    case VRF_MSG_SHM_OPEN:
+        vrf_patch_shm_open(pp, r, out_fd);
+        break;
     default:
         vrf_msg_fail(r, "unknown request");
     }
@@ -187,6 +190,8 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp,
             close(out_fd);
         if (sent != 0)
             _exit(0);
+        if (r.type == VRF_MSG_APPROVED)
+            vrf_patch_shm_serve(pp, sock); /* the write, if over the region */
     }
 }
 
