@@ -6,7 +6,6 @@
  * KVM_RUN, which first completes the pending I/O (so guest state is
  * consistent) and then returns EINTR. Only then does the thread park. */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "verifier/vrf_shm.h"
 
 #define HV_KICK_SIGNAL SIGUSR1
 #define HV_PAUSE_TIMEOUT_NS 1000000000ull /* give up on a pause after 1 s */
@@ -84,10 +84,7 @@ static void park_spin(struct hv_vm *vm)
     for (unsigned i = 1; pausing(vm); i++) {
         if (i % 16 == 0 && hv_now_ns() >= end)
             return;
-        if (i % 4 == 0)
-            sched_yield();
-        else
-            __builtin_ia32_pause();
+        vrf_shm_relax(i);
     }
 }
 
@@ -231,7 +228,7 @@ static void pause_spin(struct hv_vm *vm)
          i++) {
         if (i % 16 == 0 && hv_now_ns() >= end)
             return;
-        __builtin_ia32_pause();
+        vrf_shm_relax(i);
     }
 }
 

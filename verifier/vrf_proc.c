@@ -92,7 +92,9 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(mremap), 0, {{0}}},
     {SCMP_SYS(brk), 0, {{0}}},
     {SCMP_SYS(madvise), 0, {{0}}},
-    {SCMP_SYS(futex), 0, {{0}}}, /* glibc's internal locks */
+    {SCMP_SYS(futex), 0, {{0}}}, /* glibc's internal locks; the pause
+                                    region's waits (vrf_shm.c) */
+    {SCMP_SYS(sched_yield), 0, {{0}}}, /* spinning on the pause region */
     {SCMP_SYS(rt_sigreturn), 0, {{0}}},
     {SCMP_SYS(restart_syscall), 0, {{0}}},
     {SCMP_SYS(exit_group), 0, {{0}}},

@@ -3,6 +3,7 @@
  * the vCPUs are paused; a process wake-up costs more than the work. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -65,6 +66,14 @@ void vrf_shm_post(uint32_t *word, uint32_t val, const uint32_t *sleeps)
         syscall(SYS_futex, word, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
+void vrf_shm_relax(unsigned i)
+{
+    if (i % 4 == 3)
+        sched_yield();
+    else
+        __builtin_ia32_pause();
+}
+
 static int changed(uint32_t *word, uint32_t old, uint32_t *now)
 {
     *now = __atomic_load_n(word, __ATOMIC_ACQUIRE);
@@ -79,8 +88,8 @@ uint32_t vrf_shm_wait(uint32_t *word, uint32_t old, uint32_t *sleeps,
     for (unsigned i = 0; t < spin_end && t < deadline_ns; i++) {
         if (changed(word, old, &v))
             return v;
-        __builtin_ia32_pause();
-        if ((i & 63) == 63) /* the clock costs more than a pause */
+        vrf_shm_relax(i);
+        if ((i & 15) == 15) /* the clock costs more than a pause */
             t = hv_now_ns();
     }
     while ((t = hv_now_ns()) < deadline_ns) {

@@ -29,4 +29,9 @@ void vrf_shm_post(uint32_t *word, uint32_t val, const uint32_t *sleeps);
 uint32_t vrf_shm_wait(uint32_t *word, uint32_t old, uint32_t *sleeps,
                       uint64_t spin_ns, uint64_t deadline_ns);
 
+/* One step of a spin loop (i counts the steps): mostly the pause
+ * instruction, every fourth a sched_yield, so that on a host with fewer
+ * cores than busy threads the spinner lets the thread it waits for run. */
+void vrf_shm_relax(unsigned i);
+
 #endif /* VRF_SHM_H */

@@ -37,4 +37,5 @@ if [ "${1:-}" != --rows ]; then
 fi
 row "apply/revert: guest-visible pause (n=$((2 * applies)))" .pause_ns "< 20 us"
 row "  of which the vCPUs leaving guest mode" .pause_vcpus_ns -
-row "  tries per write (not us)" .tries -
+printf '| %-44s | %10s | %10s | %-10s |\n' "  tries per write" \
+    "$(jq .tries "$tmp/ops" | pct 50)" "$(jq .tries "$tmp/ops" | pct 99)" -

@@ -4,7 +4,9 @@
  * had been approved) and then fixed-size messages, dispatched as the
  * verifier's serve loop does. The TPM is gone, so nothing is measured;
  * everything else runs for real on a 4 MiB code buffer, and TRUST_RELOAD
- * re-reads an empty trust directory (refused, the old store kept). */
+ * re-reads an empty trust directory (refused, the old store kept). A
+ * message of type SHM stands for the monitor's half of the pause region
+ * (struct vrf_shm) as it is when the verifier takes a RIPS event. */
 #include <stddef.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -93,6 +95,10 @@ static void dispatch(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     case VRF_MSG_TRUST_RELOAD:
         vrf_proc_trust_request(tr, pp, m, &r);
         break;
+    case VRF_MSG_SHM: /* the body as the monitor's half of the region */
+        memcpy(pp->shm, m->raw, offsetof(struct vrf_shm, done));
+        vrf_patch_shm_take(pp, pp->shm->req);
+        break;
     default:
         vrf_msg_fail(&r, "unknown request");
     }
@@ -103,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct vrf_patch pp;
     static struct vrf_proc_tpm pt;
     static struct vrf_proc_trust tr;
+    static struct vrf_shm region;
     static char dir[] = "/tmp/fuzz_vrf_msg.XXXXXX";
     if (!code && !(code = calloc(1, HV_PROT_SIZE)))
         return 0;
@@ -124,6 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const struct vrf_range *demo = vrf_demo_ranges(&pp.n_ranges);
     memcpy(pp.ranges, demo, pp.n_ranges * sizeof *demo);
     pp.have_trust = 1;
+    memset(&region, 0, sizeof region);
+    pp.shm = &region;
     pt.state = VRF_TPM_STATE_GONE;
     size_t off = take_pending(&pp, data, size);
     while (size - off >= sizeof(struct vrf_msg)) {
