@@ -628,6 +628,8 @@ enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
 
 /* ------------------------------------------------------ pause region */
 
+_Static_assert(VRF_MSG_CPUS_MAX == HV_MAX_VCPUS, "a RIP for every vCPU");
+
 /* After ARM the verifier spins only briefly: the vCPUs take ~100 us to
  * leave guest mode on kvm_pvm, and a longer spin on a 2-core host took
  * the CPU they needed (measured: 3.7 ms median pause with 2 ms of spin,

@@ -160,6 +160,8 @@ static int quote_memfd(const struct vrf_quote *q, const struct fw_evlog *log)
     return fd;
 }
 
+_Static_assert(VRF_MSG_NONCE_MAX == VRF_NONCE_MAX, "ATTEST carries a nonce");
+
 int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
                         struct vrf_msg *reply, int *fd)
 {
