@@ -88,10 +88,19 @@ static void park_spin(struct hv_vm *vm)
     }
 }
 
+/* The RIP at the exit: from the run structure when KVM syncs the
+ * registers there (no KVM_GET_REGS in the pause), else by ioctl. */
+static uint64_t exit_rip(struct hv_vcpu *v)
+{
+    if (v->run->kvm_valid_regs & KVM_SYNC_X86_REGS)
+        return v->run->s.regs.regs.rip;
+    return hv_x86_rip(v);
+}
+
 static void park(struct hv_vcpu *v)
 {
     struct hv_vm *vm = v->vm;
-    v->paused_rip = hv_x86_rip(v);
+    v->paused_rip = exit_rip(v);
     /* seq_cst against the pauser's store of pauser_sleeps, then its load
      * of parked: either it sees this vCPU or this vCPU wakes it. */
     __atomic_add_fetch(&vm->parked, 1, __ATOMIC_SEQ_CST);
@@ -162,8 +171,11 @@ int hv_vcpu_start_all(struct hv_vm *vm)
         return -1;
     }
     vm->running = vm->ncpus;
+    int sync = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct hv_vcpu *v = &vm->vcpu[i];
+        if (sync > 0 && (sync & KVM_SYNC_X86_REGS))
+            v->run->kvm_valid_regs = KVM_SYNC_X86_REGS; /* for exit_rip */
         int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
         if (e != 0) {
             hv_err("pthread_create for vCPU %u failed: %s", i, strerror(e));
