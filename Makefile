@@ -32,6 +32,7 @@ HV_SRCS := \
 	hv/hv_vcpu.c \
 	hv/hv_elf.c \
 	hv/hv_prot.c \
+	hv/hv_dev.c \
 	hv/hv_dev_serial.c \
 	hv/hv_dev_platform.c \
 	hv/hv_hypercall.c \
@@ -43,7 +44,8 @@ HV_SRCS := \
 	hv/hv_lock.c \
 	hv/hv_run_linux.c \
 	hv/hv_vrf.c \
-	hv/hv_seccomp.c
+	hv/hv_seccomp.c \
+	hv/hv_exe.c
 FW_SRCS := \
 	firmware/fw_boot.c
 # Linux guest boot protocol: kernel file parsers, boot firmware, ACPI.
@@ -74,6 +76,7 @@ VRF_SRCS := \
 	verifier/vrf_sig.c \
 	verifier/vrf_trust.c \
 	verifier/vrf_util.c \
+	verifier/vrf_time.c \
 	verifier/vrf_verify.c
 KEYS_SRCS := \
 	keys/keys_build.c \
@@ -144,10 +147,56 @@ AUDIT_SRCS := \
 	verifier/vrf_audit.c \
 	verifier/vrf_audit_cli.c
 
+# The three programs, each linked with only what it needs (--as-needed
+# drops the rest; docs/MONITOR.md, "Processes"): hvpatch, the CLI, whose
+# `run` execs hvpatch-monitor, the VMM, which execs hvpatch-verifier. The
+# monitor maps no tpm2-tss, libcrypto or X.509 (tests/integration/
+# process.bats), the verifier no monitor code.
+MONITOR_SRCS := \
+	hv/hv_main.c \
+	$(HV_SRCS) \
+	$(FW_SRCS) \
+	$(LINUX_SRCS) \
+	hv/hv_swtpm.c \
+	verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
+	verifier/vrf_err.c \
+	verifier/vrf_file.c \
+	verifier/vrf_time.c \
+	verifier/vrf_sandbox.c
+MONITOR_LIBS := -Wl,--as-needed -ljansson -lmbedcrypto -lseccomp -lpthread
+# What the verifier runs, without its main (tests/unit/test_isolation).
+VERIFIER_LIB_SRCS := \
+	$(VRF_PROC_SRCS) \
+	$(VRF_SRCS) \
+	$(LINUX_SRCS) \
+	hv/hv_elf.c \
+	hv/hv_log.c \
+	firmware/fw_boot.c \
+	$(filter-out verifier/vrf_tpm_cli.c hv/hv_swtpm.c,$(TPM_SRCS)) \
+	verifier/vrf_audit.c \
+	keys/keys_trust.c \
+	keys/keys_err.c \
+	keys/keys_io.c
+VERIFIER_SRCS := \
+	verifier/vrf_main.c \
+	$(VERIFIER_LIB_SRCS)
+CLI_PROG_SRCS := \
+	$(CLI_SRCS) \
+	$(KEYS_SRCS) \
+	$(VRF_SRCS) \
+	$(TPM_SRCS) \
+	$(LAB_SRCS) \
+	$(AUDIT_SRCS) \
+	$(LINUX_SRCS) \
+	hv/hv_exe.c \
+	hv/hv_log.c \
+	hv/hv_elf.c \
+	hv/hv_control.c \
+	verifier/vrf_msg.c
+
 HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
-	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS)
-HOST_OBJS := $(HOST_SRCS:%.c=$(B)/host/%.o)
-ASAN_OBJS := $(HOST_SRCS:%.c=$(B)/asan/%.o)
+	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS) hv/hv_main.c verifier/vrf_main.c
 DEMO_OBJ := $(B)/host/hv/hv_demo_image.o
 ASAN_DEMO_OBJ := $(B)/asan/hv/hv_demo_image.o
 
@@ -174,13 +223,39 @@ $(B)/host/hv/hv_demo_image.o $(B)/asan/hv/hv_demo_image.o: \
 	@mkdir -p $(@D)
 	$(Q)$(CC) -c -DDEMO_ELF='"$(B)/guest/demo.elf"' $< -o $@
 
-$(B)/hvpatch: $(HOST_OBJS) $(DEMO_OBJ)
+# Where an installed hvpatch looks for its two helper programs when they
+# are not next to it (hv/hv_exe.h).
+PREFIX ?= /usr/local
+LIBEXECDIR := $(PREFIX)/libexec/hvpatch
+$(B)/host/hv/hv_exe.o $(B)/asan/hv/hv_exe.o: \
+	HOST_CPPFLAGS += -DHV_LIBEXECDIR='"$(LIBEXECDIR)"'
+
+$(B)/hvpatch: $(CLI_PROG_SRCS:%.c=$(B)/host/%.o)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
 
-$(B)/asan/hvpatch: $(ASAN_OBJS) $(ASAN_DEMO_OBJ)
+$(B)/hvpatch-monitor: $(MONITOR_SRCS:%.c=$(B)/host/%.o) $(DEMO_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(MONITOR_LIBS) -o $@
+
+$(B)/hvpatch-verifier: $(VERIFIER_SRCS:%.c=$(B)/host/%.o)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $^ $(HOST_LIBS) -o $@
+
+$(B)/asan/hvpatch: $(CLI_PROG_SRCS:%.c=$(B)/asan/%.o)
 	$(call msg,LD-SAN,$@)
 	$(Q)$(CC) $(HOST_LDFLAGS) $(SAN_FLAGS) $^ $(HOST_LIBS) -o $@
+
+$(B)/asan/hvpatch-monitor: $(MONITOR_SRCS:%.c=$(B)/asan/%.o) $(ASAN_DEMO_OBJ)
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $(SAN_FLAGS) $^ $(MONITOR_LIBS) -o $@
+
+$(B)/asan/hvpatch-verifier: $(VERIFIER_SRCS:%.c=$(B)/asan/%.o)
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CC) $(HOST_LDFLAGS) $(SAN_FLAGS) $^ $(HOST_LIBS) -o $@
+
+PROGS := $(B)/hvpatch $(B)/hvpatch-monitor $(B)/hvpatch-verifier
+ASAN_PROGS := $(PROGS:$(B)/%=$(B)/asan/%)
 
 # ---------------------------------------------------------------- demo guest
 # Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h).
@@ -272,9 +347,9 @@ UNIT_TESTS := \
 	platform
 UNIT_DEPS_elf := hv/hv_elf.c hv/hv_log.c
 UNIT_DEPS_control := hv/hv_control.c hv/hv_log.c verifier/vrf_msg.c
-UNIT_DEPS_serial := hv/hv_dev_serial.c
-UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c
-UNIT_DEPS_platform := hv/hv_dev_platform.c
+UNIT_DEPS_serial := hv/hv_dev_serial.c hv/hv_dev.c hv/hv_log.c
+UNIT_DEPS_health := hv/hv_health.c hv/hv_dev_serial.c hv/hv_dev.c
+UNIT_DEPS_platform := hv/hv_dev_platform.c hv/hv_dev.c
 # Signed packages (verifier/, keys/).
 UNIT_TESTS += \
 	vrf \
@@ -307,6 +382,7 @@ UNIT_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 UNIT_TESTS += \
 	audit
 UNIT_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_time.c \
 	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch engine.
@@ -323,6 +399,7 @@ UNIT_DEPS_lock := $(UNIT_DEPS_patch) verifier/vrf_lock.c \
 # libvirt lab (lab/).
 LAB_VRF_DEPS := verifier/vrf_cbor.c verifier/vrf_err.c verifier/vrf_pkg.c \
 	verifier/vrf_sig.c verifier/vrf_trust.c verifier/vrf_util.c \
+	verifier/vrf_time.c \
 	verifier/vrf_verify.c verifier/vrf_file.c keys/keys_err.c keys/keys_io.c \
 	keys/keys_trust.c
 UNIT_TESTS += \
@@ -355,12 +432,7 @@ build-check: $(B)/tests/linux_boot_tool $(B)/tests/linux_qemu_stub.bin
 # Unit tests of the sandboxes, built without sanitizers: the sanitizer
 # runtime needs a looser seccomp filter than the real binaries have.
 PLAIN_UNIT_TESTS := isolation
-PLAIN_UNIT_DEPS_isolation := $(VRF_PROC_SRCS) hv/hv_seccomp.c hv/hv_elf.c \
-	hv/hv_log.c firmware/fw_boot.c firmware/fw_eventlog.c \
-	firmware/fw_measure.c verifier/vrf_tpm.c verifier/vrf_tpm_tcti.c \
-	verifier/vrf_tpm_files.c verifier/vrf_tpm_check.c verifier/vrf_audit.c \
-	$(VRF_SRCS) keys/keys_trust.c keys/keys_err.c keys/keys_io.c \
-	$(LINUX_SRCS)
+PLAIN_UNIT_DEPS_isolation := $(VERIFIER_LIB_SRCS) hv/hv_seccomp.c
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 	$(PLAIN_UNIT_TESTS:%=$(B)/tests/unit/test_%)
 
@@ -401,6 +473,7 @@ FUZZ_TARGETS += \
 	vrf_verify
 FUZZ_DEPS_vrf_parse := verifier/vrf_cbor.c verifier/vrf_err.c \
 	verifier/vrf_pkg.c verifier/vrf_util.c verifier/vrf_file.c \
+	verifier/vrf_time.c \
 	keys/keys_err.c keys/keys_io.c \
 	keys/keys_pkg.c
 FUZZ_DEPS_vrf_verify := $(VRF_SRCS) keys/keys_cert.c keys/keys_err.c \
@@ -423,6 +496,7 @@ FUZZ_DEPS_tpm_attest := firmware/fw_eventlog.c firmware/fw_measure.c \
 FUZZ_TARGETS += \
 	audit
 FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
+	verifier/vrf_time.c \
 	verifier/vrf_file.c \
 	firmware/fw_eventlog.c firmware/fw_measure.c
 # The verifier's patch-message handlers (what a hostile monitor sends).
@@ -459,14 +533,14 @@ $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 .PHONY: all deps deps-test deps-linux deps-bench build-check check check-vtx \
 	demo linux-demo linux-demo-amdv bench fuzz soak clean format
 
-all: deps $(B)/hvpatch
+all: deps $(PROGS)
 
 deps:
 	@scripts/deps.sh build
 deps-test:
 	@scripts/deps.sh test
 
-build-check: $(B)/hvpatch $(B)/asan/hvpatch $(UNIT_BINS) $(FUZZ_BINS) \
+build-check: $(PROGS) $(ASAN_PROGS) $(UNIT_BINS) $(FUZZ_BINS) \
 	$(TEST_GUEST_ELFS)
 
 # The whole test suite; ends with one line "N passed, N failed, N skipped".
@@ -475,7 +549,7 @@ check: deps-test
 	$(Q)tests/run
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch
+	$(Q)$(MAKE) --no-print-directory $(PROGS)
 	$(Q)tests/demo.sh
 
 # Every lab-host test (tests/lib/lab-suite.sh) on VT-x with EPT, inside
@@ -487,7 +561,7 @@ check-vtx: deps-test
 # Debian's cloud kernel under hvpatch, console on the terminal: a shell in
 # the guest on VT-x/AMD-V (tests/linux-demo.sh).
 linux-demo: deps-linux
-	$(Q)$(MAKE) --no-print-directory $(B)/hvpatch $(LOCK_PORT)
+	$(Q)$(MAKE) --no-print-directory $(PROGS) $(LOCK_PORT)
 	$(Q)tests/linux-demo.sh
 deps-linux:
 	@scripts/deps.sh linux

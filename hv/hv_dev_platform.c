@@ -6,10 +6,13 @@
  *
  * One access at a time, of a size the port takes; a string access, any
  * other size, or a direction a port does not take is left to the exit
- * loop's single fatal path, like every port that is not here. */
+ * loop's single fatal path, like every port that is not here. What a
+ * panic or a text-lock request leads to is the assembly's choice (ops). */
 #include <string.h>
 
 #include "firmware/fw_linux.h"
+#include "hv/hv_dev.h"
+#include "hv/hv_dev_platform.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
 
@@ -46,36 +49,46 @@ static int reset_ctl(struct hv_vcpu *v, uint8_t val)
     return -1;
 }
 
-/* pvpanic: the guest kernel says it panicked. A panicked guest is dead:
- * the VM stops (exit status 3) instead of idling in the guest's panic
- * loop, and a health watch open on a patch reports it, unrepaired. A
- * crash kernel taking over is only logged. */
-static int pvpanic_out(struct hv_vcpu *v, uint32_t val)
+/* pvpanic: the guest kernel says it panicked; what follows is ops'
+ * (hv_run.c: the VM stops, exit status 3, instead of idling in the
+ * guest's panic loop). A crash kernel taking over is only logged. */
+static int pvpanic_out(struct hv_platform *p, struct hv_vcpu *v, uint32_t val)
 {
     if (val & FW_LINUX_PVPANIC_PANICKED) {
         hv_err("guest kernel panicked (pvpanic, vCPU %u)", v->id);
-        hv_vm_stop(v->vm, HV_STOP_GUEST_FAIL, 0);
-        return -1;
+        return p->ops.panicked(p->ops.ctx, v);
     }
     if (val & FW_LINUX_PVPANIC_CRASH_LOADED)
         hv_log("guest kernel crashed; its crash kernel runs (pvpanic)");
     return 0;
 }
 
-static int ignore(struct hv_vcpu *v, uint32_t val)
+static int lock_out(struct hv_platform *p, struct hv_vcpu *v, uint32_t val)
 {
+    (void)val;
+    p->ops.lock_request(p->ops.ctx, v);
+    return 0;
+}
+
+static int ignore(struct hv_platform *p, struct hv_vcpu *v, uint32_t val)
+{
+    (void)p;
     (void)v;
     (void)val;
     return 0;
 }
 
-static int sleep_ctl_out(struct hv_vcpu *v, uint32_t val)
+static int sleep_ctl_out(struct hv_platform *p, struct hv_vcpu *v,
+                         uint32_t val)
 {
+    (void)p;
     return sleep_ctl(v, (uint8_t)val);
 }
 
-static int reset_ctl_out(struct hv_vcpu *v, uint32_t val)
+static int reset_ctl_out(struct hv_platform *p, struct hv_vcpu *v,
+                         uint32_t val)
 {
+    (void)p;
     return reset_ctl(v, (uint8_t)val);
 }
 
@@ -84,7 +97,7 @@ static const struct {
     uint16_t port, nports;
     uint8_t sizes; /* access sizes taken: a mask of 1, 2, 4 */
     int read;      /* each byte read returns this, or NO_READ */
-    int (*out)(struct hv_vcpu *v, uint32_t val);
+    int (*out)(struct hv_platform *p, struct hv_vcpu *v, uint32_t val);
 } hv_platform_ports[] = {
     {FW_LINUX_PORT_SLEEP_CTL, 1, 1, 0, sleep_ctl_out},
     {FW_LINUX_PORT_SLEEP_STS, 1, 1, 0, ignore}, /* Linux writes 0x80 */
@@ -100,32 +113,76 @@ static const struct {
     {0x70, 2, 1, 0, ignore},
     {0x80, 1, 1, NO_READ, ignore}, /* POST code / I/O delay */
     /* The guest asks for its text lock (hv_lock.c); reads 0. */
-    {HV_LINUX_LOCK_PORT, 1, 1, 0, hv_lock_port_out},
+    {HV_LINUX_LOCK_PORT, 1, 1, 0, lock_out},
     /* pvpanic (fw_acpi.c's PEVT): reads say which events it takes. */
     {FW_LINUX_PORT_PVPANIC, 1, 1,
      FW_LINUX_PVPANIC_PANICKED | FW_LINUX_PVPANIC_CRASH_LOADED, pvpanic_out},
 };
 
-int hv_platform_io(struct hv_vcpu *v, uint16_t port, int out, uint8_t *data,
-                   unsigned size, unsigned count)
+#define NPORTS (sizeof hv_platform_ports / sizeof hv_platform_ports[0])
+
+/* Every range of the table is registered with this one handler, which
+ * finds the row again: the bus stays free of per-port callbacks. */
+static int platform_io(void *dev, struct hv_vcpu *v, const struct hv_io *io)
 {
-    for (size_t i = 0;
-         i < sizeof hv_platform_ports / sizeof hv_platform_ports[0]; i++) {
+    unsigned size = io->size;
+    for (size_t i = 0; i < NPORTS; i++) {
         unsigned first = hv_platform_ports[i].port;
-        if (port < first || port >= first + hv_platform_ports[i].nports)
+        if (io->port < first || io->port >= first + hv_platform_ports[i].nports)
             continue;
         if ((size != 1 && size != 2 && size != 4) ||
-            !(hv_platform_ports[i].sizes & size) || count != 1 ||
-            port + size > first + hv_platform_ports[i].nports ||
-            (!out && hv_platform_ports[i].read == NO_READ))
+            !(hv_platform_ports[i].sizes & size) || io->count != 1 ||
+            io->port + size > first + hv_platform_ports[i].nports ||
+            (!io->out && hv_platform_ports[i].read == NO_READ))
             return HV_IO_UNCLAIMED;
-        if (!out) {
-            memset(data, hv_platform_ports[i].read, size);
+        if (!io->out) {
+            memset(io->data, hv_platform_ports[i].read, size);
             return 0;
         }
         uint32_t val = 0;
-        memcpy(&val, data, size); /* x86: little-endian */
-        return hv_platform_ports[i].out(v, val);
+        memcpy(&val, io->data, size); /* x86: little-endian */
+        return hv_platform_ports[i].out(dev, v, val);
     }
     return HV_IO_UNCLAIMED;
+}
+
+/* The rows' ports as the bus takes them, ranges [lo, hi): rows that
+ * overlap or touch become one range (the reset register 0xcf9 lies inside
+ * the PCI address register's 0xcf8-0xcfb); platform_io tells them apart
+ * by the table's order. Returns the number of ranges. */
+static unsigned merged_ranges(unsigned lo_out[NPORTS], unsigned hi_out[NPORTS])
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < NPORTS; i++) {
+        unsigned lo = hv_platform_ports[i].port;
+        unsigned hi = lo + hv_platform_ports[i].nports;
+        for (unsigned j = 0; j < n;) {
+            if (lo > hi_out[j] || hi < lo_out[j]) {
+                j++;
+                continue;
+            }
+            lo = lo < lo_out[j] ? lo : lo_out[j]; /* take it in, look again */
+            hi = hi > hi_out[j] ? hi : hi_out[j];
+            n--;
+            lo_out[j] = lo_out[n];
+            hi_out[j] = hi_out[n];
+            j = 0;
+        }
+        lo_out[n] = lo;
+        hi_out[n++] = hi;
+    }
+    return n;
+}
+
+int hv_platform_attach(struct hv_platform *p, struct hv_io_bus *bus,
+                       const struct hv_platform_ops *ops)
+{
+    unsigned lo[NPORTS], hi[NPORTS];
+    unsigned n = merged_ranges(lo, hi);
+    p->ops = *ops;
+    for (unsigned i = 0; i < n; i++)
+        if (hv_io_register(bus, (uint16_t)lo[i], (uint16_t)(hi[i] - lo[i]),
+                           "platform", platform_io, p) != 0)
+            return -1;
+    return 0;
 }

@@ -250,6 +250,29 @@ uint8_t hv_serial_read(struct hv_serial *s, unsigned off)
     return v;
 }
 
+static int serial_io(void *dev, struct hv_vcpu *v, const struct hv_io *io)
+{
+    struct hv_serial *s = dev;
+    unsigned off = io->port - s->base;
+    (void)v;
+    if (io->size != 1 || off >= HV_SERIAL_PORTS)
+        return HV_IO_UNCLAIMED;
+    for (unsigned i = 0; i < io->count; i++) {
+        if (io->out)
+            hv_serial_write(s, off, io->data[i]);
+        else
+            io->data[i] = hv_serial_read(s, off);
+    }
+    return 0;
+}
+
+int hv_serial_attach(struct hv_serial *s, struct hv_io_bus *bus,
+                     uint16_t base)
+{
+    s->base = base;
+    return hv_io_register(bus, base, HV_SERIAL_PORTS, "UART", serial_io, s);
+}
+
 size_t hv_serial_feed(struct hv_serial *s, const uint8_t *buf, size_t n)
 {
     size_t i;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hv/hv_dev.h"
+
 #define HV_SERIAL_PORTS 8
 #define HV_SERIAL_RX_MAX 4096 /* input bytes queued for the guest */
 #define HV_SERIAL_TX_MAX 512  /* output line buffer */
@@ -15,6 +17,7 @@
 struct hv_serial {
     pthread_mutex_t lock;
     int out_fd;
+    uint16_t base; /* first port, once attached */
     uint8_t ier, lcr, mcr, scr, dll, dlm, fcr;
     uint8_t rx[HV_SERIAL_RX_MAX];
     size_t rx_head, rx_len;
@@ -46,6 +49,10 @@ void hv_serial_set_line_watch(struct hv_serial *s,
                               void (*fn)(void *ctx, const char *line,
                                          size_t len),
                               void *ctx);
+/* Registers the UART's HV_SERIAL_PORTS ports from base on bus, for byte
+ * accesses (a wider one is left unclaimed). Returns 0 or -1 (logged). */
+int hv_serial_attach(struct hv_serial *s, struct hv_io_bus *bus,
+                     uint16_t base);
 /* A guest access to port base + off (off < HV_SERIAL_PORTS). */
 void hv_serial_write(struct hv_serial *s, unsigned off, uint8_t val);
 uint8_t hv_serial_read(struct hv_serial *s, unsigned off);

@@ -16,6 +16,7 @@
 #include "hv/hv_health.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
 #include "verifier/vrf.h"
 
 static int starts(const char *l, size_t len, const char *prefix)
@@ -91,10 +92,12 @@ int hv_health_parse_window(const char *s, uint64_t *ms)
     return 0;
 }
 
-void hv_health_init(struct hv_health *h, uint64_t default_window_ms)
+void hv_health_init(struct hv_health *h, struct hv_vm *vm,
+                    uint64_t default_window_ms)
 {
     memset(h, 0, sizeof *h);
     pthread_mutex_init(&h->lock, NULL);
+    h->vm = vm;
     h->default_window_ms = default_window_ms;
 }
 
@@ -144,19 +147,36 @@ const char *hv_health_state_name(int state)
     return names[state];
 }
 
-/* Heartbeats seen now count as progress. */
-static void hb_reset(struct hv_vm *vm, uint64_t now)
+void hv_health_heartbeat(struct hv_health *h, unsigned cpu, uint64_t count)
 {
-    struct hv_health *h = &vm->health;
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        h->hb[i] = atomic_load(&vm->vcpu[i].hb_count);
+    const struct hv_vm *vm = h->vm;
+    uint64_t zero = 0, now = hv_now_ns();
+    if (cpu >= HV_MAX_VCPUS)
+        return;
+    atomic_store(&h->beat[cpu], count);
+    if (!atomic_compare_exchange_strong(&h->first_beat_ns[cpu], &zero, now))
+        return;
+    for (unsigned i = 0; i < vm->ncpus; i++)
+        if (atomic_load(&h->first_beat_ns[i]) == 0)
+            return;
+    zero = 0;
+    if (atomic_compare_exchange_strong(&h->all_beat_ns, &zero, now))
+        hv_log("heartbeats from all %u vCPUs %.1f ms after start", vm->ncpus,
+               (double)(now - vm->start_ns) / 1e6);
+}
+
+/* Heartbeats seen now count as progress. */
+static void hb_reset(struct hv_health *h, uint64_t now)
+{
+    for (unsigned i = 0; i < h->vm->ncpus; i++) {
+        h->hb[i] = atomic_load(&h->beat[i]);
         h->hb_ns[i] = now;
     }
 }
 
-unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms)
+unsigned hv_health_watch(struct hv_health *h, const char *id,
+                         uint64_t window_ms)
 {
-    struct hv_health *h = &vm->health;
     char line[HV_HEALTH_REASON_MAX];
     uint64_t now = hv_now_ns();
     take_line(h, line, sizeof line); /* what came before is not ours */
@@ -167,7 +187,7 @@ unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms)
     h->start_ns = now;
     h->end_ns = now + window_ms * 1000000;
     h->state = window_ms ? HV_HEALTH_WATCHING : HV_HEALTH_IDLE;
-    hb_reset(vm, now);
+    hb_reset(h, now);
     if (window_ms)
         hv_log("health: watching %s for %" PRIu64 " s (watch %u)", id,
                window_ms / 1000, h->watch);
@@ -183,14 +203,13 @@ void hv_health_cancel(struct hv_health *h)
 }
 
 /* The guest failed inside the window: revert the watched patch. */
-static void fail(struct hv_vm *vm, struct hv_vrf *vrf, const char *reason)
+static void fail(struct hv_health *h, struct hv_vrf *vrf, const char *reason)
 {
-    struct hv_health *h = &vm->health;
     const char *err = NULL;
     hv_health_clean(h->reason, sizeof h->reason, reason, strlen(reason));
     hv_err("health: %s, %" PRIu64 " ms after %s was applied; reverting it",
            h->reason, (hv_now_ns() - h->start_ns) / 1000000, h->id);
-    if (hv_patch_auto_revert(vm, vrf, h->id, h->reason, &err) != 0) {
+    if (hv_patch_auto_revert(h->vm, vrf, h->id, h->reason, &err) != 0) {
         h->state = HV_HEALTH_REVERT_FAILED;
         hv_err("health: the automatic revert of %s failed: %s", h->id, err);
         return;
@@ -205,31 +224,29 @@ static void fail(struct hv_vm *vm, struct hv_vrf *vrf, const char *reason)
     hv_log("health: %s auto-reverted", h->id);
 }
 
-int hv_health_report(struct hv_vm *vm, struct hv_vrf *vrf, unsigned watch,
+int hv_health_report(struct hv_health *h, struct hv_vrf *vrf, unsigned watch,
                      const char *reason)
 {
-    struct hv_health *h = &vm->health;
     char why[HV_HEALTH_REASON_MAX];
     if (h->state != HV_HEALTH_WATCHING || watch != h->watch)
         return -1;
     snprintf(why, sizeof why, "health check failed: %s", reason);
-    fail(vm, vrf, why);
+    fail(h, vrf, why);
     return 0;
 }
 
 /* A vCPU whose heartbeats (demo guest) stopped for HV_HEALTH_HB_STALL_MS:
  * its index, or -1. vCPUs that never sent one (Linux) do not count, nor
  * does time spent paused. */
-static int hb_stalled(struct hv_vm *vm, uint64_t now)
+static int hb_stalled(struct hv_health *h, uint64_t now)
 {
-    struct hv_health *h = &vm->health;
-    if (hv_vm_paused(vm)) {
-        hb_reset(vm, now);
+    if (hv_vm_paused(h->vm)) {
+        hb_reset(h, now);
         return -1;
     }
-    for (unsigned i = 0; i < vm->ncpus; i++) {
-        uint64_t c = atomic_load(&vm->vcpu[i].hb_count);
-        if (atomic_load(&vm->vcpu[i].first_hb_ns) == 0)
+    for (unsigned i = 0; i < h->vm->ncpus; i++) {
+        uint64_t c = atomic_load(&h->beat[i]);
+        if (atomic_load(&h->first_beat_ns[i]) == 0)
             continue;
         if (c != h->hb[i]) {
             h->hb[i] = c;
@@ -241,9 +258,8 @@ static int hb_stalled(struct hv_vm *vm, uint64_t now)
     return -1;
 }
 
-void hv_health_tick(struct hv_vm *vm, struct hv_vrf *vrf)
+void hv_health_tick(struct hv_health *h, struct hv_vrf *vrf)
 {
-    struct hv_health *h = &vm->health;
     char line[HV_HEALTH_REASON_MAX], why[HV_HEALTH_REASON_MAX + 64];
     int kind = take_line(h, line, sizeof line);
     if (h->state != HV_HEALTH_WATCHING)
@@ -260,14 +276,14 @@ void hv_health_tick(struct hv_vm *vm, struct hv_vrf *vrf)
     }
     if (kind == HV_HEALTH_LINE_FAULT) {
         snprintf(why, sizeof why, "oops on the console: %s", line);
-        fail(vm, vrf, why);
+        fail(h, vrf, why);
         return;
     }
-    int cpu = hb_stalled(vm, now);
+    int cpu = hb_stalled(h, now);
     if (cpu >= 0) {
         snprintf(why, sizeof why, "no heartbeat from vCPU %d for %u ms", cpu,
                  HV_HEALTH_HB_STALL_MS);
-        fail(vm, vrf, why);
+        fail(h, vrf, why);
         return;
     }
     if (now >= h->end_ns) {

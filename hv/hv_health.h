@@ -1,12 +1,17 @@
 /* hv_health.h: the health watch after a patch (docs/MONITOR.md,
  * "Automatic rollback"): for a bounded window after an apply, the monitor
  * watches the guest and has the verifier revert the patch if the guest
- * shows it failing. */
+ * shows it failing.
+ *
+ * A service (docs/MONITOR.md, "Layers"): may include the machine
+ * (hv_int.h) and other services' headers; devices reach it only through
+ * the ops the assembly (hv_run.c) gives them. */
 #ifndef HV_HEALTH_H
 #define HV_HEALTH_H
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,11 +40,19 @@ enum hv_health_state {
     HV_HEALTH_ENDED,         /* cut short: reverted by hand or superseded */
 };
 
+struct hv_vm;
+struct hv_vrf;
+
 struct hv_health {
+    struct hv_vm *vm; /* the machine watched (vCPUs, pause, patches) */
     /* Signals from vCPU threads (console lines); lock guards them. */
     pthread_mutex_t lock;
     int line_kind; /* the worst enum hv_health_line since the last take */
     char line[HV_HEALTH_REASON_MAX];
+    /* Heartbeat hypercalls (demo guest), from vCPU threads. */
+    atomic_uint_fast64_t beat[HV_MAX_VCPUS];          /* last count */
+    atomic_uint_fast64_t first_beat_ns[HV_MAX_VCPUS]; /* 0: none yet */
+    atomic_uint_fast64_t all_beat_ns; /* when every vCPU had one */
 
     /* The rest is the main thread's. */
     uint64_t default_window_ms; /* 0: apply alone does not watch */
@@ -71,28 +84,31 @@ void hv_health_clean(char *dst, size_t cap, const char *src, size_t len);
  * Returns 0, or -1 for anything else. */
 int hv_health_parse_window(const char *s, uint64_t *ms);
 
-void hv_health_init(struct hv_health *h, uint64_t default_window_ms);
+void hv_health_init(struct hv_health *h, struct hv_vm *vm,
+                    uint64_t default_window_ms);
 void hv_health_destroy(struct hv_health *h);
 
 /* A console line from the guest (any thread): remembers a fault or a
  * panic for the main thread's next tick. */
 void hv_health_console_line(struct hv_health *h, const char *line, size_t len);
 
-struct hv_vm;
-struct hv_vrf;
+/* vCPU cpu's heartbeat hypercall with the guest's count (any thread);
+ * logs once when every vCPU has sent its first. */
+void hv_health_heartbeat(struct hv_health *h, unsigned cpu, uint64_t count);
 /* Starts watching patch id for window_ms (0: no watch, the state goes
  * IDLE); a watch still open is superseded. Returns the watch number. */
-unsigned hv_health_watch(struct hv_vm *vm, const char *id, uint64_t window_ms);
+unsigned hv_health_watch(struct hv_health *h, const char *id,
+                         uint64_t window_ms);
 /* Ends an open watch without a verdict (the patch was reverted by hand). */
 void hv_health_cancel(struct hv_health *h);
 /* An operator's check failed (`hvpatch apply --health-cmd`): the open
  * watch number `watch` fails with reason. Returns 0, or -1 if that watch
  * is not open. */
-int hv_health_report(struct hv_vm *vm, struct hv_vrf *vrf, unsigned watch,
+int hv_health_report(struct hv_health *h, struct hv_vrf *vrf, unsigned watch,
                      const char *reason);
 /* The main loop's check, every turn: console signals, heartbeats, the end
  * of the window; reverts through the verifier on a failure. */
-void hv_health_tick(struct hv_vm *vm, struct hv_vrf *vrf);
+void hv_health_tick(struct hv_health *h, struct hv_vrf *vrf);
 
 /* The state name `status` and `apply` show ("watching", ...). */
 const char *hv_health_state_name(int state);

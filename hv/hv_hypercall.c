@@ -2,10 +2,14 @@
  *
  * Arguments are guest-controlled: structs are read through hv_gpa_ram()
  * and copied before use, strings are forced to end in NUL. A malformed
- * request is logged (rate-limited) and ignored; the guest keeps running. */
+ * request is logged (rate-limited) and ignored; the guest keeps running.
+ * Heartbeats and the patch list go to ops (the health watch, the live
+ * patches): the device itself knows no service. */
 #include <stdatomic.h>
 #include <string.h>
 
+#include "hv/hv_dev.h"
+#include "hv/hv_hypercall.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
 
@@ -20,22 +24,8 @@ static int bad_request(struct hv_vcpu *v, unsigned nr, uint32_t arg)
     return 0;
 }
 
-static void note_first_heartbeat(struct hv_vcpu *v)
-{
-    struct hv_vm *vm = v->vm;
-    uint64_t zero = 0, now = hv_now_ns();
-    if (!atomic_compare_exchange_strong(&v->first_hb_ns, &zero, now))
-        return;
-    for (unsigned i = 0; i < vm->ncpus; i++)
-        if (atomic_load(&vm->vcpu[i].first_hb_ns) == 0)
-            return;
-    zero = 0;
-    if (atomic_compare_exchange_strong(&vm->all_hb_ns, &zero, now))
-        hv_log("heartbeats from all %u vCPUs %.1f ms after start", vm->ncpus,
-               (double)(now - vm->start_ns) / 1e6);
-}
-
-static int hc_heartbeat(struct hv_vcpu *v, uint32_t arg)
+static int hc_heartbeat(struct hv_hypercalls *hc, struct hv_vcpu *v,
+                        uint32_t arg)
 {
     struct hv_hc_heartbeat hb;
     const void *p = hv_gpa_ram(v->vm, arg, sizeof hb);
@@ -44,8 +34,7 @@ static int hc_heartbeat(struct hv_vcpu *v, uint32_t arg)
     memcpy(&hb, p, sizeof hb);
     if (hb.cpu != v->id)
         return bad_request(v, HV_HC_HEARTBEAT, arg);
-    atomic_store(&v->hb_count, hb.count);
-    note_first_heartbeat(v);
+    hc->ops.heartbeat(hc->ops.ctx, v, hb.count);
     return 0;
 }
 
@@ -79,11 +68,12 @@ static int hc_ucall(struct hv_vcpu *v, uint32_t arg)
     }
 }
 
-int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg)
+static int hypercall(struct hv_hypercalls *hc, struct hv_vcpu *v,
+                     unsigned nr, uint32_t arg)
 {
     switch (nr) {
     case HV_HC_HEARTBEAT:
-        return hc_heartbeat(v, arg);
+        return hc_heartbeat(hc, v, arg);
     case HV_HC_UCALL:
         return hc_ucall(v, arg);
     case HV_HC_SHUTDOWN:
@@ -91,10 +81,27 @@ int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg)
         hv_vm_stop(v->vm, HV_STOP_GUEST_OFF, (int)(arg & 0xff));
         return -1;
     case HV_HC_PATCHES:
-        if (hv_patch_hypercall(v->vm, arg) != 0)
+        if (hc->ops.patch_list(hc->ops.ctx, arg) != 0)
             return bad_request(v, nr, arg);
         return 0;
     default:
         return bad_request(v, nr, arg);
     }
+}
+
+static int hypercall_io(void *dev, struct hv_vcpu *v, const struct hv_io *io)
+{
+    uint32_t arg;
+    if (io->size != 4 || io->count != 1 || !io->out)
+        return HV_IO_UNCLAIMED;
+    memcpy(&arg, io->data, sizeof arg);
+    return hypercall(dev, v, io->port - HV_PORT_HC_BASE, arg);
+}
+
+int hv_hypercall_attach(struct hv_hypercalls *hc, struct hv_io_bus *bus,
+                        const struct hv_hypercall_ops *ops)
+{
+    hc->ops = *ops;
+    return hv_io_register(bus, HV_PORT_HC_BASE, HV_HC_COUNT, "hypercalls",
+                          hypercall_io, hc);
 }

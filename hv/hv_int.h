@@ -1,8 +1,15 @@
-/* hv_int.h: the monitor's private state, shared by the hv_*.c files. */
+/* hv_int.h: the machine layer: one KVM VM, its vCPUs, memory slots and
+ * protected code, the exit loop, and pause/resume/stop.
+ *
+ * Layers (docs/MONITOR.md, "Layers"): machine, devices, services,
+ * assembly. This header includes only the public hv.h, the device bus
+ * (hv_dev.h: the exit loop dispatches on it) and plain types; never a
+ * device's or a service's header. Devices and services include it; it is
+ * the layer at the bottom. (The live-patch list below is a service's
+ * state the machine still carries.) */
 #ifndef HV_INT_H
 #define HV_INT_H
 
-#include <jansson.h>
 #include <linux/kvm.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,9 +17,7 @@
 #include <stdint.h>
 
 #include "hv/hv.h"
-#include "hv/hv_dev_serial.h"
-#include "hv/hv_health.h"
-#include "hv/hv_linux.h"
+#include "hv/hv_dev.h"
 #include "verifier/vrf_win.h"
 
 #define HV_PROT_PAGES (HV_PROT_MAX_SIZE / 0x1000)
@@ -46,8 +51,6 @@ struct hv_vcpu {
     pthread_t thread;
     int thread_started;
     atomic_uint_fast64_t blocked_writes;
-    atomic_uint_fast64_t hb_count;    /* last HEARTBEAT hypercall value */
-    atomic_uint_fast64_t first_hb_ns; /* 0 until the first heartbeat */
     uint64_t paused_rip;              /* valid while parked */
     uint64_t last_blocked_rip;        /* a rep-string write repeats it */
 };
@@ -98,8 +101,8 @@ struct hv_vm {
     atomic_uint_fast64_t blocked_audited;  /* total when last audited */
     atomic_uint_fast64_t blocked_last_gpa, blocked_last_rip;
 
-    struct hv_serial serial;
-    atomic_uint_fast64_t all_hb_ns; /* when every vCPU had a heartbeat */
+    /* The ports devices registered (hv_dev.h); set before vCPUs start. */
+    struct hv_io_bus io;
 
     /* Live patches as the verifier reported them (hv_patch.c): for
      * status and for the guest's HV_HC_PATCHES. patch_lock guards them. */
@@ -112,8 +115,6 @@ struct hv_vm {
     } patches[HV_PATCH_LIVE_MAX];
     unsigned npatches;
     unsigned patch_gen;
-
-    struct hv_health health; /* the watch after an apply (hv_health.c) */
 };
 
 /* hv_kvm.c: arch-neutral KVM set-up. */
@@ -183,88 +184,6 @@ void hv_prot_digest(const struct hv_vm *vm, uint8_t out[32]);
  * window holds it; and the GPA of an offset, or 0. */
 int64_t hv_prot_offset(const struct hv_vm *vm, hv_gpa_t gpa);
 hv_gpa_t hv_prot_gpa(const struct hv_vm *vm, uint64_t off);
-
-/* hv_lock.c: a Linux guest's text lock (docs/LINUX.md, "Text lock"). */
-/* Locks the kernel text: pause, the verifier's LOCK, the text's GPAs
- * backed by the read-only memfd (memslot 2), memslot changes forbidden
- * from then on, resume. Returns the result object, or NULL with *err and
- * *cls. A failure after the verifier locked stops the VM. */
-json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
-                     const char **cls);
-/* The guest's lock port (HV_LINUX_LOCK_PORT): a byte written asks for
- * the lock, which the main loop performs. */
-int hv_lock_port_out(struct hv_vcpu *v, uint32_t val);
-
-/* hv_patch.c: apply and revert through the verifier. */
-struct hv_vrf;
-struct vrf_msg;
-/* Asks the verifier for the pause region and maps it, before the
- * sandbox. Without it (logged), writes go over the socket. */
-void hv_patch_shm_open(struct hv_vrf *vrf);
-/* Applies the package behind fd (taken) / reverts patch id. Return the
- * result object, or NULL with *err and *cls (the error class). */
-json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,
-                       const char **err, const char **cls);
-json_t *hv_patch_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
-                        const char **err, const char **cls);
-json_t *hv_patch_list_json(struct hv_vm *vm);
-/* The verifier's trust store: its digest, anchors, CRL dates and the
- * latest reload's result; reload first re-reads the --trust directory
- * (dir, for the reply). NULL with *err and *cls if the verifier does not
- * answer, or, for a reload, if it kept the old store. */
-json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
-                       const char **err, const char **cls);
-/* The health watch's revert of patch id (the latest live one): the
- * verifier audits it as "auto-reverted" with reason. Returns 0, or -1
- * with *err. */
-int hv_patch_auto_revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
-                         const char *reason, const char **err);
-/* Error texts for a control reply: the verifier is gone; it refused (a
- * FAIL's reason) or answered something unexpected. *cls gets the class. */
-const char *hv_patch_verifier_gone(const char **cls);
-const char *hv_patch_refused(struct vrf_msg *r, const char **cls);
-/* HV_HC_PATCHES: fills the guest's struct hv_hc_patches at gpa. */
-int hv_patch_hypercall(struct hv_vm *vm, uint32_t gpa);
-
-/* hv_seccomp.c: enter the monitor's allow-list (all threads). A Linux
- * guest's monitor may still change memslots, until its text lock calls
- * hv_seccomp_lock_memslots() (every thread, for good). */
-int hv_seccomp_enter(int linux_guest);
-int hv_seccomp_lock_memslots(void);
-
-/* hv_dev_platform.c: a Linux guest's ACPI sleep, reset, CMOS and POST
- * ports. Returns 0 to keep running, -1 once the VM must stop, or
- * HV_IO_UNCLAIMED for an access that is not one of them. */
-#define HV_IO_UNCLAIMED 1
-int hv_platform_io(struct hv_vcpu *v, uint16_t port, int out, uint8_t *data,
-                   unsigned size, unsigned count);
-
-/* hv_run_linux.c: a Linux guest for `hvpatch run --kernel`. */
-#define HV_LINUX_INITRD_MAX (512u << 20) /* largest initrd file read */
-struct hv_linux_guest {
-    uint8_t *kernel, *initrd; /* the files as read (malloc) */
-    size_t kernel_len, initrd_len;
-    struct hv_linux_image img;
-    char cmdline[FW_LINUX_CMDLINE_MAX + 1]; /* as booted and measured */
-};
-/* Reads a regular file of 1 byte to max bytes into malloc'd memory; what
- * names it in messages ("kernel", "initrd"). Returns NULL (logged). */
-uint8_t *hv_read_file(const char *path, const char *what, uint64_t max,
-                      size_t *len);
-/* Reads and parses the kernel (and initrd), builds the command line and
- * checks that everything fits cfg's RAM; nothing is started yet. Returns
- * 0, or -1 with the reason logged (g may hold memory: free it). */
-int hv_linux_guest_load(const struct hv_config *cfg, int pvm,
-                        struct hv_linux_guest *g);
-/* Writes guest RAM (fw_linux_setup), sets up every vCPU (registers on the
- * boot vCPU only) and attaches the UART to IRQ 4. Needs the irqchip and
- * the vCPUs created. Returns 0 or -1 (logged). */
-int hv_linux_guest_boot(struct hv_vm *vm, const struct hv_config *cfg,
-                        const struct hv_linux_guest *g);
-void hv_linux_guest_free(struct hv_linux_guest *g);
-
-/* hv_hypercall.c */
-int hv_hypercall(struct hv_vcpu *v, unsigned nr, uint32_t arg);
 
 /* Host pointer for guest RAM [gpa, gpa + len), or NULL if any byte of it
  * lies outside RAM. The only way guest-supplied addresses are read. */

@@ -1,9 +1,9 @@
 /* hv_kvm_x86_64.c: x86-64 vCPU state and the strict exit handler.
  *
- * Only the exits the guest is expected to cause are handled (the demo
- * guest: UART and hypercall ports, HLT; Linux: UART and the platform ports
- * of hv_dev_platform.c, its irqchip being in the kernel); anything else
- * stops the VM with one message naming the exit and the guest RIP. */
+ * Only the exits the guest is expected to cause are handled: port I/O to
+ * a port some device registered (hv_dev.h; the assembly picks the devices
+ * for the guest), MMIO writes to protected code, HLT. Anything else stops
+ * the VM with one message naming the exit and the guest RIP. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,39 +261,23 @@ static int unexpected(struct hv_vcpu *v, const char *what)
 static int handle_io(struct hv_vcpu *v)
 {
     struct kvm_run *run = v->run;
-    uint16_t port = run->io.port;
-    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    struct hv_io io = {
+        .port = run->io.port,
+        .out = run->io.direction == KVM_EXIT_IO_OUT,
+        .size = run->io.size,
+        .count = run->io.count,
+        .data = (uint8_t *)run + run->io.data_offset,
+    };
     char what[96];
 
     if (run->io.data_offset > v->vm->run_size ||
-        (uint64_t)run->io.size * run->io.count >
-            v->vm->run_size - run->io.data_offset)
+        (uint64_t)io.size * io.count > v->vm->run_size - run->io.data_offset)
         return unexpected(v, "I/O data outside the run area");
-    if (port >= HV_PORT_COM1 && port < HV_PORT_COM1 + HV_SERIAL_PORTS &&
-        run->io.size == 1) {
-        for (uint32_t i = 0; i < run->io.count; i++) {
-            if (run->io.direction == KVM_EXIT_IO_OUT)
-                hv_serial_write(&v->vm->serial, port - HV_PORT_COM1, data[i]);
-            else
-                data[i] = hv_serial_read(&v->vm->serial, port - HV_PORT_COM1);
-        }
-        return 0;
-    }
-    if (v->vm->guest == HV_GUEST_LINUX) {
-        int r = hv_platform_io(v, port, run->io.direction == KVM_EXIT_IO_OUT,
-                               data, run->io.size, run->io.count);
-        if (r != HV_IO_UNCLAIMED)
-            return r;
-    } else if (port >= HV_PORT_HC_BASE &&
-               port < HV_PORT_HC_BASE + HV_HC_COUNT && run->io.size == 4 &&
-               run->io.count == 1 && run->io.direction == KVM_EXIT_IO_OUT) {
-        uint32_t arg;
-        memcpy(&arg, data, sizeof arg);
-        return hv_hypercall(v, port - HV_PORT_HC_BASE, arg);
-    }
+    int r = hv_io_dispatch(&v->vm->io, v, &io);
+    if (r != HV_IO_UNCLAIMED)
+        return r;
     snprintf(what, sizeof what, "%s port 0x%x size %u count %u",
-             run->io.direction == KVM_EXIT_IO_OUT ? "out" : "in", port,
-             run->io.size, run->io.count);
+             io.out ? "out" : "in", io.port, io.size, io.count);
     return unexpected(v, what);
 }
 

@@ -17,7 +17,10 @@
 
 #include "hv/hv_control.h"
 #include "hv/hv_int.h"
+#include "hv/hv_lock.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
+#include "hv/hv_seccomp.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf_msg.h"
 
@@ -120,11 +123,9 @@ json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
                      (json_int_t)pause);
 }
 
-int hv_lock_port_out(struct hv_vcpu *v, uint32_t val)
+void hv_lock_request(struct hv_vm *vm)
 {
-    (void)val;
-    if (atomic_exchange(&v->vm->lock_req, 1) == 0)
+    if (atomic_exchange(&vm->lock_req, 1) == 0)
         hv_log("guest asked for its text lock (port 0x%x)",
                HV_LINUX_LOCK_PORT);
-    return 0;
 }

@@ -14,6 +14,7 @@
 #include "hv/hv_control.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf.h"
 #include "verifier/vrf_shm.h"

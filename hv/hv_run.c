@@ -22,9 +22,17 @@
 #include "cli/cli.h"
 #include "firmware/fw.h"
 #include "hv/hv_control.h"
+#include "hv/hv_dev_platform.h"
+#include "hv/hv_dev_serial.h"
 #include "hv/hv_elf.h"
+#include "hv/hv_health.h"
+#include "hv/hv_hypercall.h"
 #include "hv/hv_int.h"
+#include "hv/hv_lock.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
+#include "hv/hv_run_linux.h"
+#include "hv/hv_seccomp.h"
 #include "hv/hv_swtpm.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf_tpm.h"
@@ -42,6 +50,11 @@
 
 struct hv_session {
     struct hv_vm vm;
+    /* The devices (hv_dev.h): registered on vm.io by attach_devices. */
+    struct hv_serial serial;
+    struct hv_platform platform; /* Linux */
+    struct hv_hypercalls hc;     /* demo-style guests */
+    struct hv_health health;     /* the watch after an apply */
     struct hv_control ctl;
     struct hv_vrf vrf;
     const struct hv_config *cfg;
@@ -85,7 +98,7 @@ static json_t *rss_json(int status_fd)
                      (json_int_t)anon, "guest_memory_kib", (json_int_t)shmem);
 }
 
-static json_t *vcpus_json(struct hv_vm *vm)
+static json_t *vcpus_json(struct hv_vm *vm, const struct hv_health *h)
 {
     const struct hv_shared *sh = (const void *)(vm->ram + HV_SHARED_GPA);
     json_t *a = json_array();
@@ -97,11 +110,11 @@ static json_t *vcpus_json(struct hv_vm *vm)
                              (json_int_t)atomic_load(&v->blocked_writes)));
             continue;
         }
-        uint64_t first = atomic_load(&v->first_hb_ns);
+        uint64_t first = atomic_load(&h->first_beat_ns[i]);
         json_array_append_new(
             a, json_pack("{s:i,s:I,s:I,s:o,s:I}", "id", (int)i, "heartbeats",
                          (json_int_t)sh->heartbeat[i], "heartbeat_reports",
-                         (json_int_t)atomic_load(&v->hb_count),
+                         (json_int_t)atomic_load(&h->beat[i]),
                          "first_heartbeat_us",
                          first ? json_integer((json_int_t)(
                                      (first - vm->start_ns) / 1000))
@@ -201,7 +214,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
         "s:o,s:o}",
         "state", hv_vm_paused(vm) ? "paused" : "running", "uptime_ms",
         (json_int_t)((hv_now_ns() - vm->start_ns) / 1000000), "vcpus",
-        vcpus_json(vm), "blocked_writes", blocked_json(vm), "code", "base",
+        vcpus_json(vm, &s->health), "blocked_writes", blocked_json(vm), "code", "base",
         hv_control_addr(HV_PROT_BASE), "size", (json_int_t)vm->prot_size,
         "sha256", hv_control_hex(d, 32), "text_lock", text_lock_json(vm),
         "baseline", "image_sha256",
@@ -212,7 +225,7 @@ static json_t *cmd_status(void *ctx, json_t *args, const char **err)
     if (st) {
         json_object_set(st, "start_patches", s->started);
         json_object_set_new(st, "trust", trust_json(s));
-        json_object_set_new(st, "health", hv_health_json(&vm->health));
+        json_object_set_new(st, "health", hv_health_json(&s->health));
     }
     return st;
 }
@@ -375,7 +388,7 @@ static json_t *cmd_apply(void *ctx, json_t *args, const char **err)
     json_t *r = hv_patch_apply(&s->vm, &s->vrf, fd, err, &s->ctl.err_class);
     const char *id = json_string_value(json_object_get(r, "id"));
     if (id) {
-        unsigned w = hv_health_watch(&s->vm, id, window_ms);
+        unsigned w = hv_health_watch(&s->health, id, window_ms);
         json_object_set_new(r, "health",
                             json_pack("{s:s,s:i,s:I}", "state",
                                       window_ms ? "watching" : "off", "watch",
@@ -399,12 +412,12 @@ static json_t *cmd_unhealthy(void *ctx, json_t *args, const char **err)
                "under 160 bytes)";
         return NULL;
     }
-    if (hv_health_report(&s->vm, &s->vrf,
+    if (hv_health_report(&s->health, &s->vrf,
                          (unsigned)json_integer_value(w), why) != 0) {
         *err = "that health watch is not open";
         return NULL;
     }
-    return hv_health_json(&s->vm.health);
+    return hv_health_json(&s->health);
 }
 
 static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
@@ -415,7 +428,7 @@ static json_t *cmd_revert(void *ctx, json_t *args, const char **err)
         id = NULL;
     json_t *r = hv_patch_revert(&s->vm, &s->vrf, id, err, &s->ctl.err_class);
     if (r)
-        hv_health_cancel(&s->vm.health);
+        hv_health_cancel(&s->health);
     return r;
 }
 
@@ -484,9 +497,61 @@ static void init_vm(struct hv_vm *vm, const struct hv_config *cfg)
     pthread_cond_init(&vm->parked_cond, &ca);
     pthread_cond_init(&vm->resume_cond, &ca);
     pthread_condattr_destroy(&ca);
-    hv_serial_init(&vm->serial, STDOUT_FILENO);
-    hv_health_init(&vm->health, cfg->health_window_ms);
-    hv_serial_set_line_watch(&vm->serial, console_line, &vm->health);
+}
+
+/* ------------------------------------------------------------ devices */
+
+/* What the devices' events mean here: the services they reach. */
+
+/* pvpanic: a panicked guest is dead: the VM stops (exit status 3)
+ * instead of idling in the guest's panic loop, and a health watch open
+ * on a patch reports it, unrepaired. */
+static int guest_panicked(void *ctx, struct hv_vcpu *v)
+{
+    struct hv_session *s = ctx;
+    (void)v;
+    hv_vm_stop(&s->vm, HV_STOP_GUEST_FAIL, 0);
+    return -1;
+}
+
+static void guest_lock_request(void *ctx, struct hv_vcpu *v)
+{
+    struct hv_session *s = ctx;
+    (void)v;
+    hv_lock_request(&s->vm);
+}
+
+static void guest_heartbeat(void *ctx, struct hv_vcpu *v, uint64_t count)
+{
+    struct hv_session *s = ctx;
+    hv_health_heartbeat(&s->health, v->id, count);
+}
+
+static int guest_patch_list(void *ctx, uint32_t gpa)
+{
+    struct hv_session *s = ctx;
+    return hv_patch_hypercall(&s->vm, gpa);
+}
+
+/* The UART, whose console lines the health watch reads; then a Linux
+ * guest's platform ports or a demo-style guest's hypercalls. Before the
+ * vCPUs start: the bus is read without a lock. */
+static int attach_devices(struct hv_session *s)
+{
+    struct hv_vm *vm = &s->vm;
+    hv_serial_set_line_watch(&s->serial, console_line, &s->health);
+    if (hv_serial_attach(&s->serial, &vm->io, HV_PORT_COM1) != 0)
+        return -1;
+    if (vm->guest == HV_GUEST_LINUX) {
+        const struct hv_platform_ops ops = {.ctx = s,
+                                            .lock_request = guest_lock_request,
+                                            .panicked = guest_panicked};
+        return hv_platform_attach(&s->platform, &vm->io, &ops);
+    }
+    const struct hv_hypercall_ops ops = {.ctx = s,
+                                         .heartbeat = guest_heartbeat,
+                                         .patch_list = guest_patch_list};
+    return hv_hypercall_attach(&s->hc, &vm->io, &ops);
 }
 
 static int boot_vcpus(struct hv_vm *vm, const struct hv_config *cfg,
@@ -701,6 +766,8 @@ static int setup(struct hv_session *s)
     for (unsigned i = 0; i < cfg->ncpus; i++)
         if (hv_kvm_create_vcpu(vm, i) != 0)
             goto cleanup;
+    if (attach_devices(s) != 0)
+        goto cleanup;
     /* The image's digest, for checking READY's: hashed here, while the
      * verifier hashes and measures the same bytes, the two passes side by
      * side (a 53 MB kernel). */
@@ -708,7 +775,7 @@ static int setup(struct hv_session *s)
     if (take_code(s) != 0)
         goto cleanup;
     if (vm->guest == HV_GUEST_LINUX) {
-        if (hv_linux_guest_boot(vm, cfg, lg) != 0)
+        if (hv_linux_guest_boot(vm, cfg, lg, &s->serial) != 0)
             goto cleanup;
     } else {
         uint64_t entry;
@@ -834,7 +901,7 @@ static void read_console(struct hv_session *s, int *stdin_open)
             *stdin_open = 0; /* EOF: the guest just gets no more input */
         return;
     }
-    size_t took = hv_serial_feed(&s->vm.serial, buf, (size_t)n);
+    size_t took = hv_serial_feed(&s->serial, buf, (size_t)n);
     if (took < (size_t)n)
         hv_log("console input: guest's buffer full, %zu bytes dropped",
                (size_t)n - took);
@@ -896,8 +963,8 @@ static void main_loop(struct hv_session *s)
         hv_control_service(&s->ctl, pfd + ctl_first, n - ctl_first);
         if (atomic_exchange(&vm->lock_req, 0))
             guest_lock(s);
-        hv_health_tick(vm, &s->vrf);
-        hv_serial_flush(&vm->serial);
+        hv_health_tick(&s->health, &s->vrf);
+        hv_serial_flush(&s->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
             hv_prot_audit(vm, &s->vrf);
@@ -935,8 +1002,8 @@ static void teardown(struct hv_session *s)
     stop_tpm(s);
     hv_prot_report(vm);
     hv_control_close(&s->ctl);
-    hv_serial_destroy(&vm->serial);
-    hv_health_destroy(&vm->health);
+    hv_serial_destroy(&s->serial);
+    hv_health_destroy(&s->health);
     hv_kvm_close(vm);
     if (vm->prot)
         munmap((void *)vm->prot, vm->prot_size);
@@ -974,6 +1041,8 @@ int hv_run(const struct hv_config *cfg)
     for (int i = 0; i < HV_CONTROL_MAX_CLIENTS; i++)
         s.ctl.clients[i].fd = -1;
     init_vm(&s.vm, cfg);
+    hv_serial_init(&s.serial, STDOUT_FILENO);
+    hv_health_init(&s.health, &s.vm, cfg->health_window_ms);
     s.started = json_array();
     if (!s.started || list_start_files(&s) != 0 || setup_signals(&s) != 0 ||
         setup(&s) != 0)

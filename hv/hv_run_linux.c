@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv/hv_dev_serial.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_run_linux.h"
 #include "verifier/vrf_file.h"
 
 uint8_t *hv_read_file(const char *path, const char *what, uint64_t max,
@@ -129,7 +131,8 @@ static void serial_irq(void *ctx, int level)
 }
 
 int hv_linux_guest_boot(struct hv_vm *vm, const struct hv_config *cfg,
-                        const struct hv_linux_guest *g)
+                        const struct hv_linux_guest *g,
+                        struct hv_serial *uart)
 {
     struct fw_linux_config fc;
     struct fw_linux_layout lay;
@@ -145,7 +148,7 @@ int hv_linux_guest_boot(struct hv_vm *vm, const struct hv_config *cfg,
     for (unsigned i = 0; i < vm->ncpus; i++)
         if (hv_x86_setup_linux_vcpu(&vm->vcpu[i], i == 0 ? &cpu : NULL))
             return -1;
-    hv_serial_set_irq(&vm->serial, serial_irq, vm);
+    hv_serial_set_irq(uart, serial_irq, vm);
     hv_log("Linux %s entry at 0x%" PRIx64 ", kernel 0x%" PRIx64 "-0x%" PRIx64
            ", initrd %" PRIu64 " bytes at 0x%" PRIx64 "; command line: %s",
            lay.kind == FW_LINUX_ENTRY_PVH ? "PVH" : "64-bit bzImage", lay.entry,

@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_seccomp.h"
 #include "verifier/vrf_sandbox.h"
 
 #define ANY {{0}}

@@ -15,12 +15,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "verifier/vrf_tpm.h"
 
 #define SOCK_NAME "swtpm.sock"
 #define CTRL_SUFFIX ".ctrl"
@@ -97,6 +96,41 @@ static int sock_alive(const char *path)
     snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
     ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
+    return ok;
+}
+
+/* 1 if the TPM behind the unix socket path answers a command within
+ * timeout_ms, else 0 with why in err. The command is raw TPM 2.0 bytes,
+ * not tpm2-tss: the monitor maps no TPM library (the verifier, its own
+ * executable, does the real TPM work). TPM2_GetRandom of 8 bytes; any
+ * response header (tag TPM_ST_NO_SESSIONS/SESSIONS, size >= 10) counts. */
+static int tpm_answers(const char *path, unsigned timeout_ms, char *err,
+                       size_t errlen)
+{
+    static const uint8_t cmd[12] = {0x80, 0x01, 0, 0, 0, 12,
+                                    0, 0, 0x01, 0x7b, 0, 8};
+    uint8_t rsp[10];
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct pollfd p = {.events = POLLIN};
+    /* recv's bound too: a partial header must not hang the start-up */
+    struct timeval tv = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000};
+    ssize_t n = -1;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    p.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (p.fd >= 0 &&
+        setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+        connect(p.fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        send(p.fd, cmd, sizeof cmd, MSG_NOSIGNAL) == (ssize_t)sizeof cmd &&
+        poll(&p, 1, (int)timeout_ms) == 1)
+        n = recv(p.fd, rsp, sizeof rsp, MSG_WAITALL);
+    int ok = n == (ssize_t)sizeof rsp && rsp[0] == 0x80 &&
+             (rsp[1] == 0x01 || rsp[1] == 0x02) && rsp[2] == 0 && rsp[3] == 0 &&
+             (rsp[4] << 8 | rsp[5]) >= 10;
+    if (!ok)
+        errf(err, errlen, "TPM2_GetRandom on %s: %s", path,
+             n < 0 ? strerror(errno) : "no well-formed response");
+    if (p.fd >= 0)
+        close(p.fd);
     return ok;
 }
 
@@ -361,14 +395,9 @@ int hv_swtpm_start(struct hv_swtpm *s, const struct hv_swtpm_config *cfg,
             ret = HV_ERR_SWTPM_TIMEOUT;
             goto cleanup;
         }
-        if (sock_alive(s->sock)) {
-            struct vrf_tpm *t = NULL;
-            unsigned left = (unsigned)(deadline - now);
-            if (vrf_tpm_open(s->tcti, 0, left, &t, terr, sizeof terr) == 0) {
-                vrf_tpm_close(t);
-                break;
-            }
-        }
+        if (sock_alive(s->sock) &&
+            tpm_answers(s->sock, (unsigned)(deadline - now), terr, sizeof terr))
+            break;
         sleep_ms(POLL_MS);
     }
     ret = 0;

@@ -16,8 +16,11 @@ struct hv_vrf {
     uint32_t shm_req;    /* the last req posted on it */
 };
 
-/* Forks the verifier for the guest image buf[0..len) and cfg (fork copies
- * both). The caller must still be single-threaded. Returns 0 or -1. */
+/* Starts hvpatch-verifier (hv_exe_find) for the guest image
+ * image[0..len) and cfg: fork, then execve with the socket, the image and
+ * the initrd as sealed memfds (copies: the caller keeps its buffers) and
+ * the rest of cfg as options. The caller must still be single-threaded.
+ * Returns 0 or -1 (logged). */
 int hv_vrf_start(struct hv_vrf *v, const uint8_t *image, size_t len,
                  const struct vrf_proc_cfg *cfg);
 

@@ -19,8 +19,6 @@
 #include "verifier/vrf_proc_int.h"
 #include "verifier/vrf_sandbox.h"
 
-#define VRF_EXIT_FAIL 70 /* verifier start-up or sandbox failure */
-
 int vrf_code_create(const uint8_t *image, size_t len, size_t size,
                     uint8_t **wmap)
 {

@@ -1,6 +1,8 @@
 /* vrf_proc.h: the verifier process: the only writer of protected code.
  *
- * The monitor forks it before anything else (hv/hv_vrf.c). It loads the
+ * The monitor starts it before anything else (hv/hv_vrf.c): a separate
+ * executable, hvpatch-verifier (verifier/vrf_main.c), that holds none of
+ * the monitor's code or libraries. It loads the
  * guest image's code into a memfd it maps writable, seals the memfd
  * against every other writer, hands it to the monitor over SCM_RIGHTS,
  * and then serves the monitor's requests (verifier/vrf_msg.h) under a
@@ -19,6 +21,20 @@
 #define VRF_CODE_SEALS \
     (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
 
+/* Inputs of hvpatch-verifier: the fds the monitor passes at these
+ * numbers (every other fd is closed), the rest as options (vrf_main.c). */
+#define VRF_PROC_FD_SOCK 3   /* its end of the monitor's socketpair */
+#define VRF_PROC_FD_IMAGE 4  /* the guest image, a sealed memfd */
+#define VRF_PROC_FD_INITRD 5 /* the Linux initrd, a sealed memfd (--initrd) */
+
+/* Seals the image and initrd memfds must carry: the bytes the verifier
+ * loads and measures cannot change under it. */
+#define VRF_INPUT_SEALS                                                        \
+    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)
+
+#define VRF_EXIT_FAIL 70 /* verifier start-up or sandbox failure */
+#define VRF_EXIT_USAGE 2 /* bad options: not started by the monitor */
+
 /* What the verifier measures and where its TPM is. */
 struct vrf_proc_cfg {
     const char *tcti;   /* tpm2-tss TCTI string, or NULL: no TPM */
@@ -35,9 +51,9 @@ struct vrf_proc_cfg {
 };
 
 /* The verifier's main: sock is its end of the socketpair, image the guest
- * image (its own copy, after fork). Before it says READY it has loaded and
- * sealed the code and, with a TPM, measured the boot (PCR 0, 4, 8, 9).
- * Never returns. */
+ * image (a sealed memfd's private read-only mapping). Before it says READY
+ * it has loaded and sealed the code and, with a TPM, measured the boot
+ * (PCR 0, 4, 8, 9). Never returns. */
 void vrf_proc_main(int sock, const uint8_t *image, size_t len,
                    const struct vrf_proc_cfg *cfg) __attribute__((noreturn));
 

@@ -8,6 +8,8 @@
 #   BENCH_KLP_CYCLES (10) in-guest livepatch cycles (tests/bench/bench_klp.sh).
 #   BENCH_LINUX_APPLIES (20) Linux apply/revert cycles
 #                         (tests/bench/bench_linux_patch.sh).
+#   BENCH_BASE (4083368), BENCH_CMP_APPLIES (200): the tree the patch path
+#                         is compared with (tests/bench/bench_before.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HVPATCH=${HVPATCH:-$PWD/build/hvpatch}
@@ -138,6 +140,9 @@ row_ms "  pause, RIP check, write, resume" .time_ns.write "$tmp/apply" -
 row_ms "  \"applied\" record, fsync" .time_ns.finish "$tmp/apply" -
 row_ms "apply of a new sequence, + NV counter (n=$newseq)" .time_ns.total "$tmp/apply_nv" "< 5 ms"
 row_ms "revert, end to end (n=$applies)" .time_ns.total "$tmp/revert" -
+# The same patch path, this tree against the one before the re-cut (issue
+# 14), measured here and now: pause, apply end to end, monitor RSS.
+tests/bench/bench_before.sh --rows || echo "| before/after: failed (see above) | - | - | - |"
 tests/bench/bench_linux.sh --rows || echo "| Linux start-up: failed (see above) | - | - | - |"
 # In-guest livepatch; its medians (ms) stay in $tmp/klp as KEY=VALUE lines.
 BENCH_KLP_RESULT=$tmp/klp tests/bench/bench_klp.sh --rows ||

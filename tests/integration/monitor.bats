@@ -223,12 +223,16 @@ teardown() { vm_stop; }
     require_kvm
     [ "$(id -u)" -eq 0 ] || skip "needs root to drop to an unprivileged user"
     command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
-    cp "$HVPATCH" "$BATS_TEST_TMPDIR/hvpatch"
-    chmod 755 "$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR/hvpatch"
     ! setpriv --reuid=65534 --regid=65534 --clear-groups test -w /dev/kvm ||
         skip "the unprivileged user can use /dev/kvm here"
+    # The CLI execs the monitor found next to it, which execs the verifier:
+    # all three where the user can reach them (bats' own directory is 0700).
+    d=$(mktemp -d /tmp/hvpatch-unpriv.XXXXXX)
+    cp "$HVPATCH" "$HVPATCH-monitor" "$HVPATCH-verifier" "$d"
+    chmod 755 "$d" "$d"/hvpatch*
     run setpriv --reuid=65534 --regid=65534 --clear-groups \
-        "$BATS_TEST_TMPDIR/hvpatch" run </dev/null
+        "$d/hvpatch" run </dev/null
+    rm -rf "$d"
     [ "$status" -eq 2 ]
     [[ $output == *"KVM: open /dev/kvm failed: Permission denied"* ]]
 }

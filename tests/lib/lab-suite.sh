@@ -51,6 +51,9 @@ vtx*)
     export HVPATCH_TIME_SCALE=40
     export LINUX_EXTRA_WHY="Bochs bug: L1 interrupts stay masked while an L2 vCPU spins with interrupts off" ;;
 esac
+# A test that hangs fails alone (its teardown prints the VM's logs) and
+# the rest still run, instead of the whole lab host hitting its bound.
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-$((120 * HVPATCH_TIME_SCALE))}
 tests/lib/kvm-info.sh
 flavour=$(tests/lib/kvm-info.sh --flavour)
 # A lab host exists to run what the bare machine skips: a skip here fails.

@@ -23,7 +23,8 @@
 #
 # Files reach the lab host in its initramfs (not 9p or virtio-fs): Bochs
 # has neither, and one image serves both hosts. The image holds static
-# busybox, the kernel's kvm modules, the build (build/hvpatch, the ASan
+# busybox, the kernel's kvm modules, the build (build/hvpatch and its
+# hvpatch-monitor and hvpatch-verifier, the ASan
 # build, test kernels and guests), tests/, and the programs the tests call
 # (bash, bats, coreutils, jq, swtpm, tpm2-tools, ...) with every library
 # ldd lists; Debian's kernel, initramfs and symbols for the L2 guest from
@@ -65,6 +66,8 @@ gzip cpio jq bats swtpm swtpm-tools tpm2-tools openssl xxd psmisc"
 project_files() {
     (cd "$ROOT" && find tests scripts guest/patches -type f -not -path '*/.*'
         printf '%s\n' build/hvpatch build/asan/hvpatch build/guest/demo.elf
+        printf '%s\n' build/hvpatch-monitor build/hvpatch-verifier \
+            build/asan/hvpatch-monitor build/asan/hvpatch-verifier
         find build/tests -maxdepth 1 -type f
         find build/tests/guests -type f -not -name '*.d' -not -name '*.o'
         find build/linux -maxdepth 1 -type f -not -name '.*' \
@@ -190,6 +193,16 @@ for m in kvm_amd kvm_intel; do
     say "$m loaded: $slat=$(cat $p/$slat), /dev/kvm $( [ -c /dev/kvm ] && echo present || echo missing)"
 done
 cd /hvpatch
+# Shortly before labhost.sh's bound expires, what L1 is doing goes to the
+# console: a hung test leaves more than silence behind.
+if [ -s /lab/deadline ]; then
+    (
+        sleep "$(cat /lab/deadline)"
+        say "still running near the time limit: processes and kernel log follow"
+        ps -ef >/dev/console 2>&1 || ps >/dev/console 2>&1
+        dmesg | tail -n 40 >/dev/console 2>&1
+    ) &
+fi
 if [ -e /lab/interactive ]; then
     # the console is the user's terminal: a controlling tty for Ctrl-C
     setsid cttyhack bash /lab/cmd
@@ -225,6 +238,8 @@ prepare_inputs() {
     "$ROOT/tests/lib/test-packages.sh" "$ROOT/build/test-packages" >/dev/null
     local f
     for f in build/hvpatch build/asan/hvpatch build/guest/demo.elf \
+        build/hvpatch-monitor build/hvpatch-verifier \
+        build/asan/hvpatch-monitor build/asan/hvpatch-verifier \
         build/tests/guests/pvh_platform.elf; do
         [ -s "$ROOT/$f" ] || die "$f not built (make build-check)"
     done
@@ -249,7 +264,9 @@ image() {
     mkdir -p "$r/hvpatch"
     project_files | (cd "$ROOT" && cpio --quiet -pdm "$r/hvpatch")
     # the build's own programs need their libraries too
-    for f in hvpatch asan/hvpatch tests/tpm_tool tests/linux_boot_tool; do
+    for f in hvpatch asan/hvpatch hvpatch-monitor asan/hvpatch-monitor \
+        hvpatch-verifier asan/hvpatch-verifier tests/tpm_tool \
+        tests/linux_boot_tool; do
         if [ -x "$ROOT/build/$f" ]; then copy_libs "$r" "$ROOT/build/$f"; fi
     done
     (cd "$r" && find . | LC_ALL=C sort |
@@ -264,17 +281,20 @@ image() {
 
 # ------------------------------------------------------------------ run
 
-# cmd_archive DIR COMMAND...: DIR/cmd.cpio.gz holding /lab/cmd (and
-# /lab/interactive with -i).
+# cmd_archive DIR SECONDS COMMAND...: DIR/cmd.cpio.gz holding /lab/cmd,
+# /lab/deadline (when L1 reports what it is doing: SECONDS less 45, as L1
+# counts them) and /lab/interactive with -i.
 cmd_archive() {
-    local d=$1
-    shift
+    local d=$1 secs=$2
+    shift 2
     mkdir -p "$d/c/lab"
     {
         echo "# written by labhost.sh"
         printf '%q ' "$@"
         echo
     } >"$d/c/lab/cmd"
+    [ -n "$INTERACTIVE" ] || [ "$secs" -le 90 ] ||
+        echo $((secs - 45)) >"$d/c/lab/deadline"
     [ -z "$INTERACTIVE" ] || : >"$d/c/lab/interactive"
     (cd "$d/c" && find lab -type f | cpio --quiet -o -H newc -R 0:0) |
         gzip -1 >"$d/cmd.cpio.gz"
@@ -397,7 +417,7 @@ run() {
     trap "stop_emu; [ -n '${LABHOST_KEEP:-}' ] || rm -rf '$d'" EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
-    cmd_archive "$d" "$@"
+    cmd_archive "$d" "$secs" "$@"
     if [ -n "$INTERACTIVE" ]; then
         [ "$kind" = amdv ] || die "run -i: only the amdv lab host is interactive"
         amdv_qemu "$d" stdio

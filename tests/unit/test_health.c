@@ -13,8 +13,11 @@
 
 #include <cmocka.h>
 
+#include "hv/hv_dev_serial.h"
+#include "hv/hv_health.h"
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "hv/hv_patch.h"
 #include "verifier/vrf.h"
 
 /* ----------------------------------------------- stubs of the monitor */
@@ -123,16 +126,15 @@ static void test_clean_and_window(void **state)
 /* ------------------------------------------------------------ watch */
 
 static struct hv_vm vm;
+static struct hv_health health;
 
 static void fresh_vm(unsigned ncpus, int beating)
 {
     memset(&vm, 0, sizeof vm);
     vm.ncpus = ncpus;
-    for (unsigned i = 0; i < ncpus; i++) {
-        atomic_store(&vm.vcpu[i].first_hb_ns, beating ? 1 : 0);
-        atomic_store(&vm.vcpu[i].hb_count, 10);
-    }
-    hv_health_init(&vm.health, 10000);
+    hv_health_init(&health, &vm, 10000);
+    for (unsigned i = 0; i < ncpus && beating; i++)
+        hv_health_heartbeat(&health, i, 10);
     reverts = 0;
     revert_fails = 0;
     fake_paused = 0;
@@ -141,7 +143,7 @@ static void fresh_vm(unsigned ncpus, int beating)
 
 static void line(const char *s)
 {
-    hv_health_console_line(&vm.health, s, strlen(s));
+    hv_health_console_line(&health, s, strlen(s));
 }
 
 static void advance_ms(uint64_t ms)
@@ -154,118 +156,119 @@ static void test_oops_reverts(void **state)
     (void)state;
     fresh_vm(2, 0);
     line("invalid opcode: 0000 [#1] SMP"); /* before the watch: not ours */
-    assert_int_equal(hv_health_watch(&vm, "HP-1", 10000), 1);
-    hv_health_tick(&vm, NULL);
-    assert_int_equal(vm.health.state, HV_HEALTH_WATCHING);
+    assert_int_equal(hv_health_watch(&health, "HP-1", 10000), 1);
+    hv_health_tick(&health, NULL);
+    assert_int_equal(health.state, HV_HEALTH_WATCHING);
     assert_int_equal(reverts, 0);
     line("[ 3.5] invalid opcode: 0000 [#1] SMP\x07");
     line("BUG: later"); /* the first of the worst kind is the reason */
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     assert_int_equal(reverts, 1);
     assert_string_equal(revert_id, "HP-1");
     assert_string_equal(revert_reason,
                         "oops on the console: [ 3.5] invalid opcode: 0000 "
                         "[#1] SMP?");
-    assert_int_equal(vm.health.state, HV_HEALTH_AUTO_REVERTED);
-    assert_string_equal(vm.health.last_id, "HP-1");
+    assert_int_equal(health.state, HV_HEALTH_AUTO_REVERTED);
+    assert_string_equal(health.last_id, "HP-1");
     /* The watch is over: later faults change nothing. */
     line("BUG: again");
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     assert_int_equal(reverts, 1);
-    json_t *j = hv_health_json(&vm.health);
+    json_t *j = hv_health_json(&health);
     assert_string_equal(json_string_value(json_object_get(j, "state")),
                         "auto-reverted");
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(j, "last_auto_revert"), "id")),
                         "HP-1");
     json_decref(j);
-    hv_health_destroy(&vm.health);
+    hv_health_destroy(&health);
 }
 
 static void test_panic_is_dead(void **state)
 {
     (void)state;
     fresh_vm(1, 0);
-    hv_health_watch(&vm, "HP-2", 10000);
+    hv_health_watch(&health, "HP-2", 10000);
     line("BUG: first");
     line("Kernel panic - not syncing: Fatal exception");
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     assert_int_equal(reverts, 0); /* a dead guest is not "repaired" */
-    assert_int_equal(vm.health.state, HV_HEALTH_DEAD);
-    assert_string_equal(vm.health.reason,
+    assert_int_equal(health.state, HV_HEALTH_DEAD);
+    assert_string_equal(health.reason,
                         "guest panic on the console: Kernel panic - not "
                         "syncing: Fatal exception");
-    hv_health_destroy(&vm.health);
+    hv_health_destroy(&health);
 }
 
 static void test_heartbeats(void **state)
 {
     (void)state;
+    uint64_t beats = 10;
     fresh_vm(2, 1);
-    hv_health_watch(&vm, "HP-3", 30000);
+    hv_health_watch(&health, "HP-3", 30000);
     /* vCPU 0 beats, vCPU 1 stops; paused time does not count. */
     for (int i = 0; i < 4; i++) {
         advance_ms(1000);
-        atomic_fetch_add(&vm.vcpu[0].hb_count, 1);
-        hv_health_tick(&vm, NULL);
+        hv_health_heartbeat(&health, 0, ++beats);
+        hv_health_tick(&health, NULL);
     }
     fake_paused = 1;
     advance_ms(3000);
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     fake_paused = 0;
     assert_int_equal(reverts, 0);
     for (int i = 0; i < 5; i++) {
         advance_ms(1000);
-        atomic_fetch_add(&vm.vcpu[0].hb_count, 1);
-        hv_health_tick(&vm, NULL);
+        hv_health_heartbeat(&health, 0, ++beats);
+        hv_health_tick(&health, NULL);
     }
     assert_int_equal(reverts, 0);
     advance_ms(100);
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     assert_int_equal(reverts, 1);
     assert_string_equal(revert_reason, "no heartbeat from vCPU 1 for 5000 ms");
-    hv_health_destroy(&vm.health);
+    hv_health_destroy(&health);
 }
 
 static void test_healthy_and_cancel(void **state)
 {
     (void)state;
     fresh_vm(1, 0); /* Linux: no heartbeats, nothing stalls */
-    hv_health_watch(&vm, "HP-4", 2000);
+    hv_health_watch(&health, "HP-4", 2000);
     advance_ms(1999);
-    hv_health_tick(&vm, NULL);
-    assert_int_equal(vm.health.state, HV_HEALTH_WATCHING);
+    hv_health_tick(&health, NULL);
+    assert_int_equal(health.state, HV_HEALTH_WATCHING);
     advance_ms(1);
-    hv_health_tick(&vm, NULL);
-    assert_int_equal(vm.health.state, HV_HEALTH_HEALTHY);
+    hv_health_tick(&health, NULL);
+    assert_int_equal(health.state, HV_HEALTH_HEALTHY);
     line("BUG: after the window");
-    hv_health_tick(&vm, NULL);
+    hv_health_tick(&health, NULL);
     assert_int_equal(reverts, 0);
     /* A second watch replaces the first; a revert by hand ends it. */
-    assert_int_equal(hv_health_watch(&vm, "HP-5", 5000), 2);
-    assert_int_equal(hv_health_report(&vm, NULL, 1, "old watch"), -1);
-    hv_health_cancel(&vm.health);
-    assert_int_equal(vm.health.state, HV_HEALTH_ENDED);
-    assert_int_equal(hv_health_report(&vm, NULL, 2, "closed"), -1);
+    assert_int_equal(hv_health_watch(&health, "HP-5", 5000), 2);
+    assert_int_equal(hv_health_report(&health, NULL, 1, "old watch"), -1);
+    hv_health_cancel(&health);
+    assert_int_equal(health.state, HV_HEALTH_ENDED);
+    assert_int_equal(hv_health_report(&health, NULL, 2, "closed"), -1);
     /* Window 0: no watch at all. */
-    hv_health_watch(&vm, "HP-6", 0);
-    assert_int_equal(vm.health.state, HV_HEALTH_IDLE);
+    hv_health_watch(&health, "HP-6", 0);
+    assert_int_equal(health.state, HV_HEALTH_IDLE);
     assert_int_equal(reverts, 0);
-    hv_health_destroy(&vm.health);
+    hv_health_destroy(&health);
 }
 
 static void test_report_and_failed_revert(void **state)
 {
     (void)state;
     fresh_vm(1, 0);
-    unsigned w = hv_health_watch(&vm, "HP-7", 5000);
+    unsigned w = hv_health_watch(&health, "HP-7", 5000);
     revert_fails = 1;
-    assert_int_equal(hv_health_report(&vm, NULL, w, "curl exited 7"), 0);
+    assert_int_equal(hv_health_report(&health, NULL, w, "curl exited 7"), 0);
     assert_int_equal(reverts, 1);
     assert_string_equal(revert_reason, "health check failed: curl exited 7");
-    assert_int_equal(vm.health.state, HV_HEALTH_REVERT_FAILED);
-    assert_int_equal(vm.health.last_ms, 0);
-    hv_health_destroy(&vm.health);
+    assert_int_equal(health.state, HV_HEALTH_REVERT_FAILED);
+    assert_int_equal(health.last_ms, 0);
+    hv_health_destroy(&health);
 }
 
 /* The UART hands the watcher whole lines, however output is flushed. */

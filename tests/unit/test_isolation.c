@@ -26,6 +26,7 @@
 #include "hv/hv_abi.h"
 #include "hv/hv_elf.h"
 #include "hv/hv_int.h"
+#include "hv/hv_seccomp.h"
 #include "verifier/vrf_proc.h"
 #include "verifier/vrf_sandbox.h"
 

@@ -1,14 +1,17 @@
 /* test_serial.c: the 16550A model's registers and interrupt line as
  * Linux's 8250 driver uses them: probing, the THR-empty and receive
- * interrupts, IIR priorities and acknowledgement, rising edges. */
+ * interrupts, IIR priorities and acknowledgement, rising edges; and the
+ * UART on a port bus (hv/hv_dev.h) as the exit loop reaches it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "hv/hv_dev.h"
 #include "hv/hv_dev_serial.h"
 
 enum { THR = 0, RBR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,
@@ -168,6 +171,64 @@ static void test_loopback(void **state)
     hv_serial_destroy(&s);
 }
 
+static int bus_io(struct hv_io_bus *bus, uint16_t port, int out,
+                  uint8_t *data, unsigned size, unsigned count)
+{
+    struct hv_io a = {
+        .port = port, .out = out, .size = size, .count = count, .data = data};
+    return hv_io_dispatch(bus, NULL, &a);
+}
+
+static int no_io(void *dev, struct hv_vcpu *v, const struct hv_io *io)
+{
+    (void)dev;
+    (void)v;
+    (void)io;
+    return 0;
+}
+
+/* Registered at 0x3f8: its eight ports reach the registers, a string
+ * access repeats, a wider access or another port is unclaimed; a range
+ * overlapping it, an empty or wrapping one, and one past the table's
+ * capacity are refused. */
+static void test_bus(void **state)
+{
+    (void)state;
+    struct hv_serial s;
+    struct hv_io_bus bus = {0};
+    uint8_t b[4] = {0x5a, 'a', 'b', 'c'};
+    hv_serial_init(&s, out_fd());
+    assert_int_equal(hv_serial_attach(&s, &bus, 0x3f8), 0);
+    assert_int_equal(bus_io(&bus, 0x3f8 + SCR, 1, b, 1, 1), 0);
+    b[0] = 0;
+    assert_int_equal(bus_io(&bus, 0x3f8 + SCR, 0, b, 1, 1), 0);
+    assert_int_equal(b[0], 0x5a);
+    assert_int_equal(bus_io(&bus, 0x3f8 + MCR, 1, (uint8_t[]){0x10}, 1, 1),
+                     0); /* loopback */
+    assert_int_equal(bus_io(&bus, 0x3f8 + THR, 1, b + 1, 1, 3), 0);
+    memset(b, 0, sizeof b);
+    assert_int_equal(bus_io(&bus, 0x3f8 + RBR, 0, b, 1, 3), 0);
+    assert_memory_equal(b, "abc", 3);
+    assert_int_equal(bus_io(&bus, 0x3f8, 1, b, 2, 1), HV_IO_UNCLAIMED);
+    assert_int_equal(bus_io(&bus, 0x3f8 + 8, 1, b, 1, 1), HV_IO_UNCLAIMED);
+    assert_int_equal(bus_io(&bus, 0x3f7, 0, b, 1, 1), HV_IO_UNCLAIMED);
+    assert_int_equal(hv_io_register(&bus, 0x3fc, 8, "other", no_io, NULL),
+                     -1);
+    assert_int_equal(hv_io_register(&bus, 0x3f0, 9, "other", no_io, NULL),
+                     -1);
+    assert_int_equal(hv_io_register(&bus, 0x100, 0, "other", no_io, NULL),
+                     -1);
+    assert_int_equal(hv_io_register(&bus, 0xfffe, 3, "other", no_io, NULL),
+                     -1);
+    for (unsigned i = 1; i < HV_IO_RANGES_MAX; i++)
+        assert_int_equal(
+            hv_io_register(&bus, (uint16_t)(0x100 + i), 1, "one", no_io, NULL),
+            0);
+    assert_int_equal(hv_io_register(&bus, 0x200, 1, "full", no_io, NULL), -1);
+    assert_int_equal(bus.n, HV_IO_RANGES_MAX);
+    hv_serial_destroy(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
@@ -176,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_thre_edges),
         cmocka_unit_test(test_receive),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_bus),
     };
     return cmocka_run_group_tests_name("serial", t, NULL, NULL);
 }
