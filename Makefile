@@ -26,6 +26,12 @@ HOST_LIBS := -Wl,--as-needed -ljansson -lcbor -lmbedtls -lmbedx509 \
 	-lpthread
 
 # One source per line, grouped by component.
+# Shared by every component (lib/): linked into every host binary, unit
+# test, fuzzer and test tool.
+LIB_SRCS := \
+	lib/lib_err.c \
+	lib/lib_hex.c \
+	lib/lib_ksym.c
 HV_SRCS := \
 	hv/hv_kvm.c \
 	hv/hv_kvm_x86_64.c \
@@ -106,7 +112,8 @@ TPM_SRCS := \
 # (swtpm, measured boot, quote, NV counter) without a VM, from the
 # ASan+UBSan objects; built by `make check` with everything else.
 $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/asan/%.o) $(B)/asan/verifier/vrf_file.o
+		$(TPM_SRCS:%.c=$(B)/asan/%.o) $(B)/asan/verifier/vrf_file.o \
+		$(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$(call msg,TEST-LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
@@ -114,7 +121,8 @@ $(B)/tests/tpm_tool: tests/integration/tpm_tool.c \
 build-check: $(B)/tests/tpm_tool
 # The same helper without sanitizers, for `make bench`'s TPM timings.
 $(B)/bench/tpm_tool: tests/integration/tpm_tool.c \
-		$(TPM_SRCS:%.c=$(B)/host/%.o) $(B)/host/verifier/vrf_file.o
+		$(TPM_SRCS:%.c=$(B)/host/%.o) $(B)/host/verifier/vrf_file.o \
+		$(LIB_SRCS:%.c=$(B)/host/%.o)
 	$(call msg,LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(HOST_CFLAGS) $(HOST_LDFLAGS) $^ \
@@ -153,6 +161,7 @@ AUDIT_SRCS := \
 # monitor maps no tpm2-tss, libcrypto or X.509 (tests/integration/
 # process.bats), the verifier no monitor code.
 MONITOR_SRCS := \
+	$(LIB_SRCS) \
 	hv/hv_main.c \
 	$(HV_SRCS) \
 	$(FW_SRCS) \
@@ -167,6 +176,7 @@ MONITOR_SRCS := \
 MONITOR_LIBS := -Wl,--as-needed -ljansson -lmbedcrypto -lseccomp -lpthread
 # What the verifier runs, without its main (tests/unit/test_isolation).
 VERIFIER_LIB_SRCS := \
+	$(LIB_SRCS) \
 	$(VRF_PROC_SRCS) \
 	$(VRF_SRCS) \
 	$(LINUX_SRCS) \
@@ -182,6 +192,7 @@ VERIFIER_SRCS := \
 	verifier/vrf_main.c \
 	$(VERIFIER_LIB_SRCS)
 CLI_PROG_SRCS := \
+	$(LIB_SRCS) \
 	$(CLI_SRCS) \
 	$(KEYS_SRCS) \
 	$(VRF_SRCS) \
@@ -195,7 +206,7 @@ CLI_PROG_SRCS := \
 	hv/hv_control.c \
 	verifier/vrf_msg.c
 
-HOST_SRCS := $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
+HOST_SRCS := $(LIB_SRCS) $(HV_SRCS) $(FW_SRCS) $(LINUX_SRCS) $(VRF_PROC_SRCS) $(VRF_SRCS) $(KEYS_SRCS) $(TPM_SRCS) \
 	$(CLI_SRCS) $(LAB_SRCS) $(AUDIT_SRCS) hv/hv_main.c verifier/vrf_main.c
 DEMO_OBJ := $(B)/host/hv/hv_demo_image.o
 ASAN_DEMO_OBJ := $(B)/asan/hv/hv_demo_image.o
@@ -258,27 +269,15 @@ PROGS := $(B)/hvpatch $(B)/hvpatch-monitor $(B)/hvpatch-verifier
 ASAN_PROGS := $(PROGS:$(B)/%=$(B)/asan/%)
 
 # ---------------------------------------------------------------- demo guest
-# Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h).
+# Freestanding x86-64, linked at fixed addresses (see hv/hv_abi.h). The
+# flags, each with its reason, are in guest/guest_cflags.h, which
+# `hvpatch build` compiles demo packages with too.
 # -ffile-prefix-map: the image, and so the baseline every package names,
 # is the same bytes wherever the tree is checked out.
 GUEST_CC := gcc
-GUEST_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror \
-	-ffile-prefix-map=$(CURDIR)=. \
-	-ffreestanding -nostdlib -fno-builtin \
-	-fno-pic -fno-pie \
-	-fno-stack-protector \
-	-fcf-protection=none \
-	-mno-red-zone \
-	-mgeneral-regs-only \
-	-fno-asynchronous-unwind-tables \
-	-fpatchable-function-entry=5,0
-# -fno-pic/-fno-pie: fixed link addresses, no GOT.
-# -fno-stack-protector: no TLS canary in a freestanding image.
-# -fcf-protection=none: no endbr64, so a function starts with its patch pad.
-# -mno-red-zone: exceptions at CPL 0 push onto the current stack.
-# -mgeneral-regs-only: no SSE/x87/AVX state; CPUID hides XSAVE anyway.
-# -fpatchable-function-entry=5,0: a 5-byte NOP pad at every function entry,
-#   where a hot patch writes its `jmp rel32` (the ftrace-style site).
+GUEST_CFLAGS := $(shell sed -n 's/^GUEST_CFLAG("\(.*\)")$$/\1/p' \
+	guest/guest_cflags.h) \
+	-ffile-prefix-map=$(CURDIR)=.
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
 GUEST_SRCS := \
@@ -287,6 +286,7 @@ GUEST_SRCS := \
 	guest/ulib.c \
 	guest/workload.c
 GUEST_OBJS := $(patsubst %,$(B)/%.o,$(GUEST_SRCS))
+$(GUEST_OBJS): guest/guest_cflags.h
 
 $(B)/guest/%.c.o: guest/%.c
 	$(call msg,GUEST-CC,$@)
@@ -338,8 +338,12 @@ build-check: $(LOCK_PORT)
 CMOCKA_LIBS := -lcmocka
 # Unit tests: tests/unit/test_<name>.c, linked with the host objects they
 # name in UNIT_DEPS_<name>.
-# Monitor.
+# Shared code (lib/), which every test links.
 UNIT_TESTS := \
+	lib
+UNIT_DEPS_lib :=
+# Monitor.
+UNIT_TESTS += \
 	elf \
 	control \
 	serial \
@@ -418,7 +422,7 @@ UNIT_DEPS_linux := $(LINUX_SRCS)
 # driver of the library (ASan+UBSan objects) and a 64 KiB firmware stub that
 # lets QEMU (TCG) enter Debian's kernel in the state the library describes.
 $(B)/tests/linux_boot_tool: tests/integration/linux_boot_tool.c \
-		$(LINUX_SRCS:%.c=$(B)/asan/%.o)
+		$(LINUX_SRCS:%.c=$(B)/asan/%.o) $(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$(call msg,TEST-LD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOST_CPPFLAGS) $(filter-out -D_FORTIFY_SOURCE=2,$(HOST_CFLAGS)) \
@@ -438,7 +442,7 @@ UNIT_BINS := $(UNIT_TESTS:%=$(B)/tests/unit/test_%) \
 
 define unit_rule
 $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
-		$(UNIT_DEPS_$(1):%.c=$(B)/asan/%.o)
+		$(UNIT_DEPS_$(1):%.c=$(B)/asan/%.o) $(LIB_SRCS:%.c=$(B)/asan/%.o)
 	$$(call msg,TEST-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(HOST_CPPFLAGS) $$(filter-out -D_FORTIFY_SOURCE=2,$$(HOST_CFLAGS)) \
@@ -448,7 +452,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
 define plain_unit_rule
 $(B)/tests/unit/test_$(1): tests/unit/test_$(1).c \
-		$(PLAIN_UNIT_DEPS_$(1):%.c=$(B)/host/%.o)
+		$(PLAIN_UNIT_DEPS_$(1):%.c=$(B)/host/%.o) $(LIB_SRCS:%.c=$(B)/host/%.o)
 	$$(call msg,TEST-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(CC) $$(HOST_CPPFLAGS) $$(HOST_CFLAGS) $$(HOST_LDFLAGS) $$^ \
@@ -522,7 +526,7 @@ FUZZ_FLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -I. \
 	-fno-sanitize-recover=all -DHV_FUZZING
 
 define fuzz_rule
-$(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_DEPS_$(1))
+$(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $(FUZZ_DEPS_$(1)) $(LIB_SRCS)
 	$$(call msg,FUZZ-LD,$$@)
 	@mkdir -p $$(@D)
 	$$(Q)$$(FUZZ_CC) $$(FUZZ_FLAGS) $$^ $$(HOST_LIBS) -o $$@

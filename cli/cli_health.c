@@ -42,7 +42,7 @@ int cli_health_parse_window(const char *s)
         return -1;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno || *end || v < 0 || v > 3600)
+    if (errno || *end || v < 0 || v > CLI_HEALTH_WINDOW_MAX_S)
         return -1;
     return (int)v;
 }

@@ -6,7 +6,11 @@
 
 #include <jansson.h>
 
-#define CLI_HEALTH_WINDOW_DEFAULT_S 10 /* == HV_HEALTH_WINDOW_DEFAULT_S */
+#include "hv/hv_health.h"
+
+/* The monitor's own default and limit of the watch window. */
+#define CLI_HEALTH_WINDOW_DEFAULT_S ((int)HV_HEALTH_WINDOW_DEFAULT_S)
+#define CLI_HEALTH_WINDOW_MAX_S ((long)HV_HEALTH_WINDOW_MAX_S)
 #define CLI_HEALTH_CMD_TIMEOUT_MS 5000 /* one run of --health-cmd */
 #define CLI_HEALTH_CMD_EVERY_MS 1000   /* --health-cmd runs this often */
 

@@ -7,6 +7,8 @@
 
 #include <mbedtls/md.h>
 
+#include "lib/lib_err.h"
+
 #define SPECID_SIG "Spec ID Event03" /* 15 chars + NUL = 16 bytes */
 #define SPECID_FIXED 28u             /* signature .. numberOfAlgorithms */
 #define PCR_EVENT_HDR 32u            /* TCG_PCR_EVENT before its event data */
@@ -14,37 +16,34 @@
 
 /* One row per error code; the messages are part of the contract too
  * (tests and operators match on them). */
-static const struct {
-    int code;
-    const char *msg;
-} fw_errs[] = {
-    {FW_OK, "success"},
-    {FW_ERR_ARG, "invalid argument"},
-    {FW_ERR_NOMEM, "out of memory"},
-    {FW_ERR_LOG_TOO_BIG, "event log too large"},
-    {FW_ERR_TRUNCATED, "event log truncated: a record runs past the end"},
-    {FW_ERR_SPECID, "first record is not a valid Spec ID Event03"},
-    {FW_ERR_ALG, "unknown, duplicate or missing hash algorithm"},
-    {FW_ERR_DIGEST_COUNT, "record digest count differs from the Spec ID "
-                          "event"},
-    {FW_ERR_DIGEST_ALG, "record digest algorithm differs from the Spec ID "
-                        "order"},
-    {FW_ERR_PCR_INDEX, "PCR index out of range"},
-    {FW_ERR_EVENT_SIZE, "event data too large"},
-    {FW_ERR_TOO_MANY, "too many records"},
-    {FW_ERR_NO_ACTION, "EV_NO_ACTION record with a non-zero digest"},
-    {FW_ERR_HASH, "hash computation failed"},
-    {FW_ERR_PAYLOAD, "malformed hvpatch tagged event payload"},
-    {FW_ERR_EXTEND, "PCR extend failed"},
-    {FW_ERR_EMPTY, "required measurement input missing"},
+static const struct lib_err_row fw_errs[] = {
+    LIB_ERR_ROW(FW_OK, "success"),
+    LIB_ERR_ROW(FW_ERR_ARG, "invalid argument"),
+    LIB_ERR_ROW(FW_ERR_NOMEM, "out of memory"),
+    LIB_ERR_ROW(FW_ERR_LOG_TOO_BIG, "event log too large"),
+    LIB_ERR_ROW(FW_ERR_TRUNCATED,
+                "event log truncated: a record runs past the end"),
+    LIB_ERR_ROW(FW_ERR_SPECID, "first record is not a valid Spec ID Event03"),
+    LIB_ERR_ROW(FW_ERR_ALG, "unknown, duplicate or missing hash algorithm"),
+    LIB_ERR_ROW(FW_ERR_DIGEST_COUNT,
+                "record digest count differs from the Spec ID "
+                "event"),
+    LIB_ERR_ROW(FW_ERR_DIGEST_ALG,
+                "record digest algorithm differs from the Spec ID "
+                "order"),
+    LIB_ERR_ROW(FW_ERR_PCR_INDEX, "PCR index out of range"),
+    LIB_ERR_ROW(FW_ERR_EVENT_SIZE, "event data too large"),
+    LIB_ERR_ROW(FW_ERR_TOO_MANY, "too many records"),
+    LIB_ERR_ROW(FW_ERR_NO_ACTION, "EV_NO_ACTION record with a non-zero digest"),
+    LIB_ERR_ROW(FW_ERR_HASH, "hash computation failed"),
+    LIB_ERR_ROW(FW_ERR_PAYLOAD, "malformed hvpatch tagged event payload"),
+    LIB_ERR_ROW(FW_ERR_EXTEND, "PCR extend failed"),
+    LIB_ERR_ROW(FW_ERR_EMPTY, "required measurement input missing"),
 };
 
 const char *fw_strerror(int err)
 {
-    for (size_t i = 0; i < sizeof fw_errs / sizeof fw_errs[0]; i++)
-        if (fw_errs[i].code == err)
-            return fw_errs[i].msg;
-    return "unknown error";
+    return lib_err_msg(fw_errs, LIB_ERR_COUNT(fw_errs), err);
 }
 
 /* ------------------------------------------------------------- helpers */

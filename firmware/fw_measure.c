@@ -6,18 +6,15 @@
 
 #include <mbedtls/md.h>
 
+#include "lib/lib_hex.h"
+
 #define FW_VERSION_MAX 64u
 #define POST_CODE_STR "POST CODE" /* PC Client PFP event data for the CRTM */
 #define INITRD_STR "initrd"
 
 void fw_hex32(const uint8_t d[FW_SHA256_SIZE], char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < FW_SHA256_SIZE; i++) {
-        hex[2 * i] = digits[d[i] >> 4];
-        hex[2 * i + 1] = digits[d[i] & 15];
-    }
-    hex[64] = '\0';
+    lib_hex_encode(d, FW_SHA256_SIZE, hex);
 }
 
 /* One record: digests of `measured` (or of the event data itself when

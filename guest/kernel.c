@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "guest/guest.h"
+#include "guest/guest_selfwrite.h"
 #include "hv/hv_abi.h"
 
 _Static_assert(GUEST_MAX_VCPUS == HV_MAX_VCPUS, "guest.h != hv_abi.h");
@@ -359,39 +360,8 @@ sys_klog_read(unsigned long off, unsigned long len, char *ubuf)
     return (long)len;
 }
 
-/* Ring-0 self-write test: the bytes at sys_klog_read's entry, written one
- * of three ways. Values travel through registers and inline asm so the
- * compiler can neither drop the store nor assume its effect. */
-static void guest_selfwrite_do(uint64_t kind, uint8_t *target,
-                               const uint64_t words[2])
-{
-    uint64_t alias = HV_ALIAS_BASE + ((uintptr_t)target - HV_PROT_BASE);
-    const void *src = words;
-    void *dst = target;
-    size_t n = 2 * sizeof words[0];
-
-    switch (kind) {
-    case GUEST_SELFWRITE_STORE:
-        __asm__ volatile("movq %1, (%0)"
-                         :
-                         : "r"(target), "r"(words[0])
-                         : "memory");
-        break;
-    case GUEST_SELFWRITE_REP_MOVSB:
-        __asm__ volatile("rep movsb"
-                         : "+D"(dst), "+S"(src), "+c"(n)
-                         :
-                         : "memory");
-        break;
-    case GUEST_SELFWRITE_ALIAS:
-        __asm__ volatile("movq %1, (%0)"
-                         :
-                         : "r"(alias), "r"(words[0])
-                         : "memory");
-        break;
-    }
-}
-
+/* Ring-0 self-write test: the bytes at sys_klog_read's entry, written by
+ * guest_selfwrite_do (guest_selfwrite.h). */
 static long guest_sys_selfwrite(uint64_t kind)
 {
     volatile uint64_t *code = (volatile uint64_t *)(uintptr_t)sys_klog_read;

@@ -7,6 +7,7 @@
 
 #include "guest/guest.h"
 #include "guest/ulib.h"
+#include "guest/guest_selfwrite.h"
 #include "hv/hv_abi.h"
 
 #define WORKLOAD_HEARTBEAT_MS 100
@@ -320,38 +321,8 @@ static void workload_console_poll(const struct workload *w)
     }
 }
 
-/* Ring-3 self-write: the bytes at ulib_echo's entry, written one of three
- * ways; mirrors the kernel's ring-0 attempts (kernel.c). */
-static void workload_selfwrite_do(unsigned kind, uint8_t *target,
-                                  const uint64_t words[2])
-{
-    uint64_t alias = HV_ALIAS_BASE + ((uintptr_t)target - HV_PROT_BASE);
-    const void *src = words;
-    void *dst = target;
-    size_t n = 2 * sizeof words[0];
-
-    switch (kind) {
-    case GUEST_SELFWRITE_STORE:
-        __asm__ volatile("movq %1, (%0)"
-                         :
-                         : "r"(target), "r"(words[0])
-                         : "memory");
-        break;
-    case GUEST_SELFWRITE_REP_MOVSB:
-        __asm__ volatile("rep movsb"
-                         : "+D"(dst), "+S"(src), "+c"(n)
-                         :
-                         : "memory");
-        break;
-    case GUEST_SELFWRITE_ALIAS:
-        __asm__ volatile("movq %1, (%0)"
-                         :
-                         : "r"(alias), "r"(words[0])
-                         : "memory");
-        break;
-    }
-}
-
+/* Ring-3 self-write: the bytes at ulib_echo's entry, written by the same
+ * guest_selfwrite_do (guest_selfwrite.h) as the kernel's ring-0 ones. */
 static long workload_selfwrite_ring3(unsigned kind)
 {
     volatile uint64_t *code = (volatile uint64_t *)(uintptr_t)ulib_echo;
@@ -361,11 +332,11 @@ static long workload_selfwrite_ring3(unsigned kind)
     before[1] = code[1];
     fill[0] = ~before[0];
     fill[1] = ~before[1];
-    workload_selfwrite_do(kind, (uint8_t *)(uintptr_t)code, fill);
+    guest_selfwrite_do(kind, (uint8_t *)(uintptr_t)code, fill);
     if (code[0] == before[0] && code[1] == before[1])
         return GUEST_SELFWRITE_BLOCKED;
     /* Protection failed: put the code back so the guest keeps running. */
-    workload_selfwrite_do(kind, (uint8_t *)(uintptr_t)code, before);
+    guest_selfwrite_do(kind, (uint8_t *)(uintptr_t)code, before);
     return GUEST_SELFWRITE_CHANGED;
 }
 

@@ -12,6 +12,7 @@
 
 #include "hv/hv_control.h"
 #include "hv/hv_log.h"
+#include "lib/lib_hex.h"
 
 static char *dump_reply(json_t *reply)
 {
@@ -129,43 +130,17 @@ json_t *hv_control_addr(uint64_t addr)
 
 json_t *hv_control_hex(const uint8_t *buf, size_t len)
 {
-    static const char digits[] = "0123456789abcdef";
-    char *t = malloc(2 * len + 1);
+    char *t = lib_hex_alloc(buf, len);
     if (!t)
         return NULL;
-    for (size_t i = 0; i < len; i++) {
-        t[2 * i] = digits[buf[i] >> 4];
-        t[2 * i + 1] = digits[buf[i] & 15];
-    }
-    t[2 * len] = '\0';
     json_t *j = json_stringn(t, 2 * len);
     free(t);
     return j;
 }
 
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long hv_control_unhex(const char *text, uint8_t *out, size_t cap)
 {
-    size_t n = strlen(text);
-    if (n % 2 || n / 2 > cap)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nibble(text[2 * i]), lo = nibble(text[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)(n / 2);
+    return lib_hex_decode(text, strlen(text), out, cap);
 }
 
 /* ------------------------------------------------------------ the server */

@@ -16,12 +16,14 @@
 #include <stdint.h>
 
 #include "hv/hv_abi.h"
+#include "verifier/vrf_msg.h"
 
 #define HV_HEALTH_WINDOW_DEFAULT_S 10u /* `run --health-window` default */
 #define HV_HEALTH_WINDOW_MAX_S 3600u
 #define HV_HEALTH_HB_STALL_MS 5000u /* demo heartbeats: 50 missed */
 #define HV_HEALTH_REASON_MAX 160u   /* reasons, NUL included */
-#define HV_HEALTH_ID_MAX 40u        /* == VRF_MSG_ID_MAX */
+/* A patch id, as the verifier sends it. */
+#define HV_HEALTH_ID_MAX VRF_MSG_ID_MAX
 
 /* What a console line says about the guest. */
 enum hv_health_line {

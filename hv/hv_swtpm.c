@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/lib_err.h"
+
 #define SOCK_NAME "swtpm.sock"
 #define CTRL_SUFFIX ".ctrl"
 #define LOG_NAME "swtpm.log"
@@ -29,26 +31,22 @@
 
 extern char **environ;
 
-static const struct {
-    int code;
-    const char *msg;
-} hv_swtpm_errs[] = {
-    {HV_SWTPM_OK, "success"},
-    {HV_ERR_SWTPM_ARG, "swtpm: invalid argument"},
-    {HV_ERR_SWTPM_PATH, "swtpm: state directory path too long or has ','"},
-    {HV_ERR_SWTPM_STATE, "swtpm: state directory not usable"},
-    {HV_ERR_SWTPM_BUSY, "swtpm: another swtpm serves this state directory"},
-    {HV_ERR_SWTPM_SPAWN, "swtpm: cannot start the swtpm program"},
-    {HV_ERR_SWTPM_EXITED, "swtpm: exited during start-up"},
-    {HV_ERR_SWTPM_TIMEOUT, "swtpm: did not answer in time"},
+static const struct lib_err_row hv_swtpm_errs[] = {
+    LIB_ERR_ROW(HV_SWTPM_OK, "success"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_ARG, "swtpm: invalid argument"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_PATH,
+                "swtpm: state directory path too long or has ','"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_STATE, "swtpm: state directory not usable"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_BUSY,
+                "swtpm: another swtpm serves this state directory"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_SPAWN, "swtpm: cannot start the swtpm program"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_EXITED, "swtpm: exited during start-up"),
+    LIB_ERR_ROW(HV_ERR_SWTPM_TIMEOUT, "swtpm: did not answer in time"),
 };
 
 const char *hv_swtpm_strerror(int err)
 {
-    for (size_t i = 0; i < sizeof hv_swtpm_errs / sizeof hv_swtpm_errs[0]; i++)
-        if (hv_swtpm_errs[i].code == err)
-            return hv_swtpm_errs[i].msg;
-    return "unknown error";
+    return lib_err_msg(hv_swtpm_errs, LIB_ERR_COUNT(hv_swtpm_errs), err);
 }
 
 static void errf(char *buf, size_t len, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "lib/lib_ksym.h"
 #include "verifier/vrf.h"
 
 /* ------------------------------------------------------------------ errors
@@ -276,10 +277,10 @@ int keys_elf_read_gpa(const struct keys_elf *elf, uint64_t gpa, uint8_t *out,
  * a System.map, or a copy of the running kernel's /proc/kallsyms). The
  * file is untrusted input: keys_sysmap_parse() takes exactly this format
  * and names the line of each rejection. */
-#define KEYS_SYSMAP_MAX_SIZE (64u << 20) /* bytes */
-#define KEYS_SYSMAP_MAX_SYMS (4u << 20)  /* lines */
+#define KEYS_SYSMAP_MAX_SIZE LIB_KSYM_MAX_SIZE  /* bytes */
+#define KEYS_SYSMAP_MAX_SYMS LIB_KSYM_MAX_LINES /* lines */
 #define KEYS_SYSMAP_LINE_MAX 600u        /* bytes, without the newline */
-#define KEYS_SYSMAP_NAME_MAX 511u        /* KSYM_NAME_LEN - 1 */
+#define KEYS_SYSMAP_NAME_MAX LIB_KSYM_NAME_MAX
 #define KEYS_SYSMAP_MODULE_MAX 55u       /* MODULE_NAME_LEN - 1 */
 
 struct keys_ksym {

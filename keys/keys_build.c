@@ -22,6 +22,7 @@
 
 #include "hv/hv_abi.h"
 #include "keys/keys.h"
+#include "lib/lib_hex.h"
 
 #define MANIFEST_MAX (64u << 10)
 #define IMAGE_MAX (64u << 20)
@@ -33,27 +34,11 @@
 #define MAX_DEFSYMS 256u
 #define MAX_ARGS (64u + MAX_SOURCES + MAX_CFLAGS + MAX_DEFSYMS)
 
-/* GUEST_CFLAGS of the Makefile, for the same reasons: freestanding, fixed
- * addresses (no PIC), no stack protector, no endbr64 (so a function starts
- * with its pad), no red zone, no SSE, and the 5-byte entry pad. */
+/* The demo guest's own flags, from the list the Makefile builds it with. */
 static const char *const guest_cflags[] = {
-    "-std=c11",
-    "-O2",
-    "-g",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-ffreestanding",
-    "-nostdlib",
-    "-fno-builtin",
-    "-fno-pic",
-    "-fno-pie",
-    "-fno-stack-protector",
-    "-fcf-protection=none",
-    "-mno-red-zone",
-    "-mgeneral-regs-only",
-    "-fno-asynchronous-unwind-tables",
-    "-fpatchable-function-entry=5,0",
+#define GUEST_CFLAG(flag) flag,
+#include "guest/guest_cflags.h"
+#undef GUEST_CFLAG
 };
 
 /* Kind "linux": the kernel's own code-generation flags where they matter
@@ -254,17 +239,11 @@ static int parse_hex(const char *s, uint8_t **out, size_t *len)
     if (p == NULL)
         return KEYS_ERR_ALLOC;
     for (; *s != '\0'; s++) {
-        int d;
+        int d = lib_hex_digit(*s);
 
         if (*s == ' ' && hi < 0)
             continue;
-        if (*s >= '0' && *s <= '9')
-            d = *s - '0';
-        else if (*s >= 'a' && *s <= 'f')
-            d = *s - 'a' + 10;
-        else if (*s >= 'A' && *s <= 'F')
-            d = *s - 'A' + 10;
-        else
+        if (d < 0)
             break;
         if (hi < 0) {
             hi = d;

@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "keys/keys_int.h"
+#include "lib/lib_hex.h"
 
 #define PKG_READ_MAX (2u * VRF_PKG_MAX_SIZE)
 #define IMAGE_READ_MAX (256u << 20)
@@ -590,18 +591,7 @@ static int parse_time_arg(const char *s, int64_t *t)
 
 static int parse_hex32(const char *s, uint8_t out[32])
 {
-    if (strlen(s) != 64)
-        return -1;
-    for (size_t i = 0; i < 32; i++) {
-        unsigned v;
-
-        if (sscanf(s + 2 * i, "%2x", &v) != 1 ||
-            !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-            !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
+    return strlen(s) == 64 && lib_hex_decode(s, 64, out, 32) == 32 ? 0 : -1;
 }
 
 /* BASE:SIZE:code|patch:DOMAIN */

@@ -4,19 +4,11 @@
 #include <stdio.h>
 
 #include "keys/keys.h"
+#include "lib/lib_err.h"
 
-struct keys_err_row {
-    int code;
-    const char *name;
-    const char *msg;
-};
+#define ROW LIB_ERR_ROW
 
-#define ROW(c, m)                                                              \
-    {                                                                          \
-        c, #c, m                                                               \
-    }
-
-static const struct keys_err_row keys_err_table[] = {
+static const struct lib_err_row keys_err_table[] = {
     ROW(KEYS_OK, "success"),
     ROW(KEYS_ERR_ARG, "invalid argument"),
     ROW(KEYS_ERR_ALLOC, "out of memory"),
@@ -43,22 +35,24 @@ static const struct keys_err_row keys_err_table[] = {
     ROW(KEYS_ERR_BUILD, "patch code unusable"),
 };
 
-#define KEYS_ERR_COUNT (sizeof keys_err_table / sizeof keys_err_table[0])
+#define KEYS_ERR_COUNT LIB_ERR_COUNT(keys_err_table)
 
+/* A code not in the keys table is the verifier's (keys functions pass its
+ * codes on). */
 const char *keys_strerror(int code)
 {
-    for (size_t i = 0; i < KEYS_ERR_COUNT; i++)
-        if (keys_err_table[i].code == code)
-            return keys_err_table[i].msg;
-    return vrf_errname(code) != NULL ? vrf_strerror(code) : "unknown error";
+    const struct lib_err_row *r =
+        lib_err_find(keys_err_table, KEYS_ERR_COUNT, code);
+
+    return r != NULL ? r->msg : vrf_strerror(code);
 }
 
 const char *keys_errname(int code)
 {
-    for (size_t i = 0; i < KEYS_ERR_COUNT; i++)
-        if (keys_err_table[i].code == code)
-            return keys_err_table[i].name;
-    return vrf_errname(code);
+    const struct lib_err_row *r =
+        lib_err_find(keys_err_table, KEYS_ERR_COUNT, code);
+
+    return r != NULL ? r->name : vrf_errname(code);
 }
 
 void keys_diag_set(struct keys_diag *d, const char *fmt, ...)

@@ -25,7 +25,4 @@ void keys_pkg_print(FILE *f, const struct vrf_pkg *pkg, const uint8_t *raw,
 /* "YYYY-MM-DDThh:mm:ssZ" for an epoch time. */
 void keys_iso_time(int64_t t, char out[32]);
 
-/* Lower-case hex of len bytes into a new string (free()). */
-char *keys_hex(const uint8_t *p, size_t len);
-
 #endif /* KEYS_INT_H */

@@ -11,6 +11,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "keys/keys_int.h"
+#include "lib/lib_hex.h"
 
 #define SHOW_BYTES 16u /* bytes shown before a digest in text output */
 
@@ -22,21 +23,6 @@ void keys_iso_time(int64_t t, char out[32])
     if (gmtime_r(&tt, &tm) == NULL ||
         strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         snprintf(out, 32, "@%lld", (long long)t);
-}
-
-char *keys_hex(const uint8_t *p, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *s = malloc(2 * len + 1);
-
-    if (s == NULL)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        s[2 * i] = digits[p[i] >> 4];
-        s[2 * i + 1] = digits[p[i] & 15];
-    }
-    s[2 * len] = '\0';
-    return s;
 }
 
 static const char *kind_name(uint32_t kind)
@@ -136,7 +122,7 @@ static void cert_info(const struct vrf_bytes *der, struct cert_info *ci)
 
 static int set_hex(json_t *o, const char *key, const uint8_t *p, size_t len)
 {
-    char *h = keys_hex(p, len);
+    char *h = lib_hex_alloc(p, len);
     int r = h == NULL ? -1 : json_object_set_new(o, key, json_string(h));
 
     free(h);
@@ -276,14 +262,14 @@ static void print_bytes(FILE *f, const char *label, const uint8_t *p,
                         size_t len)
 {
     uint8_t d[32];
-    char *h = keys_hex(p, len < SHOW_BYTES ? len : SHOW_BYTES);
+    char *h = lib_hex_alloc(p, len < SHOW_BYTES ? len : SHOW_BYTES);
 
     fprintf(f, "      %-10s %s", label, h != NULL ? h : "?");
     if (len > SHOW_BYTES) {
         char *dh;
 
         mbedtls_sha256_ret(p, len, d, 0);
-        dh = keys_hex(d, sizeof d);
+        dh = lib_hex_alloc(d, sizeof d);
         fprintf(f, "... (%zu bytes, sha256 %s)", len, dh != NULL ? dh : "?");
         free(dh);
     }
@@ -299,7 +285,7 @@ void keys_pkg_print(FILE *f, const struct vrf_pkg *pkg, const uint8_t *raw,
     char sym[160];
 
     mbedtls_sha256_ret(raw, raw_len, digest, 0);
-    h = keys_hex(digest, sizeof digest);
+    h = lib_hex_alloc(digest, sizeof digest);
     fprintf(f, "package    %s  (format %" PRIu64 ", %zu bytes, sha256 %s)\n",
             pkg->id, pkg->format, raw_len, h != NULL ? h : "?");
     free(h);
@@ -310,7 +296,7 @@ void keys_pkg_print(FILE *f, const struct vrf_pkg *pkg, const uint8_t *raw,
     for (size_t i = 0; i < pkg->n_cves; i++)
         fprintf(f, " %s", pkg->cves[i]);
     fprintf(f, "\npublisher  %s\n", pkg->publisher);
-    h = keys_hex(pkg->baseline, VRF_BASELINE_SIZE);
+    h = lib_hex_alloc(pkg->baseline, VRF_BASELINE_SIZE);
     fprintf(f, "target     kind %s, image sha256 %s\n", pkg->kind,
             h != NULL ? h : "?");
     free(h);
@@ -329,7 +315,7 @@ void keys_pkg_print(FILE *f, const struct vrf_pkg *pkg, const uint8_t *raw,
             struct cert_info ci;
 
             cert_info(&pkg->certs[i], &ci);
-            h = keys_hex(ci.sha256, sizeof ci.sha256);
+            h = lib_hex_alloc(ci.sha256, sizeof ci.sha256);
             fprintf(f, "  cert %zu   %s\n", i,
                     i == 0 ? "(signer)" : "(intermediate)");
             if (!ci.ok) {

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "keys/keys.h"
+#include "lib/lib_hex.h"
+#include "lib/lib_ksym.h"
 
 /* nm's type letters that kallsyms and System.map use. */
 static const char sym_types[] = "AaBbCDdGgiNnpRrSsTtUuVvWw";
@@ -19,18 +21,9 @@ static int bad_line(struct keys_diag *d, size_t lineno, const char *why)
     return KEYS_ERR_SYSMAP;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 int keys_sysmap_is_text(char type)
 {
-    return type == 'T' || type == 't' || type == 'W' || type == 'w';
+    return lib_ksym_is_text(type);
 }
 
 /* One symbol line, [p, end) without its newline. *skip is set for a
@@ -55,7 +48,9 @@ static int parse_line(const char *p, const char *end, size_t lineno,
         return bad_line(d, lineno, "ends in a carriage return (CRLF file?)");
     /* ADDR: exactly 16 lower-case hex digits, as kallsyms and nm print. */
     for (size_t i = 0; i < 16; i++) {
-        int v = p + i < end ? hex_digit(p[i]) : -1;
+        int v = p + i < end && !(p[i] >= 'A' && p[i] <= 'F')
+                    ? lib_hex_digit(p[i])
+                    : -1;
 
         if (v < 0)
             return bad_line(d, lineno,
@@ -134,7 +129,8 @@ int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
     int ret = KEYS_ERR_ARG;
     const char *p = buf, *end = buf + len;
     size_t lineno = 0, n_lines = 0, at = 0;
-    int any_addr = 0, have_text = 0, have_etext = 0;
+    struct lib_ksym_text tb = {0};
+    struct lib_ksym_why why;
 
     if (m == NULL)
         return KEYS_ERR_ARG;
@@ -144,25 +140,8 @@ int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
 
     /* 1. The file: size, text only, and a first count of lines. */
     ret = KEYS_ERR_SYSMAP;
-    if (len > KEYS_SYSMAP_MAX_SIZE) {
-        keys_diag_set(diag, "%zu bytes, limit %u", len, KEYS_SYSMAP_MAX_SIZE);
-        goto cleanup;
-    }
-    if (len == 0) {
-        keys_diag_set(diag, "empty file");
-        goto cleanup;
-    }
-    if (memchr(buf, '\0', len) != NULL) {
-        keys_diag_set(diag, "holds a NUL byte: not a text file");
-        goto cleanup;
-    }
-    for (const char *q = buf; q < end; n_lines++) {
-        const char *nl = memchr(q, '\n', (size_t)(end - q));
-
-        q = nl != NULL ? nl + 1 : end;
-    }
-    if (n_lines > KEYS_SYSMAP_MAX_SYMS) {
-        keys_diag_set(diag, "more than %u lines", KEYS_SYSMAP_MAX_SYMS);
+    if (lib_ksym_check_file(buf, len, &n_lines, &why) != 0) {
+        keys_diag_set(diag, "%s", why.text);
         goto cleanup;
     }
 
@@ -177,6 +156,7 @@ int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
         const char *eol = nl != NULL ? nl : end;
         struct keys_ksym s;
         size_t name_len = 0;
+        const char *wrong;
         int skip;
 
         lineno++;
@@ -184,8 +164,11 @@ int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
         if (ret != KEYS_OK)
             goto cleanup;
         ret = KEYS_ERR_SYSMAP;
-        if (s.addr != 0)
-            any_addr = 1;
+        wrong = lib_ksym_note(&tb, s.addr, s.name, name_len, skip);
+        if (wrong != NULL) {
+            bad_line(diag, lineno, wrong);
+            goto cleanup;
+        }
         p = nl != NULL ? nl + 1 : end;
         if (skip)
             continue;
@@ -193,35 +176,16 @@ int keys_sysmap_parse(const char *buf, size_t len, struct keys_sysmap *m,
         m->names[at + name_len] = '\0';
         s.name = m->names + at;
         at += name_len + 1;
-        if (strcmp(s.name, "_text") == 0) {
-            if (have_text && m->text != s.addr) {
-                bad_line(diag, lineno, "_text defined twice");
-                goto cleanup;
-            }
-            have_text = 1;
-            m->text = s.addr;
-        } else if (strcmp(s.name, "_etext") == 0) {
-            if (have_etext && m->etext != s.addr) {
-                bad_line(diag, lineno, "_etext defined twice");
-                goto cleanup;
-            }
-            have_etext = 1;
-            m->etext = s.addr;
-        }
         m->syms[m->n++] = s;
     }
 
     /* 3. A kernel's table, read with the addresses shown. */
-    if (!any_addr) {
-        keys_diag_set(diag, "every address is 0: /proc/kallsyms was read "
-                            "without root (kptr_restrict); copy it as root");
+    if (lib_ksym_text_check(&tb, &why) != 0) {
+        keys_diag_set(diag, "%s", why.text);
         goto cleanup;
     }
-    if (!have_text || !have_etext) {
-        keys_diag_set(diag, "no %s symbol: not a kernel symbol table",
-                      have_text ? "_etext" : "_text");
-        goto cleanup;
-    }
+    m->text = tb.text;
+    m->etext = tb.etext;
     if (m->etext <= m->text) {
         keys_diag_set(diag, "_etext (0x%llx) is not above _text (0x%llx)",
                       (unsigned long long)m->etext,

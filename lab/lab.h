@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/lib_ksym.h"
 #include "verifier/vrf.h"
 
 /* ------------------------------------------------------------------ errors
@@ -111,9 +112,9 @@ int lab_probe_libvirt(struct lab_host *h, const char *uri, struct lab_diag *d);
 void lab_eligibility(struct lab_host *h);
 
 /* ------------------------------------------------------------------ symbols */
-#define LAB_MAP_MAX_SIZE (64u << 20)              /* symbol map file, bytes */
+#define LAB_MAP_MAX_SIZE LIB_KSYM_MAX_SIZE        /* symbol map file, bytes */
 #define LAB_MAX_SYMBOLS 1000000u                  /* text symbols kept */
-#define LAB_SYM_NAME_MAX 511u                     /* KSYM_NAME_LEN - 1 */
+#define LAB_SYM_NAME_MAX LIB_KSYM_NAME_MAX
 #define LAB_KERNEL_MAP_BASE 0xffffffff80000000ull /* __START_KERNEL_map */
 
 struct lab_sym {

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "keys/keys.h"
 #include "lab/lab.h"
+#include "lib/lib_hex.h"
 
 #define SHOW_CHANGES 40 /* change lines in the text report */
 #define SHOW_BYTES 16   /* current bytes shown per change */
@@ -211,12 +212,6 @@ static void utc_now(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void hex_digest(const uint8_t *p, size_t len, char *out)
-{
-    for (size_t i = 0; i < len; i++)
-        sprintf(out + 2 * i, "%02x", p[i]);
-}
-
 static int write_record(const struct audit_opts *o, const struct lab_record *r,
                         char sha[65])
 {
@@ -230,7 +225,7 @@ static int write_record(const struct audit_opts *o, const struct lab_record *r,
     if (ret != LAB_OK)
         return fail(CLI_EXIT_HOST, o->record, ret, NULL);
     mbedtls_sha256_ret((const uint8_t *)buf, len, md, 0);
-    hex_digest(md, sizeof md, sha);
+    lib_hex_encode(md, sizeof md, sha);
     ret = keys_write_file(o->record, (const uint8_t *)buf, len,
                           o->force ? 0 : KEYS_WRITE_EXCL, &kd);
     free(buf);
@@ -380,7 +375,7 @@ static void now_hex(const struct check *c, const struct lab_change *ch,
 {
     size_t n = ch->size < SHOW_BYTES ? (size_t)ch->size : SHOW_BYTES;
 
-    hex_digest(c->text + ch->off, n, out);
+    lib_hex_encode(c->text + ch->off, n, out);
     if (ch->size > SHOW_BYTES)
         strcat(out, "...");
 }

@@ -3,31 +3,26 @@
 #include <stdio.h>
 
 #include "lab/lab.h"
+#include "lib/lib_err.h"
 
-static const struct {
-    int code;
-    const char *msg;
-} lab_errors[] = {
-    {LAB_OK, "success"},
-    {LAB_ERR_ARG, "bad argument"},
-    {LAB_ERR_ALLOC, "out of memory"},
-    {LAB_ERR_IO, "file error"},
-    {LAB_ERR_LIBVIRT, "libvirt call failed"},
-    {LAB_ERR_XML, "libvirt XML did not parse"},
-    {LAB_ERR_MAP, "unusable symbol map"},
-    {LAB_ERR_RECORD, "invalid record file"},
-    {LAB_ERR_DOMAIN, "wrong or inactive domain"},
-    {LAB_ERR_LAYOUT, "kernel text is not where the map says"},
-    {LAB_ERR_CRYPTO, "digest computation failed"},
-    {LAB_ERR_PKG, "unusable package directory"},
+static const struct lib_err_row lab_errors[] = {
+    LIB_ERR_ROW(LAB_OK, "success"),
+    LIB_ERR_ROW(LAB_ERR_ARG, "bad argument"),
+    LIB_ERR_ROW(LAB_ERR_ALLOC, "out of memory"),
+    LIB_ERR_ROW(LAB_ERR_IO, "file error"),
+    LIB_ERR_ROW(LAB_ERR_LIBVIRT, "libvirt call failed"),
+    LIB_ERR_ROW(LAB_ERR_XML, "libvirt XML did not parse"),
+    LIB_ERR_ROW(LAB_ERR_MAP, "unusable symbol map"),
+    LIB_ERR_ROW(LAB_ERR_RECORD, "invalid record file"),
+    LIB_ERR_ROW(LAB_ERR_DOMAIN, "wrong or inactive domain"),
+    LIB_ERR_ROW(LAB_ERR_LAYOUT, "kernel text is not where the map says"),
+    LIB_ERR_ROW(LAB_ERR_CRYPTO, "digest computation failed"),
+    LIB_ERR_ROW(LAB_ERR_PKG, "unusable package directory"),
 };
 
 const char *lab_strerror(int code)
 {
-    for (size_t i = 0; i < sizeof lab_errors / sizeof lab_errors[0]; i++)
-        if (lab_errors[i].code == code)
-            return lab_errors[i].msg;
-    return "unknown error";
+    return lib_err_msg(lab_errors, LIB_ERR_COUNT(lab_errors), code);
 }
 
 void lab_diag_set(struct lab_diag *d, const char *fmt, ...)

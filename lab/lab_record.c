@@ -11,12 +11,13 @@
 #include <mbedtls/sha256.h>
 
 #include "lab/lab.h"
+#include "lib/lib_hex.h"
 
 #define DIGEST_NAME "sha256"
 #define GRANULE_HASH_NAME "fnv1a32-fold16"
 #define NAME_MAX_LEN 255u
 #define URI_MAX_LEN 1023u
-#define SYMBOLS_MAX_SIZE (64u << 20)
+#define SYMBOLS_MAX_SIZE LIB_KSYM_MAX_SIZE
 
 void lab_record_init(struct lab_record *r)
 {
@@ -303,18 +304,8 @@ static int get_addr(struct parse *p, json_t *obj, const char *key,
     len = json_string_length(v);
     if (len < 3 || len > 18 || s[0] != '0' || s[1] != 'x')
         return bad(p, field, "must be \"0x\" and 1 to 16 hex digits");
-    *out = 0;
-    for (size_t i = 2; i < len; i++) {
-        char c = s[i];
-        int h = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-
-        if (h < 0)
-            return bad(p, field, "must be \"0x\" and 1 to 16 hex digits");
-        *out = *out << 4 | (uint64_t)h;
-    }
+    if (lib_hex_u64(s + 2, len - 2, out) != 0)
+        return bad(p, field, "must be \"0x\" and 1 to 16 hex digits");
     return LAB_OK;
 }
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "lab/lab.h"
-
-#define MAX_LINES (4u << 20)
+#include "lib/lib_hex.h"
+#include "lib/lib_ksym.h"
 
 /* One map line, as found. */
 struct line {
@@ -19,42 +19,23 @@ struct line {
 struct scan {
     struct line *syms; /* text-type symbols of the map, any address */
     size_t n, cap;
-    int have_text, have_etext, any_addr;
-    uint64_t text, etext;
+    struct lib_ksym_text tb;
     struct lab_kmap *m;
     struct lab_diag *d;
     size_t lineno;
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* 1 to 16 hex digits at *p; advances *p. */
+/* 1 to 16 hex digits at *p; advances *p past them. */
 static int parse_hex(const char **p, const char *end, uint64_t *v)
 {
-    size_t n = 0;
+    const char *q = *p;
 
-    *v = 0;
-    while (*p < end && hexval(**p) >= 0) {
-        if (++n > 16)
-            return -1;
-        *v = *v << 4 | (uint64_t)hexval(**p);
-        (*p)++;
-    }
-    return n == 0 ? -1 : 0;
-}
-
-static int is_text_type(char t)
-{
-    return t == 't' || t == 'T' || t == 'w' || t == 'W';
+    while (q < end && lib_hex_digit(*q) >= 0)
+        q++;
+    if (lib_hex_u64(*p, (size_t)(q - *p), v) != 0)
+        return -1;
+    *p = q;
+    return 0;
 }
 
 static int name_ok(const char *s, size_t len)
@@ -120,7 +101,7 @@ static int push_sym(struct scan *s, uint64_t addr, char type, const char *name,
 static int sym_line(struct scan *s, const char *p, const char *end)
 {
     uint64_t addr;
-    const char *name;
+    const char *name, *wrong;
     char type;
     int module = 0;
 
@@ -146,22 +127,10 @@ static int sym_line(struct scan *s, const char *p, const char *end)
             return bad_line(s, "unexpected text after the symbol name");
         module = 1;
     }
-    if (addr != 0)
-        s->any_addr = 1;
-    if (module)
-        return LAB_OK;
-    if ((size_t)(p - name) == 5 && memcmp(name, "_text", 5) == 0) {
-        if (s->have_text && s->text != addr)
-            return bad_line(s, "_text defined twice");
-        s->have_text = 1;
-        s->text = addr;
-    } else if ((size_t)(p - name) == 6 && memcmp(name, "_etext", 6) == 0) {
-        if (s->have_etext && s->etext != addr)
-            return bad_line(s, "_etext defined twice");
-        s->have_etext = 1;
-        s->etext = addr;
-    }
-    if (!is_text_type(type))
+    wrong = lib_ksym_note(&s->tb, addr, name, (size_t)(p - name), module);
+    if (wrong != NULL)
+        return bad_line(s, wrong);
+    if (module || !lib_ksym_is_text(type))
         return LAB_OK;
     return push_sym(s, addr, type, name, (size_t)(p - name));
 }
@@ -177,7 +146,7 @@ static int one_line(struct scan *s, const char *p, const char *end)
     /* iomem lines are indented or have '-' right after the first number. */
     if (*p == ' ')
         return iomem_line(s, p, end);
-    while (q < end && hexval(*q) >= 0)
+    while (q < end && lib_hex_digit(*q) >= 0)
         q++;
     if (q < end && *q == '-')
         return iomem_line(s, p, end);
@@ -203,7 +172,7 @@ static int build_symtab(struct scan *s)
     if (s->n > 0) /* qsort wants a real array even for no elements */
         qsort(s->syms, s->n, sizeof *s->syms, cmp_line);
     for (size_t i = 0; i < s->n; i++)
-        if (s->syms[i].addr >= s->text && s->syms[i].addr < s->etext) {
+        if (s->syms[i].addr >= s->tb.text && s->syms[i].addr < s->tb.etext) {
             n++;
             bytes += s->syms[i].name_len + 1;
         }
@@ -218,12 +187,12 @@ static int build_symtab(struct scan *s)
     for (size_t i = 0; i < s->n; i++) {
         const struct line *l = &s->syms[i];
 
-        if (l->addr < s->text || l->addr >= s->etext)
+        if (l->addr < s->tb.text || l->addr >= s->tb.etext)
             continue;
         memcpy(t->names + at, l->name, l->name_len);
         t->names[at + l->name_len] = '\0';
         t->syms[t->n++] =
-            (struct lab_sym){l->addr - s->text, l->type, t->names + at};
+            (struct lab_sym){l->addr - s->tb.text, l->type, t->names + at};
         at += l->name_len + 1;
     }
     t->names_len = bytes;
@@ -233,24 +202,20 @@ static int build_symtab(struct scan *s)
 static int check_layout(struct scan *s)
 {
     struct lab_kmap *m = s->m;
+    const struct lib_ksym_text *tb = &s->tb;
+    struct lib_ksym_why why;
 
-    if (!s->any_addr) {
-        lab_diag_set(s->d, "every address is 0: /proc/kallsyms was read "
-                           "without root; read it as root");
+    if (lib_ksym_text_check(tb, &why) != 0) {
+        lab_diag_set(s->d, "%s", why.text);
         return LAB_ERR_MAP;
     }
-    if (!s->have_text || !s->have_etext) {
-        lab_diag_set(s->d, "no %s symbol: not a kernel symbol map",
-                     s->have_text ? "_etext" : "_text");
-        return LAB_ERR_MAP;
-    }
-    if (s->etext <= s->text || s->etext - s->text > LAB_TEXT_MAX_SIZE) {
+    if (tb->etext <= tb->text || tb->etext - tb->text > LAB_TEXT_MAX_SIZE) {
         lab_diag_set(s->d, "_etext - _text is not in (0, %u] bytes",
                      LAB_TEXT_MAX_SIZE);
         return LAB_ERR_MAP;
     }
-    m->text_virt = s->text;
-    m->text_size = s->etext - s->text;
+    m->text_virt = tb->text;
+    m->text_size = tb->etext - tb->text;
     if (m->have_phys && m->phys_end - m->phys_start + 1 != m->text_size) {
         lab_diag_set(s->d,
                      "\"Kernel code\" is %llu bytes but _etext - _text "
@@ -267,7 +232,9 @@ int lab_kmap_parse(const char *buf, size_t len, struct lab_kmap *m,
 {
     int ret = LAB_ERR_ARG;
     struct scan s = {.m = m, .d = d};
+    struct lib_ksym_why why;
     const char *p = buf, *end = buf + len;
+    size_t n_lines;
 
     if (m == NULL)
         return LAB_ERR_ARG;
@@ -275,22 +242,15 @@ int lab_kmap_parse(const char *buf, size_t len, struct lab_kmap *m,
     if (buf == NULL)
         goto cleanup;
     ret = LAB_ERR_MAP;
-    if (len > LAB_MAP_MAX_SIZE) {
-        lab_diag_set(d, "%zu bytes, limit %u", len, LAB_MAP_MAX_SIZE);
-        goto cleanup;
-    }
-    if (memchr(buf, '\0', len) != NULL) {
-        lab_diag_set(d, "holds a NUL byte: not a text file");
+    if (lib_ksym_check_file(buf, len, &n_lines, &why) != 0) {
+        lab_diag_set(d, "%s", why.text);
         goto cleanup;
     }
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;
 
-        if (++s.lineno > MAX_LINES) {
-            lab_diag_set(d, "more than %u lines", MAX_LINES);
-            goto cleanup;
-        }
+        s.lineno++;
         ret = one_line(&s, p, eol);
         if (ret != LAB_OK)
             goto cleanup;

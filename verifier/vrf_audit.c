@@ -15,6 +15,7 @@
 #include <mbedtls/sha256.h>
 
 #include "firmware/fw_measure.h"
+#include "lib/lib_hex.h"
 #include "verifier/vrf_audit.h"
 #include "verifier/vrf_file.h"
 #include "verifier/vrf_int.h"
@@ -130,20 +131,9 @@ static const char *shown(const char *s, char out[52])
 /* Decodes exactly 64 lowercase hex digits. */
 static int unhex32(const char *s, uint8_t out[32])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    if (strlen(s) != 64)
+    if (strlen(s) != 64 || strpbrk(s, "ABCDEF") != NULL)
         return -1;
-    for (size_t i = 0; i < 64; i++) {
-        const char *d = memchr(digits, s[i], 16);
-        if (d == NULL)
-            return -1;
-        if (i % 2 == 0)
-            out[i / 2] = (uint8_t)((d - digits) << 4);
-        else
-            out[i / 2] |= (uint8_t)(d - digits);
-    }
-    return 0;
+    return lib_hex_decode(s, 64, out, 32) == 32 ? 0 : -1;
 }
 
 /* "YYYY-MM-DDThh:mm:ss.mmmZ" with plausible field ranges. */

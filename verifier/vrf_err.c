@@ -1,21 +1,11 @@
 /* vrf_err.c: the verifier's error codes: one table of stable codes, their
  * names and their messages. */
-#include <string.h>
-
+#include "lib/lib_err.h"
 #include "verifier/vrf.h"
 
-struct vrf_err_row {
-    int code;
-    const char *name;
-    const char *msg;
-};
+#define ROW LIB_ERR_ROW
 
-#define ROW(c, m)                                                              \
-    {                                                                          \
-        c, #c, m                                                               \
-    }
-
-static const struct vrf_err_row vrf_err_table[] = {
+static const struct lib_err_row vrf_err_table[] = {
     ROW(VRF_OK, "package approved"),
     ROW(VRF_ERR_ARG, "invalid argument"),
     ROW(VRF_ERR_ALLOC, "out of memory"),
@@ -125,46 +115,31 @@ static const struct vrf_err_row vrf_err_table[] = {
         "trust store directory cannot be read or has no anchor"),
 };
 
-#define VRF_ERR_COUNT (sizeof vrf_err_table / sizeof vrf_err_table[0])
-
-static const struct vrf_err_row *vrf_err_find(int code)
-{
-    for (size_t i = 0; i < VRF_ERR_COUNT; i++)
-        if (vrf_err_table[i].code == code)
-            return &vrf_err_table[i];
-    return NULL;
-}
+#define VRF_ERR_COUNT LIB_ERR_COUNT(vrf_err_table)
 
 const char *vrf_strerror(int code)
 {
-    const struct vrf_err_row *r = vrf_err_find(code);
-
-    return r != NULL ? r->msg : "unknown error";
+    return lib_err_msg(vrf_err_table, VRF_ERR_COUNT, code);
 }
 
 const char *vrf_errname(int code)
 {
-    const struct vrf_err_row *r = vrf_err_find(code);
+    const struct lib_err_row *r =
+        lib_err_find(vrf_err_table, VRF_ERR_COUNT, code);
 
     return r != NULL ? r->name : NULL;
 }
 
 int vrf_errcode(const char *name, int *code)
 {
-    int ret = VRF_ERR_ARG;
+    const struct lib_err_row *r = NULL;
 
-    if (name == NULL || code == NULL)
-        goto cleanup;
-    for (size_t i = 0; i < VRF_ERR_COUNT; i++) {
-        if (strcmp(vrf_err_table[i].name, name) == 0) {
-            *code = vrf_err_table[i].code;
-            ret = VRF_OK;
-            break;
-        }
-    }
-
-cleanup:
-    return ret;
+    if (name != NULL && code != NULL)
+        r = lib_err_byname(vrf_err_table, VRF_ERR_COUNT, name);
+    if (r == NULL)
+        return VRF_ERR_ARG;
+    *code = r->code;
+    return VRF_OK;
 }
 
 const int *vrf_errcodes(size_t *n)

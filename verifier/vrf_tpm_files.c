@@ -13,6 +13,7 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 
+#include "lib/lib_hex.h"
 #include "verifier/vrf_file.h"
 #include "verifier/vrf_tpm_int.h"
 
@@ -322,8 +323,7 @@ int vrf_att_save(const char *dir, const struct vrf_quote *q,
         vrf_errf(errbuf, errlen, "attest: AK public key is not ECC P-256");
         goto cleanup;
     }
-    for (size_t i = 0; i < nonce_len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+    lib_hex_encode(nonce, nonce_len, hex);
     hex[2 * nonce_len] = '\n';
     hex[2 * nonce_len + 1] = '\0';
 
@@ -349,16 +349,10 @@ cleanup:
 
 int vrf_hex_parse(const char *s, uint8_t *out, size_t cap)
 {
-    size_t n = 0;
-    while (s[0] != '\0' && s[0] != '\n' && s[0] != ' ') {
-        unsigned v;
-        if (n == cap || sscanf(s, "%2x", &v) != 1 || s[1] == '\0' ||
-            strchr("0123456789abcdefABCDEF", s[0]) == NULL ||
-            strchr("0123456789abcdefABCDEF", s[1]) == NULL)
-            return -1;
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
+    size_t digits = strcspn(s, "\n ");
+    long n = lib_hex_decode(s, digits, out, cap);
+
+    s += digits;
     while (*s == '\n' || *s == ' ')
         s++;
     return *s == '\0' && n > 0 ? (int)n : -1;

@@ -6,6 +6,7 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
+#include "lib/lib_hex.h"
 #include "verifier/vrf_int.h"
 
 #define READ_CHUNK 4096u
@@ -271,10 +272,8 @@ static int check_sequence(const struct vrf_ctx *ctx, const uint8_t *buf,
     if (mbedtls_sha256_ret(buf, len, sha, 0) != 0 ||
         vrf_ct_memcmp(sha, ctx->committed_sha256, 32) != 0) {
         char a[65], b[65];
-        for (size_t i = 0; i < 32; i++) {
-            snprintf(a + 2 * i, 3, "%02x", sha[i]);
-            snprintf(b + 2 * i, 3, "%02x", ctx->committed_sha256[i]);
-        }
+        lib_hex_encode(sha, 32, a);
+        lib_hex_encode(ctx->committed_sha256, 32, b);
         vrf_detail(pkg,
                    "sequence %llu was committed with package sha256 %s, "
                    "this one is %s",
@@ -364,10 +363,8 @@ int vrf_verify(struct vrf_trust *trust, const struct vrf_ctx *ctx,
     if (vrf_ct_memcmp(pkg->baseline, ctx->baseline, VRF_BASELINE_SIZE) != 0) {
         char a[2 * VRF_BASELINE_SIZE + 1], b[2 * VRF_BASELINE_SIZE + 1];
 
-        for (size_t i = 0; i < VRF_BASELINE_SIZE; i++) {
-            snprintf(a + 2 * i, 3, "%02x", pkg->baseline[i]);
-            snprintf(b + 2 * i, 3, "%02x", ctx->baseline[i]);
-        }
+        lib_hex_encode(pkg->baseline, VRF_BASELINE_SIZE, a);
+        lib_hex_encode(ctx->baseline, VRF_BASELINE_SIZE, b);
         vrf_detail(pkg, "package %s, guest %s", a, b);
         goto cleanup;
     }

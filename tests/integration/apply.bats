@@ -11,10 +11,7 @@ load helpers
 setup_file() { demo_packages_build; }
 
 setup() {
-    require_kvm
-    require_swtpm
-    demo_packages
-    AUDIT=$BATS_TEST_TMPDIR/audit.jsonl
+    demo_vm_setup
 }
 
 teardown() { vm_stop; }

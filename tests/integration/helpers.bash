@@ -22,6 +22,16 @@ demo_packages() {
     [ -f "$K/done" ] || { echo "packages not built (tests/lib/test-packages.sh)"; return 1; }
 }
 
+# demo_vm_setup: the setup() of a suite that runs the demo guest with its
+# signed packages and a TPM: skips without KVM, swtpm or the packages; sets
+# K and AUDIT (the test's audit log path).
+demo_vm_setup() {
+    require_kvm
+    require_swtpm
+    demo_packages
+    AUDIT=$BATS_TEST_TMPDIR/audit.jsonl
+}
+
 # require_kvm: skip unless /dev/kvm can be opened read-write.
 require_kvm() {
     [ -e /dev/kvm ] || skip "no /dev/kvm on this host"

@@ -98,6 +98,7 @@ static const struct bad_map bad_maps[] = {
     {"ffffffff81000000 TT _text\n", "line 1: expected"},
     {"ffffffff81000000 T \n", "line 1: bad symbol name"},
     {"1ffffffff81000000 T _text\n", "line 1: not a kallsyms"},
+    {"", "empty file"},
 };
 
 static void kmap_rejects(void **state)

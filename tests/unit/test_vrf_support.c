@@ -10,6 +10,7 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/sha256.h>
 
+#include "lib/lib_hex.h"
 #include "tests/unit/test_vrf_support.h"
 
 /* ------------------------------------------------------------------ PKI */
@@ -298,17 +299,6 @@ static void tb_tstr(struct tv_buf *b, const char *s)
     tb_put(b, s, strlen(s));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A byte value of a vector: hex digits, or
  *   zeros:N  ff:N  cc:N    N raw bytes
  *   text:N               a CBOR text string of N 'a'
@@ -348,12 +338,10 @@ static int parse_bytes(const char *v, struct tv_buf *out)
     if (strlen(v) % 2 != 0)
         return -1;
     for (size_t i = 0; v[i] != '\0'; i += 2) {
-        int hi = hexval(v[i]), lo = hexval(v[i + 1]);
         uint8_t b;
 
-        if (hi < 0 || lo < 0)
+        if (lib_hex_decode(v + i, 2, &b, 1) != 1)
             return -1;
-        b = (uint8_t)(hi << 4 | lo);
         tb_put(out, &b, 1);
     }
     return 0;
