@@ -67,6 +67,7 @@ CLI_SRCS := \
 VRF_PROC_SRCS := \
 	verifier/vrf_proc.c \
 	verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
 	verifier/vrf_patch.c \
 	verifier/vrf_lock.c \
 	verifier/vrf_proc_tpm.c \
@@ -167,6 +168,7 @@ MONITOR_SRCS := \
 	$(LINUX_SRCS) \
 	hv/hv_swtpm.c \
 	verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
 	verifier/vrf_err.c \
 	verifier/vrf_file.c \
 	verifier/vrf_time.c \
@@ -392,6 +394,7 @@ UNIT_TESTS += \
 	patch \
 	lock
 UNIT_DEPS_patch := verifier/vrf_patch.c verifier/vrf_msg.c \
+	verifier/vrf_shm.c \
 	verifier/vrf_audit.c hv/hv_log.c $(UNIT_DEPS_tpm_attest) $(VRF_SRCS) \
 	keys/keys_trust.c keys/keys_err.c keys/keys_io.c
 # A Linux guest's text lock against guest RAM in a memfd.
@@ -503,7 +506,8 @@ FUZZ_DEPS_audit := verifier/vrf_audit.c verifier/vrf_util.c \
 # The verifier's patch-message handlers (what a hostile monitor sends).
 FUZZ_TARGETS += \
 	vrf_msg
-FUZZ_DEPS_vrf_msg := $(UNIT_DEPS_patch)
+FUZZ_DEPS_vrf_msg := $(UNIT_DEPS_patch) \
+	verifier/vrf_proc_trust.c
 # libvirt lab (lab/).
 FUZZ_TARGETS += \
 	lab_record \

@@ -82,9 +82,11 @@ struct hv_vm {
     pthread_cond_t parked_cond, resume_cond;
     int released; /* vCPUs may enter the guest (after the sandbox) */
     unsigned at_barrier; /* vCPU threads fully started and waiting */
-    int pause_req;
-    unsigned parked;
+    int pause_req;   /* read without the lock (__atomic) */
+    unsigned parked; /* changed without the lock (__atomic) */
     unsigned running; /* vCPU threads still in their run loop */
+    unsigned park_sleepers; /* parked vCPUs asleep on resume_cond */
+    int pauser_sleeps;      /* the pauser waits on parked_cond */
 
     /* Stop: set once, then every vCPU is kicked; stop_fd wakes main. */
     atomic_int stop_reason;

@@ -40,7 +40,8 @@ static int reslot(struct hv_vm *vm, uint64_t gpa, uint64_t size, uint64_t off)
  * inside it, backed by the memfd past the patch area. */
 static int locked_range_ok(const struct hv_vm *vm, const struct vrf_msg *r)
 {
-    uint64_t gpa = r->args[0], size = r->args[1], off = r->args[2];
+    uint64_t gpa = r->locked.gpa, size = r->locked.size;
+    uint64_t off = r->locked.offset;
     return ((gpa | size | off) & 0xfff) == 0 && size > 0 && gpa > 0 &&
            gpa < vm->ram_size && size < vm->ram_size - gpa &&
            off >= HV_LINUX_PATCH_SIZE && off <= vm->prot_size &&
@@ -57,15 +58,15 @@ static const char *refuse(const char **cls, const char *why)
  * both happen or the VM stops (what the TPM says would not hold). */
 static int commit(struct hv_vm *vm, const struct vrf_msg *r)
 {
-    if (reslot(vm, r->args[0], r->args[1], r->args[2]) != 0 ||
+    const struct vrf_msg_locked *l = &r->locked;
+    if (reslot(vm, l->gpa, l->size, l->offset) != 0 ||
         hv_seccomp_lock_memslots() != 0) {
         hv_err("text lock: the memslots could not be switched; stopping "
                "the VM");
         hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0);
         return -1;
     }
-    vm->prot_win[1] =
-        (struct vrf_win){r->args[0], r->args[1], r->args[2]};
+    vm->prot_win[1] = (struct vrf_win){l->gpa, l->size, l->offset};
     atomic_store(&vm->n_prot_win, 2);
     return 0;
 }
@@ -92,8 +93,8 @@ json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
         *err = "KVM_GET_SREGS failed; nothing was locked";
         return NULL;
     }
-    req.args[0] = sr.cr3;
-    req.args[1] = sr.cr4;
+    req.lock.cr3 = sr.cr3;
+    req.lock.cr4 = sr.cr4;
     if (hv_vrf_call_fd(vrf, &req, vm->ram_fd, &r, NULL, HV_LOCK_MS) != 0) {
         /* It may have measured the lock before it went silent: the TPM
          * must not claim a lock the guest does not have. */
@@ -114,10 +115,11 @@ json_t *hv_lock_text(struct hv_vm *vm, struct hv_vrf *vrf, const char **err,
     uint64_t pause = hv_now_ns() - t0;
     hv_log("kernel text locked: GPA 0x%" PRIx64 "-0x%" PRIx64
            " read-only, guest paused %" PRIu64 " us",
-           r.args[0], r.args[0] + r.args[1], pause / 1000);
-    return json_pack("{s:o,s:I,s:o,s:I}", "gpa", hv_control_addr(r.args[0]),
-                     "size", (json_int_t)r.args[1], "sha256",
-                     hv_control_hex(r.data, 32), "pause_ns",
+           r.locked.gpa, r.locked.gpa + r.locked.size, pause / 1000);
+    return json_pack("{s:o,s:I,s:o,s:I}", "gpa",
+                     hv_control_addr(r.locked.gpa), "size",
+                     (json_int_t)r.locked.size, "sha256",
+                     hv_control_hex(r.locked.sha256, 32), "pause_ns",
                      (json_int_t)pause);
 }
 

@@ -17,6 +17,7 @@
 #include "hv/hv_patch.h"
 #include "hv/hv_vrf.h"
 #include "verifier/vrf.h"
+#include "verifier/vrf_shm.h"
 
 #define HV_PATCH_TRIES 200      /* pauses before giving up as busy */
 #define HV_PATCH_RETRY_NS 1000000 /* guest runs 1 ms between tries */
@@ -24,6 +25,8 @@
 #define HV_PATCH_WRITE_MS 1000
 #define HV_PATCH_FINISH_MS 10000
 #define HV_PATCH_TRUST_MS 10000 /* reads and checks up to 96 files */
+#define HV_PATCH_SHM_MS 10000   /* the SHM_OPEN round trip, at start */
+#define HV_PATCH_SPIN_NS 200000 /* for the verdict, before the futex */
 
 /* What one operation did, for the reply and the benchmark. */
 struct hv_patch_run {
@@ -31,11 +34,12 @@ struct hv_patch_run {
     int outcome;       /* enum vrf_finish */
     unsigned tries;
     uint64_t pause_ns; /* of the write that happened, or the longest try */
+    uint64_t vcpus_ns; /* of it: the vCPUs leaving guest mode */
     uint64_t busy_cpu, busy_rip;
     uint64_t t_prepare, t_write, t_finish; /* ns each */
 };
 
-static char hv_patch_err[VRF_MSG_DATA_MAX + 64]; /* main thread only */
+static char hv_patch_err[VRF_MSG_BODY_MAX + 64]; /* main thread only */
 
 const char *hv_patch_verifier_gone(const char **cls)
 {
@@ -47,11 +51,11 @@ const char *hv_patch_verifier_gone(const char **cls)
 /* A FAIL from the verifier, or any other unexpected reply. */
 const char *hv_patch_refused(struct vrf_msg *r, const char **cls)
 {
-    r->data[sizeof r->data - 1] = '\0';
+    r->fail.reason[sizeof r->fail.reason - 1] = '\0';
     *cls = "Refused";
     if (r->type != VRF_MSG_FAIL)
         return "unexpected reply from the verifier";
-    snprintf(hv_patch_err, sizeof hv_patch_err, "%s", (char *)r->data);
+    snprintf(hv_patch_err, sizeof hv_patch_err, "%s", r->fail.reason);
     return hv_patch_err;
 }
 
@@ -68,8 +72,8 @@ static int write_once(struct hv_vm *vm, struct hv_vrf *vrf,
         return -1;
     }
     uint64_t t0 = hv_now_ns();
-    req.args[0] = vm->ncpus;
-    memcpy(req.data, rips, sizeof rips);
+    req.write.ncpus = vm->ncpus;
+    memcpy(req.write.rips, rips, sizeof req.write.rips);
     int e = hv_vrf_call(vrf, &req, &r, NULL, HV_PATCH_WRITE_MS);
     hv_vm_resume(vm); /* whatever the verifier said */
     uint64_t pause = ns + (hv_now_ns() - t0);
@@ -77,12 +81,93 @@ static int write_once(struct hv_vm *vm, struct hv_vrf *vrf,
         run->outcome = -1;
         return -1;
     }
-    if (r.type == VRF_MSG_WRITTEN || pause > run->pause_ns)
+    if (r.type == VRF_MSG_WRITTEN || pause > run->pause_ns) {
         run->pause_ns = pause;
+        run->vcpus_ns = ns;
+    }
     if (r.type == VRF_MSG_WRITTEN)
         return 0;
-    run->busy_cpu = r.args[0];
-    run->busy_rip = r.args[1];
+    run->busy_cpu = r.busy.cpu;
+    run->busy_rip = r.busy.rip;
+    return 1;
+}
+
+void hv_patch_shm_open(struct hv_vrf *vrf)
+{
+    struct vrf_msg req = {.type = VRF_MSG_SHM_OPEN}, r;
+    int fd = -1;
+    if (hv_vrf_call(vrf, &req, &r, &fd, HV_PATCH_SHM_MS) != 0)
+        return; /* logged; patching is refused anyway */
+    if (r.type == VRF_MSG_SHM && fd >= 0 && r.shm.size == VRF_SHM_SIZE)
+        vrf->shm = vrf_shm_map(fd);
+    if (!vrf->shm)
+        hv_log("verifier: no pause region (%s): writes go over the socket",
+               r.type == VRF_MSG_FAIL ? r.fail.reason : "no sealed memfd");
+    if (fd >= 0)
+        close(fd);
+}
+
+/* Posts an event of kind on the pause region; returns its req. */
+static uint32_t shm_post(struct hv_vrf *vrf, enum vrf_shm_kind kind)
+{
+    vrf->shm_req = VRF_SHM_NEXT(vrf->shm_req, kind);
+    vrf_shm_post(&vrf->shm->req, vrf->shm_req, &vrf->shm->vrf_sleeps);
+    return vrf->shm_req;
+}
+
+/* Waits for the verdict on req; returns it, or -1 past the deadline. */
+static int shm_verdict(struct hv_vrf *vrf, uint32_t req, uint64_t *cpu,
+                       uint64_t *rip)
+{
+    struct vrf_shm *shm = vrf->shm;
+    uint64_t end = hv_now_ns() + HV_PATCH_WRITE_MS * 1000000ull;
+    uint32_t done = __atomic_load_n(&shm->done, __ATOMIC_ACQUIRE);
+    while (done != req && hv_now_ns() < end)
+        done = vrf_shm_wait(&shm->done, done, &shm->hv_sleeps,
+                            HV_PATCH_SPIN_NS, end);
+    if (done != req)
+        return -1;
+    *cpu = shm->busy_cpu;
+    *rip = shm->busy_rip;
+    return (int)__atomic_load_n(&shm->verdict, __ATOMIC_RELAXED);
+}
+
+/* write_once over the pause region: the verifier wakes (ARM) while the
+ * vCPUs leave guest mode, and the RIPs and the verdict need no syscall. */
+static int write_once_shm(struct hv_vm *vm, struct hv_vrf *vrf,
+                          struct hv_patch_run *run)
+{
+    struct vrf_shm *shm = vrf->shm;
+    uint64_t rips[HV_MAX_VCPUS] = {0}, ns = 0, cpu = 0, rip = 0;
+    shm_post(vrf, VRF_SHM_ARM);
+    if (hv_vm_pause(vm, rips, &ns) != 0) {
+        run->outcome = VRF_FINISH_NO_PAUSE;
+        return -1;
+    }
+    uint64_t t0 = hv_now_ns();
+    shm->ncpus = vm->ncpus;
+    memcpy(shm->rips, rips, sizeof shm->rips);
+    int v = shm_verdict(vrf, shm_post(vrf, VRF_SHM_RIPS), &cpu, &rip);
+    hv_vm_resume(vm); /* whatever the verifier said */
+    uint64_t pause = ns + (hv_now_ns() - t0);
+    if (v != VRF_SHM_WRITTEN && v != VRF_SHM_BUSY) {
+        hv_err("verifier: %s on the pause region; patching is disabled "
+               "until the VM restarts",
+               v < 0 ? "no verdict within the write timeout"
+                     : "no approved operation to write");
+        close(vrf->sock); /* as hv_vrf_call does with a silent verifier */
+        vrf->sock = -1;
+        run->outcome = -1;
+        return -1;
+    }
+    if (v == VRF_SHM_WRITTEN || pause > run->pause_ns) {
+        run->pause_ns = pause;
+        run->vcpus_ns = ns;
+    }
+    if (v == VRF_SHM_WRITTEN)
+        return 0;
+    run->busy_cpu = cpu;
+    run->busy_rip = rip;
     return 1;
 }
 
@@ -92,16 +177,20 @@ static void write_phase(struct hv_vm *vm, struct hv_vrf *vrf,
     struct timespec gap = {0, HV_PATCH_RETRY_NS};
     run->outcome = VRF_FINISH_BUSY;
     for (run->tries = 1; run->tries <= HV_PATCH_TRIES; run->tries++) {
-        int e = write_once(vm, vrf, run);
+        int e = vrf->shm ? write_once_shm(vm, vrf, run)
+                         : write_once(vm, vrf, run);
         if (e == 0) {
             run->outcome = VRF_FINISH_WRITTEN;
             return;
         }
         if (e < 0)
-            return;
+            break;
         nanosleep(&gap, NULL);
     }
-    run->tries = HV_PATCH_TRIES;
+    if (run->tries > HV_PATCH_TRIES)
+        run->tries = HV_PATCH_TRIES;
+    if (vrf->shm) /* no WRITTEN: the verifier goes back to the socket */
+        shm_post(vrf, VRF_SHM_END);
 }
 
 static uint64_t unix_ms(void)
@@ -111,11 +200,10 @@ static uint64_t unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* APPROVED's data: id and signer, NUL-terminated whatever was sent. */
-static struct vrf_msg_patch approved_patch(const struct vrf_msg *approved)
+/* APPROVED: id and signer NUL-terminated whatever was sent. */
+static struct vrf_msg_approved approved_patch(const struct vrf_msg *approved)
 {
-    struct vrf_msg_patch mp;
-    memcpy(&mp, approved->data, sizeof mp);
+    struct vrf_msg_approved mp = approved->approved;
     mp.id[sizeof mp.id - 1] = '\0';
     mp.signer[sizeof mp.signer - 1] = '\0';
     return mp;
@@ -124,15 +212,15 @@ static struct vrf_msg_patch approved_patch(const struct vrf_msg *approved)
 /* The live list follows the verifier's: push on apply, pop on revert. */
 static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
 {
-    struct vrf_msg_patch mp = approved_patch(approved);
+    struct vrf_msg_approved mp = approved_patch(approved);
     pthread_mutex_lock(&vm->patch_lock);
-    if (approved->args[1] == 1 && vm->npatches < HV_PATCH_LIVE_MAX) {
+    if (mp.op == VRF_OP_APPLY && vm->npatches < HV_PATCH_LIVE_MAX) {
         struct hv_patch_info *p = &vm->patches[vm->npatches++];
         snprintf(p->id, sizeof p->id, "%s", mp.id);
         snprintf(p->signer, sizeof p->signer, "%s", mp.signer);
-        p->seq = approved->args[0];
+        p->seq = mp.seq;
         p->applied_ms = unix_ms();
-    } else if (approved->args[1] == 2 && vm->npatches > 0) {
+    } else if (mp.op == VRF_OP_REVERT && vm->npatches > 0) {
         vm->npatches--;
     }
     vm->patch_gen++;
@@ -141,12 +229,13 @@ static void list_update(struct hv_vm *vm, const struct vrf_msg *approved)
 
 static json_t *result_json(const struct hv_patch_run *run)
 {
-    struct vrf_msg_patch mp = approved_patch(&run->approved);
+    struct vrf_msg_approved mp = approved_patch(&run->approved);
     return json_pack(
-        "{s:s,s:s,s:I,s:s,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
-        run->approved.args[1] == 1 ? "apply" : "revert", "id", mp.id, "seq",
-        (json_int_t)run->approved.args[0], "signer", mp.signer, "pause_ns",
-        (json_int_t)run->pause_ns, "tries", (json_int_t)run->tries, "time_ns",
+        "{s:s,s:s,s:I,s:s,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "op",
+        mp.op == VRF_OP_APPLY ? "apply" : "revert", "id", mp.id, "seq",
+        (json_int_t)mp.seq, "signer", mp.signer, "pause_ns",
+        (json_int_t)run->pause_ns, "pause_vcpus_ns",
+        (json_int_t)run->vcpus_ns, "tries", (json_int_t)run->tries, "time_ns",
         "prepare", (json_int_t)run->t_prepare, "write",
         (json_int_t)run->t_write, "finish", (json_int_t)run->t_finish,
         "total",
@@ -182,12 +271,13 @@ static json_t *run_op(struct hv_vm *vm, struct hv_vrf *vrf,
         *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
-    fin.args[0] = (uint64_t)run.outcome;
-    fin.args[1] = run.pause_ns;
-    fin.args[2] = run.tries;
+    fin.finish.outcome = (uint32_t)run.outcome;
+    fin.finish.pause_ns = run.pause_ns;
+    fin.finish.tries = run.tries;
     if (auto_reason) {
-        fin.args[3] = VRF_FINISH_AUTO;
-        snprintf((char *)fin.data, sizeof fin.data, "%s", auto_reason);
+        fin.finish.origin = VRF_FINISH_AUTO;
+        snprintf(fin.finish.reason, sizeof fin.finish.reason, "%s",
+                 auto_reason);
     }
     if (hv_vrf_call(vrf, &fin, &r, NULL, HV_PATCH_FINISH_MS) != 0) {
         *err = hv_patch_verifier_gone(cls);
@@ -250,7 +340,7 @@ static json_t *revert(struct hv_vm *vm, struct hv_vrf *vrf, const char *id,
         *err = hv_patch_verifier_gone(cls);
         return NULL;
     }
-    memcpy(req.data, id, strlen(id) + 1);
+    memcpy(req.prepare_revert.id, id, strlen(id) + 1);
     return run_op(vm, vrf, &req, -1, auto_reason, err, cls);
 }
 
@@ -286,14 +376,13 @@ json_t *hv_patch_list_json(struct hv_vm *vm)
     return a;
 }
 
-/* TRUST's CRL dates (vrf_msg.h): pairs of int64 from data[32]. */
-static json_t *trust_crls_json(const struct vrf_msg *r)
+/* TRUST's CRL dates. */
+static json_t *trust_crls_json(const struct vrf_msg_trust *r)
 {
     json_t *a = json_array();
-    for (uint64_t i = 0; i < r->args[3] && i < VRF_TRUST_MSG_DATES; i++) {
-        int64_t t[2];
+    for (uint32_t i = 0; i < r->ndates && i < VRF_TRUST_MSG_DATES; i++) {
+        int64_t t[2] = {r->dates[i].this_update, r->dates[i].next_update};
         char when[2][32];
-        memcpy(t, r->data + 32 + 16 * i, sizeof t);
         for (int k = 0; k < 2; k++)
             vrf_format_time_ms(t[k] > 0 ? (uint64_t)t[k] * 1000 : 0, when[k]);
         json_array_append_new(a, json_pack("{s:s,s:s?}", "this_update",
@@ -309,7 +398,7 @@ json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
     struct vrf_msg req = {.type = VRF_MSG_TRUST_RELOAD}, r;
     char when[32], *reason;
     const char *code;
-    req.args[0] = reload ? 1 : 0;
+    req.trust_reload.action = reload ? VRF_TRUST_RELOAD : VRF_TRUST_REPORT;
     if (vrf->sock < 0 ||
         hv_vrf_call(vrf, &req, &r, NULL, HV_PATCH_TRUST_MS) != 0) {
         *err = hv_patch_verifier_gone(cls);
@@ -319,8 +408,9 @@ json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
         *err = hv_patch_refused(&r, cls);
         return NULL;
     }
-    r.data[sizeof r.data - 1] = '\0';
-    reason = (char *)r.data + VRF_TRUST_MSG_REASON;
+    struct vrf_msg_trust *t = &r.trust;
+    t->reason[sizeof t->reason - 1] = '\0';
+    reason = t->reason;
     code = vrf_errname(r.status) ? vrf_errname(r.status) : "VRF_ERR_ARG";
     if (reload && r.status != 0 && r.status != VRF_ERR_TRUST_CRL_EXPIRED) {
         *cls = "Refused";
@@ -329,11 +419,11 @@ json_t *hv_patch_trust(struct hv_vrf *vrf, int reload, const char *dir,
         *err = hv_patch_err;
         return NULL;
     }
-    vrf_format_time_ms(r.args[2] * 1000, when);
+    vrf_format_time_ms((uint64_t)t->loaded_at * 1000, when);
     return json_pack("{s:s,s:o,s:I,s:I,s:o,s:s,s:{s:s,s:s}}", "dir", dir,
-                     "sha256", hv_control_hex(r.data, 32), "anchors",
-                     (json_int_t)r.args[0], "crl_count", (json_int_t)r.args[1],
-                     "crls", trust_crls_json(&r), "loaded", when,
+                     "sha256", hv_control_hex(t->sha256, 32), "anchors",
+                     (json_int_t)t->anchors, "crl_count", (json_int_t)t->crls,
+                     "crls", trust_crls_json(t), "loaded", when,
                      "last_reload", "code", code, "reason", reason);
 }
 

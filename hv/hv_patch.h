@@ -13,6 +13,9 @@ struct hv_vm;
 struct hv_vrf;
 struct vrf_msg;
 
+/* Asks the verifier for the pause region and maps it, before the
+ * sandbox. Without it (logged), writes go over the socket. */
+void hv_patch_shm_open(struct hv_vrf *vrf);
 /* Applies the package behind fd (taken) / reverts patch id. Return the
  * result object, or NULL with *err and *cls (the error class). */
 json_t *hv_patch_apply(struct hv_vm *vm, struct hv_vrf *vrf, int fd,

@@ -114,9 +114,9 @@ void hv_prot_audit(struct hv_vm *vm, struct hv_vrf *vrf)
     struct vrf_msg req = {.type = VRF_MSG_BLOCKED}, r;
     if (total == seen || vrf->sock < 0)
         return;
-    req.args[0] = total - seen;
-    req.args[1] = atomic_load(&vm->blocked_last_gpa);
-    req.args[2] = atomic_load(&vm->blocked_last_rip);
+    req.blocked.count = total - seen;
+    req.blocked.gpa = atomic_load(&vm->blocked_last_gpa);
+    req.blocked.rip = atomic_load(&vm->blocked_last_rip);
     if (hv_vrf_call(vrf, &req, &r, NULL, 1000) == 0)
         atomic_store(&vm->blocked_audited, total);
 }

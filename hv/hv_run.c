@@ -149,7 +149,7 @@ static json_t *verifier_json(struct hv_session *s)
     int alive = hv_vrf_call(&s->vrf, &req, &r, NULL, HV_VRF_PING_MS) == 0 &&
                 r.type == VRF_MSG_PONG;
     if (alive)
-        s->tpm_state = (int)r.args[1];
+        s->tpm_state = (int)r.pong.tpm_state;
     else if (s->tpm_state == VRF_TPM_STATE_OK)
         s->tpm_state = VRF_TPM_STATE_GONE; /* nobody left to use it */
     return json_pack("{s:i,s:b}", "pid", (int)s->vrf.pid, "alive", alive);
@@ -291,11 +291,11 @@ static json_t *cmd_quit(void *ctx, json_t *args, const char **err)
 static json_t *quote_json(int fd, const struct vrf_msg *r, const char **err)
 {
     struct vrf_quote q;
-    uint64_t log_len = r->args[1];
+    uint64_t log_len = r->quote.log_len;
     uint8_t *log = NULL;
     json_t *ret = NULL, *pcrs = json_object();
     *err = "malformed quote from the verifier";
-    if (r->args[0] != sizeof q || log_len == 0 || log_len > HV_QUOTE_LOG_MAX)
+    if (r->quote.quote_size != sizeof q || log_len == 0 || log_len > HV_QUOTE_LOG_MAX)
         goto out;
     log = malloc(log_len);
     if (!log || pread(fd, &q, sizeof q, 0) != (ssize_t)sizeof q ||
@@ -326,24 +326,26 @@ static json_t *cmd_attest(void *ctx, json_t *args, const char **err)
     struct hv_session *s = ctx;
     struct vrf_msg req = {.type = VRF_MSG_ATTEST}, r;
     const char *nonce = json_string_value(json_object_get(args, "nonce"));
-    long n = nonce ? hv_control_unhex(nonce, req.data, VRF_NONCE_MAX) : -1;
+    long n = nonce ? hv_control_unhex(nonce, req.attest.nonce,
+                                      sizeof req.attest.nonce)
+                   : -1;
     int fd = -1;
     if (n <= 0 || json_object_size(args) != 1) {
         *err = "attest takes {\"nonce\": HEX} of 1 to 64 bytes";
         return NULL;
     }
-    req.args[0] = (uint64_t)n;
+    req.attest.nonce_len = (uint32_t)n;
     if (hv_vrf_call(&s->vrf, &req, &r, &fd, HV_VRF_ATTEST_MS) != 0) {
         *err = "the verifier is not answering";
         return NULL;
     }
     if (r.type != VRF_MSG_QUOTE || fd < 0) {
-        r.data[sizeof r.data - 1] = '\0';
+        r.fail.reason[sizeof r.fail.reason - 1] = '\0';
         *err = r.type == VRF_MSG_FAIL ? "the TPM refused (see the monitor "
                                         "log)"
                                       : "unexpected reply from the verifier";
         if (r.type == VRF_MSG_FAIL)
-            hv_err("attest: %s", (const char *)r.data);
+            hv_err("attest: %s", r.fail.reason);
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -586,14 +588,15 @@ static int take_code(struct hv_session *s)
     struct vrf_msg ready;
     int fd = hv_vrf_wait_ready(&s->vrf, s->swtpm.pid, HV_VRF_READY_IDLE_MS,
                                HV_VRF_READY_MAX_MS, &ready);
-    if (fd < 0 || hv_prot_setup(&s->vm, fd, ready.args[0]) != 0)
+    if (fd < 0 || hv_prot_setup(&s->vm, fd, ready.ready.code_size) != 0)
         return -1;
-    if (memcmp(ready.data, s->image_sha256, 32) != 0) {
+    if (memcmp(ready.ready.image_sha256, s->image_sha256, 32) != 0) {
         hv_err("verifier loaded a different guest image than the monitor");
         return -1;
     }
-    s->tpm_state = (int)ready.args[1];
-    memcpy(s->boot_id, ready.data + 32, 32);
+    s->tpm_state = (int)ready.ready.tpm_state;
+    memcpy(s->boot_id, ready.ready.boot_id, 32);
+    hv_patch_shm_open(&s->vrf);
     return 0;
 }
 

@@ -58,6 +58,7 @@ static const struct vrf_sandbox_rule hv_rules[] = {
     {SCMP_SYS(restart_syscall), 0, ANY}, /* a sleep a signal interrupted */
     /* Threads' locks and the heap (jansson replies). */
     {SCMP_SYS(futex), 0, ANY},
+    {SCMP_SYS(sched_yield), 0, ANY}, /* spins: vCPU park, pause region */
     {SCMP_SYS(mmap), 2, VRF_SANDBOX_MMAP_ANON_NOEXEC},
     {SCMP_SYS(mprotect), 1, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}},
     {SCMP_SYS(munmap), 0, ANY},

@@ -16,9 +16,12 @@
 
 #include "hv/hv_int.h"
 #include "hv/hv_log.h"
+#include "verifier/vrf_shm.h"
 
 #define HV_KICK_SIGNAL SIGUSR1
 #define HV_PAUSE_TIMEOUT_NS 1000000000ull /* give up on a pause after 1 s */
+#define HV_PARK_SPIN_NS 200000ull  /* a write's pause takes microseconds */
+#define HV_PAUSE_SPIN_NS 200000ull /* vCPUs leave guest mode in microseconds */
 
 static void hv_kick_handler(int sig)
 {
@@ -63,20 +66,59 @@ static int stopping(struct hv_vm *vm)
  * held at the start barrier (they have not run a guest instruction). */
 static unsigned held(struct hv_vm *vm)
 {
-    return vm->released ? vm->parked : vm->at_barrier;
+    return vm->released ? __atomic_load_n(&vm->parked, __ATOMIC_SEQ_CST)
+                        : vm->at_barrier;
+}
+
+static int pausing(struct hv_vm *vm)
+{
+    return __atomic_load_n(&vm->pause_req, __ATOMIC_SEQ_CST) && !stopping(vm);
+}
+
+/* Spins (yielding the CPU to the monitor and the verifier, who do the
+ * work of the pause) while the pause lasts, at most HV_PARK_SPIN_NS:
+ * most pauses end sooner, and then resuming costs no wake-up. */
+static void park_spin(struct hv_vm *vm)
+{
+    uint64_t end = hv_now_ns() + HV_PARK_SPIN_NS;
+    for (unsigned i = 1; pausing(vm); i++) {
+        if (i % 16 == 0 && hv_now_ns() >= end)
+            return;
+        vrf_shm_relax(i);
+    }
+}
+
+/* The RIP at the exit: from the run structure when KVM syncs the
+ * registers there (no KVM_GET_REGS in the pause), else by ioctl. */
+static uint64_t exit_rip(struct hv_vcpu *v)
+{
+    if (v->run->kvm_valid_regs & KVM_SYNC_X86_REGS)
+        return v->run->s.regs.regs.rip;
+    return hv_x86_rip(v);
 }
 
 static void park(struct hv_vcpu *v)
 {
     struct hv_vm *vm = v->vm;
-    v->paused_rip = hv_x86_rip(v);
-    pthread_mutex_lock(&vm->lock);
-    vm->parked++;
-    pthread_cond_broadcast(&vm->parked_cond);
-    while (vm->pause_req && !stopping(vm))
-        pthread_cond_wait(&vm->resume_cond, &vm->lock);
-    vm->parked--;
-    pthread_mutex_unlock(&vm->lock);
+    v->paused_rip = exit_rip(v);
+    /* seq_cst against the pauser's store of pauser_sleeps, then its load
+     * of parked: either it sees this vCPU or this vCPU wakes it. */
+    __atomic_add_fetch(&vm->parked, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&vm->pauser_sleeps, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&vm->lock);
+        pthread_cond_broadcast(&vm->parked_cond);
+        pthread_mutex_unlock(&vm->lock);
+    }
+    park_spin(vm);
+    if (pausing(vm)) {
+        pthread_mutex_lock(&vm->lock);
+        vm->park_sleepers++;
+        while (pausing(vm))
+            pthread_cond_wait(&vm->resume_cond, &vm->lock);
+        vm->park_sleepers--;
+        pthread_mutex_unlock(&vm->lock);
+    }
+    __atomic_sub_fetch(&vm->parked, 1, __ATOMIC_SEQ_CST);
 }
 
 static void *vcpu_thread(void *arg)
@@ -104,10 +146,7 @@ static void *vcpu_thread(void *arg)
                 hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0);
                 break;
             }
-            pthread_mutex_lock(&vm->lock);
-            int want_pause = vm->pause_req;
-            pthread_mutex_unlock(&vm->lock);
-            if (want_pause && !stopping(vm))
+            if (pausing(vm))
                 park(v);
             continue;
         }
@@ -115,7 +154,7 @@ static void *vcpu_thread(void *arg)
             break;
     }
     pthread_mutex_lock(&vm->lock);
-    vm->running--;
+    __atomic_sub_fetch(&vm->running, 1, __ATOMIC_SEQ_CST);
     pthread_cond_broadcast(&vm->parked_cond);
     pthread_mutex_unlock(&vm->lock);
     return NULL;
@@ -132,8 +171,11 @@ int hv_vcpu_start_all(struct hv_vm *vm)
         return -1;
     }
     vm->running = vm->ncpus;
+    int sync = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     for (unsigned i = 0; i < vm->ncpus; i++) {
         struct hv_vcpu *v = &vm->vcpu[i];
+        if (sync > 0 && (sync & KVM_SYNC_X86_REGS))
+            v->run->kvm_valid_regs = KVM_SYNC_X86_REGS; /* for exit_rip */
         int e = pthread_create(&v->thread, NULL, vcpu_thread, v);
         if (e != 0) {
             hv_err("pthread_create for vCPU %u failed: %s", i, strerror(e));
@@ -176,13 +218,30 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
     ts->tv_nsec = (long)(t % 1000000000ull);
 }
 
+/* Spinning vCPUs see pause_req drop: only sleeping ones need a wake-up. */
 static void resume_locked(struct hv_vm *vm)
 {
-    vm->pause_req = 0;
     for (unsigned i = 0; i < vm->ncpus; i++)
         __atomic_store_n(&vm->vcpu[i].run->immediate_exit, 0,
                          __ATOMIC_SEQ_CST);
-    pthread_cond_broadcast(&vm->resume_cond);
+    __atomic_store_n(&vm->pause_req, 0, __ATOMIC_SEQ_CST);
+    if (vm->park_sleepers)
+        pthread_cond_broadcast(&vm->resume_cond);
+}
+
+/* The pauser spins for the vCPUs first: they leave guest mode within
+ * microseconds of the kick unless the host is loaded. */
+static void pause_spin(struct hv_vm *vm)
+{
+    uint64_t end = hv_now_ns() + HV_PAUSE_SPIN_NS;
+    for (unsigned i = 1;
+         held(vm) < __atomic_load_n(&vm->running, __ATOMIC_SEQ_CST) &&
+         !stopping(vm);
+         i++) {
+        if (i % 16 == 0 && hv_now_ns() >= end)
+            return;
+        vrf_shm_relax(i);
+    }
 }
 
 int hv_vm_pause(struct hv_vm *vm, uint64_t *rips, uint64_t *pause_ns)
@@ -197,17 +256,20 @@ int hv_vm_pause(struct hv_vm *vm, uint64_t *rips, uint64_t *pause_ns)
         pthread_mutex_unlock(&vm->pause_lock);
         return HV_PAUSE_ERR_ALREADY;
     }
-    vm->pause_req = 1;
+    __atomic_store_n(&vm->pause_req, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&vm->lock);
+    deadline_after(&dl, HV_PAUSE_TIMEOUT_NS);
     for (unsigned i = 0; i < vm->ncpus; i++)
         kick(&vm->vcpu[i]);
+    pause_spin(vm);
 
-    deadline_after(&dl, HV_PAUSE_TIMEOUT_NS);
     pthread_mutex_lock(&vm->lock);
+    __atomic_store_n(&vm->pauser_sleeps, 1, __ATOMIC_SEQ_CST);
     while (held(vm) < vm->running && !stopping(vm))
         if (pthread_cond_timedwait(&vm->parked_cond, &vm->lock, &dl) ==
             ETIMEDOUT)
             break;
+    __atomic_store_n(&vm->pauser_sleeps, 0, __ATOMIC_SEQ_CST);
     if (stopping(vm)) {
         ret = HV_PAUSE_ERR_STOPPING;
     } else if (held(vm) == vm->ncpus) {
@@ -237,7 +299,8 @@ int hv_vm_resume(struct hv_vm *vm)
 int hv_vm_paused(struct hv_vm *vm)
 {
     pthread_mutex_lock(&vm->lock);
-    int p = vm->pause_req && vm->parked == vm->ncpus;
+    int p = __atomic_load_n(&vm->pause_req, __ATOMIC_SEQ_CST) &&
+            __atomic_load_n(&vm->parked, __ATOMIC_SEQ_CST) == vm->ncpus;
     pthread_mutex_unlock(&vm->lock);
     return p;
 }

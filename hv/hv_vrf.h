@@ -12,6 +12,8 @@
 struct hv_vrf {
     pid_t pid;
     int sock; /* the monitor's end of the socketpair, or -1 */
+    struct vrf_shm *shm; /* the pause region (hv_patch_shm_open), or NULL */
+    uint32_t shm_req;    /* the last req posted on it */
 };
 
 /* Starts hvpatch-verifier (hv_exe_find) for the guest image

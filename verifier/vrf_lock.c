@@ -166,9 +166,9 @@ static const char *lock_refused(const struct vrf_patch *pp,
         return "the kernel text is already locked";
     if (pp->have_pending)
         return "a patch operation is under way";
-    if (!(req->args[1] & CR4_PAE) || (req->args[0] & PTE_ADDR) == 0)
+    if (!(req->lock.cr4 & CR4_PAE) || (req->lock.cr3 & PTE_ADDR) == 0)
         return "the kernel's page tables are not live yet (paging is off)";
-    if (req->args[1] & CR4_LA57)
+    if (req->lock.cr4 & CR4_LA57)
         return "5-level paging is not supported";
     return NULL;
 }
@@ -186,13 +186,13 @@ void vrf_patch_lock(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
         why = "no guest RAM came with the request";
     m.size = why ? 0 : (uint64_t)st.st_size;
     if (!why)
-        why = find_patch_pde(pp, &m, req->args[0], &pde);
+        why = find_patch_pde(pp, &m, req->lock.cr3, &pde);
     if (!why && ram_read(&m, t->base, pp->code + HV_LINUX_TEXT_OFF, t->size))
         why = "the kernel text lies outside guest RAM";
     if (!why && ram_write_pde(&m, pde) != 0)
         why = "cannot map the patch area";
     if (why) {
-        char text[VRF_MSG_DATA_MAX];
+        char text[sizeof reply->fail.reason];
         snprintf(text, sizeof text, "LOCK: %s", why);
         vrf_msg_fail(reply, text);
         return;
@@ -212,8 +212,8 @@ void vrf_patch_lock(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
            PRIx64 ")",
            t->base, t->size, t->va, HV_LINUX_PATCH_VA, pde);
     reply->type = VRF_MSG_LOCKED;
-    reply->args[0] = t->base;
-    reply->args[1] = t->size;
-    reply->args[2] = HV_LINUX_TEXT_OFF;
-    memcpy(reply->data, sha, sizeof sha);
+    reply->locked.gpa = t->base;
+    reply->locked.size = t->size;
+    reply->locked.offset = HV_LINUX_TEXT_OFF;
+    memcpy(reply->locked.sha256, sha, sizeof sha);
 }

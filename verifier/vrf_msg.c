@@ -16,7 +16,7 @@ int vrf_msg_fail(struct vrf_msg *reply, const char *reason)
 {
     reply->type = VRF_MSG_FAIL;
     reply->status = -1;
-    strncpy((char *)reply->data, reason, sizeof reply->data - 1);
+    strncpy(reply->fail.reason, reason, sizeof reply->fail.reason - 1);
     return 0;
 }
 

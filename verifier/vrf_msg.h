@@ -1,106 +1,75 @@
-/* vrf_msg.h: the messages between the monitor and the verifier process.
+/* vrf_msg.h: the protocol between the monitor and the verifier process.
  *
  * One SOCK_SEQPACKET socketpair carries fixed-size struct vrf_msg records,
  * so neither side parses a length it did not choose. File descriptors
- * (the sealed code memfd; later, sealed package memfds) travel as
- * SCM_RIGHTS next to a message. Self-contained: both sides include it. */
+ * (the sealed code memfd; sealed package memfds; the pause region) travel
+ * as SCM_RIGHTS next to a message. Every message has its own body struct
+ * with named fields; every code is an enum here and nowhere else. The
+ * pause window of a write runs over a shared region (struct vrf_shm)
+ * instead of the socket. Self-contained: both sides include it. */
 #ifndef VRF_MSG_H
 #define VRF_MSG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define VRF_MSG_DATA_MAX 240u
-
 enum vrf_msg_type {
-    VRF_MSG_READY = 1, /* verifier -> monitor, with the code memfd:
-                          args[0] = code size, args[1] = VRF_TPM_STATE_*,
-                          data[0..32) = SHA-256 of the guest image the
-                          code was loaded from, data[32..64) = boot id
-                          (SHA-256 of PCR 0, 4, 8, 9) when measured */
-    VRF_MSG_PING = 2,  /* monitor -> verifier */
-    VRF_MSG_PONG = 3,  /* verifier -> monitor: args[0] = verifier pid,
-                          args[1] = VRF_TPM_STATE_* */
-    VRF_MSG_FAIL = 4,  /* verifier -> monitor: status < 0, data = reason
-                          (NUL-terminated text) */
-    VRF_MSG_ATTEST = 5,  /* monitor -> verifier: args[0] = nonce length
-                            (1..64), data = nonce */
-    VRF_MSG_QUOTE = 6,   /* verifier -> monitor, with a sealed memfd that
-                            holds struct vrf_quote then the event log:
-                            args[0] = sizeof(struct vrf_quote),
-                            args[1] = event log length */
+    VRF_MSG_READY = 1, /* verifier -> monitor, with the code memfd */
+    VRF_MSG_PING = 2,  /* monitor -> verifier, no body */
+    VRF_MSG_PONG = 3,  /* verifier -> monitor */
+    VRF_MSG_FAIL = 4,  /* verifier -> monitor: status < 0 */
+    VRF_MSG_ATTEST = 5, /* monitor -> verifier */
+    VRF_MSG_QUOTE = 6,  /* verifier -> monitor, with a sealed memfd that
+                           holds struct vrf_quote then the event log */
     /* A patch or a revert is four steps (docs/MONITOR.md, "Applying"):
      * PREPARE or PREPARE_REVERT (verify, measure, audit) -> APPROVED;
-     * then, with every vCPU paused, WRITE -> WRITTEN or BUSY (resume,
-     * retry a bounded number of times); then FINISH -> DONE. A FAIL ends
-     * the operation at any step; nothing is written before WRITTEN. */
+     * then, with every vCPU paused, the write over the pause region
+     * (struct vrf_shm; WRITE -> WRITTEN or BUSY on the socket when the
+     * monitor has no region); then FINISH -> DONE. A FAIL ends the
+     * operation at any step; nothing is written before WRITTEN. */
     VRF_MSG_PREPARE = 7, /* monitor -> verifier, with the package's fd */
-    VRF_MSG_PREPARE_REVERT = 8, /* monitor -> verifier: data = package id
-                                   (NUL-terminated) */
-    VRF_MSG_APPROVED = 9, /* verifier -> monitor: args[0] = sequence,
-                             args[1] = 1 apply, 2 revert;
-                             data = struct vrf_msg_patch */
-    VRF_MSG_WRITE = 10,   /* monitor -> verifier, every vCPU paused:
-                             args[0] = vCPU count, data = their RIPs
-                             (uint64_t each) */
+    VRF_MSG_PREPARE_REVERT = 8, /* monitor -> verifier */
+    VRF_MSG_APPROVED = 9, /* verifier -> monitor */
+    VRF_MSG_WRITE = 10,   /* monitor -> verifier, every vCPU paused */
     VRF_MSG_WRITTEN = 11, /* verifier -> monitor: every record written */
-    VRF_MSG_BUSY = 12,    /* verifier -> monitor: nothing written, a vCPU
-                             is inside a range: args[0] = vCPU, args[1] =
-                             its RIP */
-    VRF_MSG_FINISH = 13,  /* monitor -> verifier: args[0] = VRF_FINISH_*,
-                             args[1] = pause ns of the write, args[2] =
-                             tries, args[3] = VRF_FINISH_AUTO for a revert
-                             the monitor's health watch started, with
-                             data = its reason (NUL-terminated text) */
+    VRF_MSG_BUSY = 12,    /* verifier -> monitor: nothing written */
+    VRF_MSG_FINISH = 13,  /* monitor -> verifier */
     VRF_MSG_DONE = 14,    /* verifier -> monitor: the decision is in the
-                             audit log (fsync'd); args[0] = sequence */
+                             audit log (fsync'd) */
     VRF_MSG_BLOCKED = 15, /* monitor -> verifier: guest writes to protected
-                             code were blocked: args[0] = count since the
-                             last report, args[1] = GPA and args[2] = RIP
-                             of the latest; reply DONE */
+                             code were blocked; reply DONE */
     /* A Linux guest's text lock (docs/LINUX.md, "Text lock"), once, with
      * every vCPU paused: the verifier copies the kernel text from guest
      * RAM into the protected memfd, maps the patch area in the kernel's
      * page tables, measures and audits; the monitor then backs the text's
      * GPAs with the read-only memfd and forbids itself memslot changes. */
-    VRF_MSG_LOCK = 16,    /* monitor -> verifier, with the guest RAM memfd:
-                             args[0] = CR3, args[1] = CR4 of vCPU 0 */
-    VRF_MSG_LOCKED = 17,  /* verifier -> monitor: args[0] = text GPA,
-                             args[1] = its size, args[2] = its offset in
-                             the code memfd; data[0..32) = SHA-256 of the
-                             locked text */
+    VRF_MSG_LOCK = 16,   /* monitor -> verifier, with the guest RAM memfd */
+    VRF_MSG_LOCKED = 17, /* verifier -> monitor */
     /* The trust store (README, "Trust store"): the verifier re-reads its
      * --trust directory by itself; this asks it to now, or only reports. */
-    VRF_MSG_TRUST_RELOAD = 18, /* monitor -> verifier: args[0] = 1 reload
-                                  now, 0 only report */
-    VRF_MSG_TRUST = 19, /* verifier -> monitor: status = the latest
-                           reload's result (0; VRF_ERR_TRUST_CRL_EXPIRED:
-                           loaded, a CRL is stale; other < 0: the old store
-                           was kept), args[0] = anchor files, args[1] =
-                           CRLs, args[2] = when the store in use was
-                           loaded (Unix s), args[3] = CRL date pairs in
-                           data; data[0..32) = the store's SHA-256,
-                           data[32..128) = up to VRF_TRUST_MSG_DATES
-                           pairs of int64 thisUpdate, nextUpdate (0:
-                           none), data[VRF_TRUST_MSG_REASON..) = the
-                           result's reason (NUL-terminated) */
+    VRF_MSG_TRUST_RELOAD = 18, /* monitor -> verifier */
+    VRF_MSG_TRUST = 19,        /* verifier -> monitor */
+    VRF_MSG_SHM_OPEN = 20, /* monitor -> verifier, once after READY */
+    VRF_MSG_SHM = 21,      /* verifier -> monitor, with the pause region's
+                              sealed memfd (struct vrf_shm) */
+    VRF_MSG_TYPE_END       /* one past the last type */
 };
 
-#define VRF_TRUST_MSG_DATES 6u    /* CRL date pairs a TRUST reply carries */
-#define VRF_TRUST_MSG_REASON 128u /* where its reason text starts */
+enum vrf_op_kind {
+    VRF_OP_APPLY = 1,
+    VRF_OP_REVERT = 2,
+};
 
 enum vrf_finish {
     VRF_FINISH_WRITTEN = 0, /* WRITTEN came back: the change is live */
     VRF_FINISH_BUSY = 1,    /* every try was BUSY: nothing changed */
     VRF_FINISH_NO_PAUSE = 2, /* the vCPUs could not be paused */
 };
-#define VRF_FINISH_AUTO 1 /* FINISH args[3]: an automatic revert */
 
-/* The data of APPROVED. */
-#define VRF_MSG_ID_MAX 40u
-struct vrf_msg_patch {
-    char id[VRF_MSG_ID_MAX];                        /* NUL-terminated */
-    char signer[VRF_MSG_DATA_MAX - VRF_MSG_ID_MAX]; /* subject, truncated */
+enum vrf_finish_origin {
+    VRF_FINISH_CLIENT = 0, /* a client asked */
+    VRF_FINISH_AUTO = 1,   /* a revert the monitor's health watch started */
 };
 
 enum vrf_tpm_state {
@@ -109,16 +78,206 @@ enum vrf_tpm_state {
     VRF_TPM_STATE_GONE = 2, /* the TPM stopped answering: patching refused */
 };
 
+enum vrf_trust_action {
+    VRF_TRUST_REPORT = 0, /* only report the store in use */
+    VRF_TRUST_RELOAD = 1, /* reload the directory now, then report */
+};
+
+#define VRF_MSG_BODY_MAX 272u /* every body fits in this */
+#define VRF_MSG_ID_MAX 40u    /* package id, NUL included */
+#define VRF_MSG_NONCE_MAX 64u /* == VRF_NONCE_MAX */
+#define VRF_MSG_CPUS_MAX 8u   /* == HV_MAX_VCPUS */
+#define VRF_TRUST_MSG_DATES 6u /* CRL date pairs a TRUST reply carries */
+#define VRF_TRUST_REASON_MAX 112u
+
+struct vrf_msg_ready {
+    uint64_t code_size;
+    uint32_t tpm_state; /* enum vrf_tpm_state */
+    uint32_t pad;
+    uint8_t image_sha256[32]; /* the guest image the code was loaded from */
+    uint8_t boot_id[32];      /* SHA-256 of PCR 0, 4, 8, 9 when measured */
+};
+
+struct vrf_msg_pong {
+    uint64_t pid;       /* the verifier's */
+    uint32_t tpm_state; /* enum vrf_tpm_state */
+};
+
+struct vrf_msg_fail {
+    char reason[VRF_MSG_BODY_MAX]; /* NUL-terminated text */
+};
+
+struct vrf_msg_attest {
+    uint32_t nonce_len; /* 1..VRF_MSG_NONCE_MAX */
+    uint32_t pad;
+    uint8_t nonce[VRF_MSG_NONCE_MAX];
+};
+
+struct vrf_msg_quote {
+    uint64_t quote_size; /* sizeof(struct vrf_quote) */
+    uint64_t log_len;    /* event log bytes after it */
+};
+
+struct vrf_msg_prepare_revert {
+    char id[VRF_MSG_ID_MAX]; /* NUL-terminated */
+};
+
+struct vrf_msg_approved {
+    uint64_t seq;
+    uint32_t op; /* enum vrf_op_kind */
+    uint32_t pad;
+    char id[VRF_MSG_ID_MAX]; /* NUL-terminated */
+    char signer[200];        /* subject, truncated, NUL-terminated */
+};
+
+struct vrf_msg_write {
+    uint32_t ncpus; /* 1..VRF_MSG_CPUS_MAX */
+    uint32_t pad;
+    uint64_t rips[VRF_MSG_CPUS_MAX];
+};
+
+struct vrf_msg_busy {
+    uint32_t cpu; /* the first vCPU found inside a range to change */
+    uint32_t pad;
+    uint64_t rip; /* its RIP */
+};
+
+struct vrf_msg_finish {
+    uint32_t outcome; /* enum vrf_finish */
+    uint32_t origin;  /* enum vrf_finish_origin */
+    uint64_t pause_ns; /* of the write */
+    uint32_t tries;
+    uint32_t pad;
+    char reason[200]; /* VRF_FINISH_AUTO: why (NUL-terminated text) */
+};
+
+struct vrf_msg_done {
+    uint64_t seq;
+};
+
+struct vrf_msg_blocked {
+    uint64_t count; /* since the last report */
+    uint64_t gpa;   /* of the latest */
+    uint64_t rip;   /* of the latest */
+};
+
+struct vrf_msg_lock {
+    uint64_t cr3, cr4; /* of vCPU 0 */
+};
+
+struct vrf_msg_locked {
+    uint64_t gpa, size; /* of the text, now read-only */
+    uint64_t offset;    /* of the text in the code memfd */
+    uint8_t sha256[32]; /* of the locked text */
+};
+
+struct vrf_msg_trust_reload {
+    uint32_t action; /* enum vrf_trust_action */
+};
+
+struct vrf_msg_crl_dates {
+    int64_t this_update, next_update; /* Unix s; 0: none */
+};
+
+/* status: the latest reload's result (0; VRF_ERR_TRUST_CRL_EXPIRED:
+ * loaded, a CRL is stale; other < 0: the old store was kept). */
+struct vrf_msg_trust {
+    uint32_t anchors; /* anchor files */
+    uint32_t crls;    /* CRLs in the store */
+    int64_t loaded_at; /* when the store in use was loaded (Unix s) */
+    uint32_t ndates;   /* entries of dates used */
+    uint32_t pad;
+    struct vrf_msg_crl_dates dates[VRF_TRUST_MSG_DATES];
+    uint8_t sha256[32]; /* of the store */
+    char reason[VRF_TRUST_REASON_MAX]; /* the result's, NUL-terminated */
+};
+
+struct vrf_msg_shm {
+    uint64_t size; /* of the region: sizeof(struct vrf_shm) */
+};
+
 struct vrf_msg {
-    uint32_t type;   /* enum vrf_msg_type */
-    int32_t status;  /* 0, or a negative error in replies */
-    uint64_t args[4];
-    uint8_t data[VRF_MSG_DATA_MAX];
+    uint32_t type;  /* enum vrf_msg_type */
+    int32_t status; /* 0, or a negative error in replies */
+    union {         /* the one that type names; raw on the wire */
+        uint8_t raw[VRF_MSG_BODY_MAX];
+        struct vrf_msg_ready ready;
+        struct vrf_msg_pong pong;
+        struct vrf_msg_fail fail;
+        struct vrf_msg_attest attest;
+        struct vrf_msg_quote quote;
+        struct vrf_msg_prepare_revert prepare_revert;
+        struct vrf_msg_approved approved;
+        struct vrf_msg_write write;
+        struct vrf_msg_busy busy;
+        struct vrf_msg_finish finish;
+        struct vrf_msg_done done;
+        struct vrf_msg_blocked blocked;
+        struct vrf_msg_lock lock;
+        struct vrf_msg_locked locked;
+        struct vrf_msg_trust_reload trust_reload;
+        struct vrf_msg_trust trust;
+        struct vrf_msg_shm shm;
+    };
 };
 
 _Static_assert(sizeof(struct vrf_msg) == 280, "vrf_msg is part of an ABI");
-_Static_assert(sizeof(struct vrf_msg_patch) == VRF_MSG_DATA_MAX,
-               "vrf_msg_patch fills vrf_msg.data");
+_Static_assert(offsetof(struct vrf_msg, raw) == 8, "bodies follow the header");
+_Static_assert(sizeof(struct vrf_msg_approved) == 256, "approved fits");
+_Static_assert(sizeof(struct vrf_msg_finish) == 224, "finish fits");
+_Static_assert(sizeof(struct vrf_msg_trust) == 264, "trust fits");
+_Static_assert(sizeof(struct vrf_msg_write) == 72, "write fits");
+
+/* The pause region: one sealed 4 KiB memfd the verifier creates, mapped
+ * shared by both (docs/MONITOR.md, "Applying"). The monitor writes only
+ * the first cache line's words and rips; the verifier only the verdict
+ * line. Each side treats what the other wrote as hostile: the verifier
+ * copies ncpus and the RIPs out once and checks them.
+ *
+ * req is one word, (count << 2) | enum vrf_shm_kind, so an event and its
+ * kind are seen together. One write try: the monitor posts ARM (the
+ * verifier wakes while the vCPUs leave guest mode), pauses, fills ncpus
+ * and rips and posts RIPS; the verifier answers by filling the verdict
+ * and setting done to that req. After the last try the monitor posts END:
+ * the verifier goes back to the socket. Both wait by spinning briefly,
+ * then on a futex (the words waited on: req, done); the poster calls
+ * FUTEX_WAKE only when the other side says it sleeps. */
+#define VRF_SHM_KIND(req) ((req) & 3u)
+#define VRF_SHM_NEXT(req, kind) ((((req) >> 2) + 1) << 2 | (kind))
+enum vrf_shm_kind {
+    VRF_SHM_ARM = 1,  /* a pause is starting: be ready */
+    VRF_SHM_RIPS = 2, /* every vCPU is paused: ncpus and rips are valid */
+    VRF_SHM_END = 3,  /* no more tries for this operation */
+};
+
+enum vrf_shm_verdict {
+    VRF_SHM_WRITTEN = 1, /* every record written */
+    VRF_SHM_BUSY = 2,    /* nothing written: busy_cpu is in a range */
+    VRF_SHM_FAIL = 3,    /* nothing written: no operation, bad request */
+};
+
+struct vrf_shm {
+    /* written by the monitor */
+    uint32_t req;       /* (count << 2) | kind of the latest event */
+    uint32_t pad;
+    uint32_t ncpus;     /* 1..VRF_MSG_CPUS_MAX */
+    uint32_t hv_sleeps; /* the monitor waits on done in FUTEX_WAIT */
+    uint64_t rips[VRF_MSG_CPUS_MAX];
+    uint8_t pad0[48];
+    /* written by the verifier */
+    uint32_t done;       /* = req when the verdict is for it (futex word) */
+    uint32_t verdict;    /* enum vrf_shm_verdict */
+    uint32_t busy_cpu;   /* VRF_SHM_BUSY */
+    uint32_t vrf_sleeps; /* the verifier waits on req in FUTEX_WAIT */
+    uint64_t busy_rip;
+    uint8_t pad1[40];
+};
+
+#define VRF_SHM_SIZE 4096u /* the memfd's sealed size */
+_Static_assert(offsetof(struct vrf_shm, done) == 128,
+               "the verdict has its own cache line");
+_Static_assert(sizeof(struct vrf_shm) == 192, "vrf_shm is part of an ABI");
+_Static_assert(sizeof(struct vrf_shm) <= VRF_SHM_SIZE, "vrf_shm fits");
 
 /* Fills reply as a FAIL carrying reason (truncated). Returns 0. */
 int vrf_msg_fail(struct vrf_msg *reply, const char *reason);

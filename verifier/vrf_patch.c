@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include <mbedtls/sha256.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,8 @@
 #include "keys/keys.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
+#include "verifier/vrf_shm.h"
 
-enum { OP_APPLY = 1, OP_REVERT = 2 };
 
 /* ------------------------------------------------------------ set-up */
 
@@ -95,6 +96,13 @@ int vrf_patch_init(struct vrf_patch *pp, const char *trust_dir,
             hv_log("verifier: audit log %s: %s", audit_path, err);
         pp->have_audit = 1;
         load_committed(pp, audit_path);
+    }
+    pp->shm_fd = vrf_shm_create(&pp->shm);
+    if (pp->shm_fd < 0) {
+        pp->shm = NULL;
+        hv_log("verifier: no pause region (memfd: %s): the writes go over "
+               "the socket",
+               strerror(errno));
     }
     return 0;
 }
@@ -172,17 +180,17 @@ static void reject(struct vrf_patch *pp, struct vrf_msg *reply, int op,
                    const char *id, const uint8_t *sha, const char *code,
                    const char *fmt, ...)
 {
-    char reason[VRF_MSG_DATA_MAX];
+    char reason[sizeof reply->fail.reason];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     audit(pp, json_pack("{s:s,s:s,s:s?,s:o,s:s,s:s}", "event", "rejected",
-                        "op", op == OP_APPLY ? "apply" : "revert", "id",
+                        "op", op == VRF_OP_APPLY ? "apply" : "revert", "id",
                         id && id[0] ? id : NULL, "package_sha256",
                         sha ? hex_json(sha) : json_null(), "code", code,
                         "reason", reason));
-    char text[VRF_MSG_DATA_MAX];
+    char text[sizeof reply->fail.reason];
     snprintf(text, sizeof text, "%.32s: %.200s", code, reason);
     vrf_msg_fail(reply, text);
 }
@@ -371,7 +379,7 @@ static struct fw_runtime_rec op_rec(const struct vrf_op *op, uint8_t action)
 
 static uint8_t undo_action(const struct vrf_op *op)
 {
-    return op->kind == OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
+    return op->kind == VRF_OP_APPLY ? FW_ACT_REVERT : FW_ACT_PATCH;
 }
 
 /* Records op's package as the one committed with its sequence. */
@@ -401,10 +409,10 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                    struct vrf_msg *reply)
 {
     struct fw_runtime_rec rec =
-        op_rec(op, op->kind == OP_APPLY ? FW_ACT_PATCH : FW_ACT_REVERT);
+        op_rec(op, op->kind == VRF_OP_APPLY ? FW_ACT_PATCH : FW_ACT_REVERT);
     struct fw_runtime_rec undo = op_rec(op, undo_action(op));
     char why[200];
-    if (op->kind == OP_APPLY && !reapply) {
+    if (op->kind == VRF_OP_APPLY && !reapply) {
         if (vrf_tpm_nv_commit_seq(pt->t, op->seq) != 0) {
             tpm_failed(pt, why, sizeof why);
             reject(pp, reply, op->kind, op->id, op->pkg_sha256, "TPM", "%s",
@@ -419,14 +427,14 @@ static int measure(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     }
     json_t *a = json_pack("{s:s,s:s,s:s,s:I,s:o,s:s,s:I,s:o}", "event",
                           "approved", "op",
-                          op->kind == OP_APPLY ? "apply" : "revert", "id",
+                          op->kind == VRF_OP_APPLY ? "apply" : "revert", "id",
                           op->id, "seq", (json_int_t)op->seq,
                           "package_sha256", hex_json(op->pkg_sha256),
                           "signer", op->signer, "records", (json_int_t)op->nw,
                           "pcr10", pcr10_json(&rec));
     if (a && title)
         json_object_set_new(a, "title", json_string(title));
-    if (a && op->kind == OP_APPLY && reapply)
+    if (a && op->kind == VRF_OP_APPLY && reapply)
         json_object_set_new(a, "reapply", json_true());
     if (audit_as(pp, a, 0) != 0 && pp->have_audit) {
         tpm_extend(pt, &undo, why, sizeof why);
@@ -446,13 +454,11 @@ static int approve(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
     pp->pending = *op;
     pp->have_pending = 1;
     reply->type = VRF_MSG_APPROVED;
-    reply->args[0] = op->seq;
-    reply->args[1] = (uint64_t)op->kind;
-    struct vrf_msg_patch mp;
-    memset(&mp, 0, sizeof mp);
-    snprintf(mp.id, sizeof mp.id, "%s", op->id);
-    snprintf(mp.signer, sizeof mp.signer, "%.199s", op->signer);
-    memcpy(reply->data, &mp, sizeof mp);
+    struct vrf_msg_approved *a = &reply->approved;
+    a->seq = op->seq;
+    a->op = (uint32_t)op->kind;
+    snprintf(a->id, sizeof a->id, "%s", op->id);
+    snprintf(a->signer, sizeof a->signer, "%.199s", op->signer);
     return 0;
 }
 
@@ -469,12 +475,12 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     if (!why && pp->n_applied >= VRF_PATCH_MAX_APPLIED)
         why = "64 patches are live: revert one first";
     if (why) {
-        reject(pp, reply, OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
+        reject(pp, reply, VRF_OP_APPLY, NULL, NULL, "REFUSED", "%s", why);
         return;
     }
     buf = read_package(fd, &len, &why);
     if (!buf) {
-        reject(pp, reply, OP_APPLY, NULL, NULL, "PACKAGE", "%s", why);
+        reject(pp, reply, VRF_OP_APPLY, NULL, NULL, "PACKAGE", "%s", why);
         return;
     }
     mbedtls_sha256_ret(buf, len, sha, 0);
@@ -483,7 +489,7 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     if (e != 0) {
         if (vrf_tpm_is_gone(pt->t))
             pt->state = VRF_TPM_STATE_GONE;
-        reject(pp, reply, OP_APPLY, NULL, sha, "TPM", "%s",
+        reject(pp, reply, VRF_OP_APPLY, NULL, sha, "TPM", "%s",
                vrf_tpm_last_error(pt->t));
         goto out;
     }
@@ -503,7 +509,7 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     ctx.n_ranges = pp->n_ranges;
     e = vrf_verify(&pp->trust, &ctx, buf, len, &pkg);
     if (e != VRF_OK) {
-        reject(pp, reply, OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, vrf_errname(e), "%s%s%s",
                vrf_strerror(e), pkg.detail[0] ? ": " : "", pkg.detail);
         goto out;
     }
@@ -511,16 +517,16 @@ void vrf_patch_prepare(struct vrf_patch *pp, struct vrf_proc_tpm *pt, int fd,
     int reapply = pkg.sequence == highest; /* check 8 allowed it */
     if (tpm_approve(pt, &pkg, highest, reapply, tpm_why, sizeof tpm_why) !=
         0) {
-        reject(pp, reply, OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, "TPM", "%s", tpm_why);
         goto out;
     }
-    op.kind = OP_APPLY;
+    op.kind = VRF_OP_APPLY;
     op.seq = pkg.sequence;
     memcpy(op.pkg_sha256, sha, 32);
     snprintf(op.id, sizeof op.id, "%s", pkg.id);
     snprintf(op.signer, sizeof op.signer, "%s", pkg.signer.subject);
     if (op_build(pp, &pkg, &op) != 0)
-        reject(pp, reply, OP_APPLY, pkg.id, sha, "NOMEM", "out of memory");
+        reject(pp, reply, VRF_OP_APPLY, pkg.id, sha, "NOMEM", "out of memory");
     else if (approve(pp, pt, &op, pkg.title, reapply, reply) == 0)
         memset(&op, 0, sizeof op); /* pending owns the writes now */
     op_free(&op);
@@ -535,30 +541,30 @@ void vrf_patch_prepare_revert(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
 {
     char id[VRF_MSG_ID_MAX];
     const char *why = not_ready(pp, pt);
-    memcpy(id, req->data, sizeof id);
+    memcpy(id, req->prepare_revert.id, sizeof id);
     id[sizeof id - 1] = '\0';
     if (why) {
-        reject(pp, reply, OP_REVERT, id, NULL, "REFUSED", "%s", why);
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "REFUSED", "%s", why);
         return;
     }
     size_t i = pp->n_applied;
     while (i > 0 && strcmp(pp->applied[i - 1].id, id) != 0)
         i--;
     if (i == 0) {
-        reject(pp, reply, OP_REVERT, id, NULL, "NOT_APPLIED",
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "NOT_APPLIED",
                "no applied patch has the id \"%s\"", id);
         return;
     }
     const struct vrf_op *top = &pp->applied[pp->n_applied - 1];
     if (i != pp->n_applied) {
-        reject(pp, reply, OP_REVERT, id, NULL, "NOT_LATEST",
+        reject(pp, reply, VRF_OP_REVERT, id, NULL, "NOT_LATEST",
                "%s is not the latest patch: revert %s first", id, top->id);
         return;
     }
     /* The pending revert borrows the patch's writes, with the contents
      * swapped; finish() gives them back or drops the patch. */
     struct vrf_op op = *top;
-    op.kind = OP_REVERT;
+    op.kind = VRF_OP_REVERT;
     op.written = 0;
     approve(pp, pt, &op, NULL, 0, reply);
 }
@@ -580,7 +586,7 @@ static int rip_in(const struct vrf_patch *pp, uint64_t rip, uint64_t gpa,
 /* Which writes an operation performs: a revert leaves new code alone. */
 static int op_writes(const struct vrf_op *op, const struct vrf_write *w)
 {
-    return op->kind == OP_APPLY || w->kind != VRF_REC_CODE;
+    return op->kind == VRF_OP_APPLY || w->kind != VRF_REC_CODE;
 }
 
 int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
@@ -591,7 +597,7 @@ int vrf_patch_rip_busy(const struct vrf_patch *pp, const struct vrf_op *op,
             if (op_writes(op, &op->w[i]) &&
                 rip_in(pp, rips[c], op->w[i].gpa, op->w[i].len, 1))
                 return (int)c;
-        for (size_t i = 0; op->kind == OP_APPLY && i < pp->n_stale; i++)
+        for (size_t i = 0; op->kind == VRF_OP_APPLY && i < pp->n_stale; i++)
             if (rip_in(pp, rips[c], pp->stale[i].gpa, pp->stale[i].len, 0))
                 return (int)c;
     }
@@ -606,25 +612,17 @@ static void scrub_stale(struct vrf_patch *pp)
     pp->n_stale = 0;
 }
 
-void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
-                     struct vrf_msg *reply)
+enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
+                                          const uint64_t *rips, size_t n,
+                                          int *busy)
 {
     struct vrf_op *op = &pp->pending;
-    uint64_t rips[HV_MAX_VCPUS];
-    if (!pp->have_pending || op->written || req->args[0] == 0 ||
-        req->args[0] > HV_MAX_VCPUS) {
-        vrf_msg_fail(reply, "no approved operation to write");
-        return;
-    }
-    memcpy(rips, req->data, sizeof rips);
-    int busy = vrf_patch_rip_busy(pp, op, rips, (size_t)req->args[0]);
-    if (busy >= 0) {
-        reply->type = VRF_MSG_BUSY;
-        reply->args[0] = (uint64_t)busy;
-        reply->args[1] = rips[busy];
-        return;
-    }
-    if (op->kind == OP_APPLY) {
+    if (!pp->have_pending || op->written || n == 0 || n > HV_MAX_VCPUS)
+        return VRF_SHM_FAIL;
+    *busy = vrf_patch_rip_busy(pp, op, rips, n);
+    if (*busy >= 0)
+        return VRF_SHM_BUSY;
+    if (op->kind == VRF_OP_APPLY) {
         scrub_stale(pp);
         for (size_t i = 0; i < op->nw; i++)
             memcpy(vrf_patch_code_at(pp, op->w[i].gpa, op->w[i].len),
@@ -636,7 +634,111 @@ void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
                        op->w[i].old_bytes, op->w[i].len);
     }
     op->written = 1;
-    reply->type = VRF_MSG_WRITTEN;
+    return VRF_SHM_WRITTEN;
+}
+
+/* ------------------------------------------------------ pause region */
+
+_Static_assert(VRF_MSG_CPUS_MAX == HV_MAX_VCPUS, "a RIP for every vCPU");
+
+/* After ARM the verifier spins only briefly: the vCPUs take ~100 us to
+ * leave guest mode on kvm_pvm, and a longer spin on a 2-core host took
+ * the CPU they needed (measured: 3.7 ms median pause with 2 ms of spin,
+ * 0.11-0.14 ms with none or 0.1 ms). */
+#define VRF_SHM_SPIN_NS 50000ull
+#define VRF_SHM_CHUNK_NS 100000000ull  /* between looks at the socket */
+#define VRF_SHM_IDLE_NS 5000000000ull  /* a silent monitor: give up */
+
+void vrf_patch_shm_open(struct vrf_patch *pp, struct vrf_msg *reply, int *fd)
+{
+    *fd = -1;
+    if (!pp->shm || pp->shm_given) {
+        vrf_msg_fail(reply, "the pause region is already open, or could "
+                            "not be created");
+        return;
+    }
+    reply->type = VRF_MSG_SHM;
+    reply->shm.size = VRF_SHM_SIZE;
+    *fd = pp->shm_fd;
+    pp->shm_fd = -1;
+    pp->shm_given = 1;
+}
+
+enum vrf_shm_verdict vrf_patch_shm_take(struct vrf_patch *pp, uint32_t req)
+{
+    struct vrf_shm *shm = pp->shm;
+    uint64_t rips[VRF_MSG_CPUS_MAX];
+    int busy = -1;
+    /* One copy of what the monitor wrote; only the copy is used. */
+    uint32_t n = __atomic_load_n(&shm->ncpus, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < VRF_MSG_CPUS_MAX; i++)
+        rips[i] = __atomic_load_n(&shm->rips[i], __ATOMIC_RELAXED);
+    enum vrf_shm_verdict v = vrf_patch_write_rips(pp, rips, n, &busy);
+    shm->busy_cpu = busy >= 0 ? (uint32_t)busy : 0;
+    shm->busy_rip = busy >= 0 ? rips[busy] : 0;
+    shm->verdict = v;
+    pp->shm_seen = req;
+    vrf_shm_post(&shm->done, req, &shm->hv_sleeps);
+    return v;
+}
+
+/* Whether the monitor sent a request on the socket: the op goes on there. */
+static int sock_waiting(int sock)
+{
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+void vrf_patch_shm_serve(struct vrf_patch *pp, int sock)
+{
+    struct vrf_shm *shm = pp->shm;
+    uint64_t spin = VRF_SHM_SPIN_NS, idle_end = hv_now_ns() + VRF_SHM_IDLE_NS;
+    if (!pp->shm_given)
+        return;
+    uint32_t r0 = __atomic_load_n(&shm->req, __ATOMIC_ACQUIRE);
+    if (r0 != pp->shm_seen && VRF_SHM_KIND(r0) == VRF_SHM_END)
+        pp->shm_seen = r0; /* of an op this side stopped serving */
+    while (pp->shm_given && pp->have_pending) {
+        uint32_t r = vrf_shm_wait(&shm->req, pp->shm_seen, &shm->vrf_sleeps,
+                                  spin, hv_now_ns() + VRF_SHM_CHUNK_NS);
+        spin = 0;
+        if (r == pp->shm_seen) {
+            if (hv_now_ns() >= idle_end || sock_waiting(sock))
+                return;
+            continue;
+        }
+        idle_end = hv_now_ns() + VRF_SHM_IDLE_NS;
+        if (VRF_SHM_KIND(r) == VRF_SHM_RIPS) {
+            if (vrf_patch_shm_take(pp, r) != VRF_SHM_BUSY)
+                return;
+            continue;
+        }
+        pp->shm_seen = r;
+        if (VRF_SHM_KIND(r) == VRF_SHM_ARM)
+            spin = VRF_SHM_SPIN_NS; /* the RIPs follow within the pause */
+        else if (VRF_SHM_KIND(r) == VRF_SHM_END)
+            return;
+        /* else: not a kind; ignored */
+    }
+}
+
+void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
+                     struct vrf_msg *reply)
+{
+    struct vrf_msg_write w = req->write; /* one copy, then checked */
+    int busy = -1;
+    switch (vrf_patch_write_rips(pp, w.rips, w.ncpus, &busy)) {
+    case VRF_SHM_WRITTEN:
+        reply->type = VRF_MSG_WRITTEN;
+        break;
+    case VRF_SHM_BUSY:
+        reply->type = VRF_MSG_BUSY;
+        reply->busy.cpu = (uint32_t)busy;
+        reply->busy.rip = w.rips[busy];
+        break;
+    default:
+        vrf_msg_fail(reply, "no approved operation to write");
+    }
 }
 
 /* A reverted patch's new code becomes stale. Out of memory, it stays as
@@ -662,12 +764,11 @@ static void keep_stale(struct vrf_patch *pp, const struct vrf_op *op)
  * guest printed. */
 static json_t *auto_reason(const struct vrf_msg *req)
 {
-    char why[VRF_MSG_DATA_MAX];
+    const char *in = req->finish.reason;
+    char why[sizeof req->finish.reason];
     size_t n = 0;
-    for (; n + 1 < sizeof why && req->data[n]; n++)
-        why[n] = req->data[n] >= 0x20 && req->data[n] < 0x7f
-                     ? (char)req->data[n]
-                     : '?';
+    for (; n + 1 < sizeof why && in[n]; n++)
+        why[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
     why[n] = '\0';
     return json_string(n ? why : "unspecified");
 }
@@ -677,19 +778,19 @@ static void finish_written(struct vrf_patch *pp, const struct vrf_msg *req,
                            struct vrf_msg *reply)
 {
     struct vrf_op *op = &pp->pending;
-    int apply = op->kind == OP_APPLY;
+    int apply = op->kind == VRF_OP_APPLY;
     if (apply ? pp->n_applied >= VRF_PATCH_MAX_APPLIED : pp->n_applied == 0) {
         vrf_msg_fail(reply, "no room for the patch, or nothing to revert");
         return; /* approve() prevents both */
     }
-    int automatic = !apply && req->args[3] == VRF_FINISH_AUTO;
+    int automatic = !apply && req->finish.origin == VRF_FINISH_AUTO;
     json_t *a = json_pack("{s:s,s:s,s:I,s:I,s:I}", "event",
                           apply       ? "applied"
                           : automatic ? "auto-reverted"
                                       : "reverted",
                           "id", op->id, "seq", (json_int_t)op->seq,
-                          "pause_ns", (json_int_t)req->args[1], "tries",
-                          (json_int_t)req->args[2]);
+                          "pause_ns", (json_int_t)req->finish.pause_ns,
+                          "tries", (json_int_t)req->finish.tries);
     if (a && automatic)
         json_object_set_new(a, "reason", auto_reason(req));
     if (apply) {
@@ -714,7 +815,7 @@ static void finish_aborted(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                            const struct vrf_msg *req, struct vrf_msg *reply)
 {
     struct vrf_op *op = &pp->pending;
-    int apply = op->kind == OP_APPLY;
+    int apply = op->kind == VRF_OP_APPLY;
     struct fw_runtime_rec undo = op_rec(op, undo_action(op));
     char why[200] = "";
     int measured = tpm_extend(pt, &undo, why, sizeof why) == 0;
@@ -722,10 +823,10 @@ static void finish_aborted(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
         "{s:s,s:s,s:s,s:I,s:s,s:I}", "event", "aborted", "op",
         apply ? "apply" : "revert", "id", op->id, "seq", (json_int_t)op->seq,
         "reason",
-        req->args[0] == VRF_FINISH_BUSY
+        req->finish.outcome == VRF_FINISH_BUSY
             ? "busy: a vCPU stayed inside a range to change"
             : "the vCPUs could not be paused",
-        "tries", (json_int_t)req->args[2]);
+        "tries", (json_int_t)req->finish.tries);
     if (a && measured)
         json_object_set_new(a, "pcr10", pcr10_json(&undo));
     else if (a)
@@ -745,7 +846,7 @@ void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
         vrf_msg_fail(reply, "no operation to finish");
         return;
     }
-    reply->args[0] = pp->pending.seq;
+    reply->done.seq = pp->pending.seq;
     if (pp->pending.written)
         finish_written(pp, req, reply);
     else
@@ -756,10 +857,10 @@ void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
                        struct vrf_msg *reply)
 {
     char gpa[24], rip[24];
-    snprintf(gpa, sizeof gpa, "0x%" PRIx64, req->args[1]);
-    snprintf(rip, sizeof rip, "0x%" PRIx64, req->args[2]);
+    snprintf(gpa, sizeof gpa, "0x%" PRIx64, req->blocked.gpa);
+    snprintf(rip, sizeof rip, "0x%" PRIx64, req->blocked.rip);
     audit(pp, json_pack("{s:s,s:I,s:s,s:s}", "event", "guest-write-blocked",
-                        "count", (json_int_t)req->args[0], "gpa", gpa, "rip",
+                        "count", (json_int_t)req->blocked.count, "gpa", gpa, "rip",
                         rip));
     reply->type = VRF_MSG_DONE;
 }

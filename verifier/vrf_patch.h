@@ -48,7 +48,7 @@ struct vrf_write {
 
 /* A patch: applied, or being applied or reverted. */
 struct vrf_op {
-    int kind; /* 1 apply, 2 revert */
+    int kind; /* enum vrf_op_kind */
     char id[VRF_ID_MAX + 1];
     char signer[256];
     uint64_t seq;
@@ -103,6 +103,12 @@ struct vrf_patch {
     uint8_t committed_sha256[32];
     uint64_t committed_seq;
     int have_committed;
+    /* The pause region (vrf_shm.h): created before the sandbox; its fd is
+     * handed to the monitor once (SHM_OPEN), then the writes go over it. */
+    struct vrf_shm *shm;
+    int shm_fd;        /* until handed over; then -1 */
+    int shm_given;
+    uint32_t shm_seen; /* the last req taken */
 };
 
 /* Loads the trust store (trust_dir may be NULL: patching refused) and
@@ -129,6 +135,31 @@ void vrf_patch_write(struct vrf_patch *pp, const struct vrf_msg *req,
                      struct vrf_msg *reply);
 void vrf_patch_finish(struct vrf_patch *pp, struct vrf_proc_tpm *pt,
                       const struct vrf_msg *req, struct vrf_msg *reply);
+
+/* The write of the pending operation with every vCPU paused at rips[0..n)
+ * (the caller's own copy): for WRITE and the pause region alike. Returns
+ * VRF_SHM_WRITTEN, VRF_SHM_BUSY (*busy: the first vCPU inside a range to
+ * change; nothing written) or VRF_SHM_FAIL (no approved operation, or n
+ * outside 1..HV_MAX_VCPUS). */
+enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
+                                          const uint64_t *rips, size_t n,
+                                          int *busy);
+
+/* Answers SHM_OPEN: SHM with the pause region's fd in *fd (once; the
+ * caller closes it after sending), or FAIL. */
+void vrf_patch_shm_open(struct vrf_patch *pp, struct vrf_msg *reply,
+                        int *fd);
+
+/* Takes the RIPS event req from the region: copies ncpus and the RIPs
+ * once, writes (vrf_patch_write_rips), fills the verdict and posts done.
+ * Returns the verdict. */
+enum vrf_shm_verdict vrf_patch_shm_take(struct vrf_patch *pp, uint32_t req);
+
+/* After APPROVED, when the monitor holds the region: serves its write
+ * tries until WRITTEN, FAIL or END, or until the monitor has been silent
+ * on the region for VRF_SHM_IDLE_NS or sent something on sock (then the
+ * op is finished over the socket as always). */
+void vrf_patch_shm_serve(struct vrf_patch *pp, int sock);
 void vrf_patch_blocked(struct vrf_patch *pp, const struct vrf_msg *req,
                        struct vrf_msg *reply);
 

@@ -90,7 +90,9 @@ static const struct vrf_sandbox_rule vrf_rules[] = {
     {SCMP_SYS(mremap), 0, {{0}}},
     {SCMP_SYS(brk), 0, {{0}}},
     {SCMP_SYS(madvise), 0, {{0}}},
-    {SCMP_SYS(futex), 0, {{0}}}, /* glibc's internal locks */
+    {SCMP_SYS(futex), 0, {{0}}}, /* glibc's internal locks; the pause
+                                    region's waits (vrf_shm.c) */
+    {SCMP_SYS(sched_yield), 0, {{0}}}, /* spinning on the pause region */
     {SCMP_SYS(rt_sigreturn), 0, {{0}}},
     {SCMP_SYS(restart_syscall), 0, {{0}}},
     {SCMP_SYS(exit_group), 0, {{0}}},
@@ -111,8 +113,8 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     switch (m->type) {
     case VRF_MSG_PING:
         r->type = VRF_MSG_PONG;
-        r->args[0] = (uint64_t)getpid();
-        r->args[1] = (uint64_t)pt->state;
+        r->pong.pid = (uint64_t)getpid();
+        r->pong.tpm_state = (uint32_t)pt->state;
         break;
     case VRF_MSG_ATTEST:
         vrf_proc_tpm_attest(pt, m, r, out_fd);
@@ -138,6 +140,9 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
         break;
     case VRF_MSG_TRUST_RELOAD:
         vrf_proc_trust_request(tr, pp, m, r);
+        break;
+    case VRF_MSG_SHM_OPEN:
+        vrf_patch_shm_open(pp, r, out_fd);
         break;
     default:
         vrf_msg_fail(r, "unknown request");
@@ -185,6 +190,8 @@ static void serve(int sock, struct vrf_proc_tpm *pt, struct vrf_patch *pp,
             close(out_fd);
         if (sent != 0)
             _exit(0);
+        if (r.type == VRF_MSG_APPROVED)
+            vrf_patch_shm_serve(pp, sock); /* the write, if over the region */
     }
 }
 
@@ -270,17 +277,18 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
     vrf_patch_layout(&pp, image, len);
     memset(&ready, 0, sizeof ready);
     ready.type = VRF_MSG_READY;
-    ready.args[0] = size;
+    ready.ready.code_size = size;
     /* Measured boot: before the monitor may run a single guest
      * instruction. It hashes the image for PCR 4, which is the baseline
      * too: one pass over a 53 MB kernel, not two. */
     if (!cfg->tcti)
-        mbedtls_sha256_ret(image, len, ready.data, 0);
-    else if (vrf_proc_tpm_boot(&pt, cfg, image, len, boot_id, ready.data) != 0)
+        mbedtls_sha256_ret(image, len, ready.ready.image_sha256, 0);
+    else if (vrf_proc_tpm_boot(&pt, cfg, image, len, boot_id,
+                               ready.ready.image_sha256) != 0)
         _exit(VRF_EXIT_FAIL);
-    memcpy(pp.baseline, ready.data, 32);
-    memcpy(ready.data + 32, boot_id, 32);
-    ready.args[1] = (uint64_t)pt.state;
+    memcpy(pp.baseline, ready.ready.image_sha256, 32);
+    memcpy(ready.ready.boot_id, boot_id, 32);
+    ready.ready.tpm_state = (uint32_t)pt.state;
     vrf_patch_audit_boot(&pp, &pt, boot_id);
     if (vrf_msg_send(sock, &ready, fd) != 0) {
         hv_err("verifier: sending the code memfd failed: %s",

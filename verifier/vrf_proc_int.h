@@ -62,7 +62,7 @@ struct vrf_proc_trust {
     int code;           /* the latest reload's result: 0, a warning
                            (VRF_ERR_TRUST_CRL_EXPIRED) or why the old store
                            was kept */
-    char reason[VRF_MSG_DATA_MAX - VRF_TRUST_MSG_REASON];
+    char reason[VRF_TRUST_REASON_MAX];
 };
 
 /* Opens dir (may be NULL) and loads it into pp->trust, before the
@@ -77,7 +77,7 @@ int vrf_proc_trust_open(struct vrf_proc_trust *tr, struct vrf_patch *pp,
 int vrf_proc_trust_refresh(struct vrf_proc_trust *tr, struct vrf_patch *pp,
                            const char *trigger, int force);
 
-/* Answers VRF_MSG_TRUST_RELOAD: reloads (args[0] == 1) or not, then
+/* Answers VRF_MSG_TRUST_RELOAD: reloads (VRF_TRUST_RELOAD) or not, then
  * fills reply with TRUST. */
 void vrf_proc_trust_request(struct vrf_proc_trust *tr, struct vrf_patch *pp,
                             const struct vrf_msg *req, struct vrf_msg *reply);

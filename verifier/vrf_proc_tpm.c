@@ -160,6 +160,8 @@ static int quote_memfd(const struct vrf_quote *q, const struct fw_evlog *log)
     return fd;
 }
 
+_Static_assert(VRF_MSG_NONCE_MAX == VRF_NONCE_MAX, "ATTEST carries a nonce");
+
 int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
                         struct vrf_msg *reply, int *fd)
 {
@@ -169,10 +171,11 @@ int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
         return vrf_msg_fail(reply, pt->state == VRF_TPM_STATE_NONE
                                         ? "this VM runs without a TPM"
                                         : "the TPM is gone; restart the VM");
-    if (req->args[0] == 0 || req->args[0] > VRF_NONCE_MAX)
+    const struct vrf_msg_attest *a = &req->attest;
+    if (a->nonce_len == 0 || a->nonce_len > VRF_NONCE_MAX)
         return vrf_msg_fail(reply, "the nonce must be 1 to 64 bytes");
-    if (vrf_tpm_quote(pt->t, FW_PCR_QUOTE_MASK, req->data,
-                      (size_t)req->args[0], &q) != 0) {
+    if (vrf_tpm_quote(pt->t, FW_PCR_QUOTE_MASK, a->nonce, a->nonce_len,
+                      &q) != 0) {
         if (vrf_tpm_is_gone(pt->t))
             pt->state = VRF_TPM_STATE_GONE;
         return vrf_msg_fail(reply, vrf_tpm_last_error(pt->t));
@@ -181,7 +184,7 @@ int vrf_proc_tpm_attest(struct vrf_proc_tpm *pt, const struct vrf_msg *req,
     if (*fd < 0)
         return vrf_msg_fail(reply, "cannot pass the quote (memfd)");
     reply->type = VRF_MSG_QUOTE;
-    reply->args[0] = sizeof q;
-    reply->args[1] = pt->log.len;
+    reply->quote.quote_size = sizeof q;
+    reply->quote.log_len = pt->log.len;
     return 0;
 }

@@ -183,27 +183,27 @@ void vrf_proc_trust_request(struct vrf_proc_trust *tr, struct vrf_patch *pp,
         vrf_msg_fail(reply, "the VM was started without --trust");
         return;
     }
-    if (req->args[0] == 1 && pp->have_pending) {
+    int reload = req->trust_reload.action == VRF_TRUST_RELOAD;
+    struct vrf_msg_trust *t = &reply->trust;
+    if (reload && pp->have_pending) {
         vrf_msg_fail(reply, "a patch operation is in progress");
         return;
     }
-    if (req->args[0] == 1)
+    if (reload)
         vrf_proc_trust_refresh(tr, pp, "request", 1);
     reply->type = VRF_MSG_TRUST;
     reply->status = tr->code;
     n = vrf_trust_crl_dates(&pp->trust, 0, &tu, &nu);
-    reply->args[0] = tr->anchors;
-    reply->args[1] = n;
-    reply->args[2] = (uint64_t)tr->loaded_at;
-    memcpy(reply->data, tr->sha256, 32);
+    t->anchors = (uint32_t)tr->anchors;
+    t->crls = (uint32_t)n;
+    t->loaded_at = tr->loaded_at;
+    memcpy(t->sha256, tr->sha256, sizeof t->sha256);
     for (size_t i = 0; i < n && i < VRF_TRUST_MSG_DATES; i++) {
         vrf_trust_crl_dates(&pp->trust, i, &tu, &nu);
-        memcpy(reply->data + 32 + 16 * i, &tu, 8);
-        memcpy(reply->data + 40 + 16 * i, &nu, 8);
-        reply->args[3] = i + 1;
+        t->dates[i] = (struct vrf_msg_crl_dates){tu, nu};
+        t->ndates = (uint32_t)i + 1;
     }
-    snprintf((char *)reply->data + VRF_TRUST_MSG_REASON,
-             VRF_MSG_DATA_MAX - VRF_TRUST_MSG_REASON, "%s", tr->reason);
+    snprintf(t->reason, sizeof t->reason, "%s", tr->reason);
 }
 
 int vrf_proc_trust_wait_ms(const struct vrf_proc_trust *tr)

@@ -100,7 +100,7 @@ static int teardown(void **state)
 /* Locks with cr3/cr4; returns the reply. */
 static struct vrf_msg lock(struct env *e, uint64_t cr3, uint64_t cr4)
 {
-    struct vrf_msg req = {.type = VRF_MSG_LOCK, .args = {cr3, cr4}}, r;
+    struct vrf_msg req = {.type = VRF_MSG_LOCK, .lock = {cr3, cr4}}, r;
     memset(&r, 0, sizeof r);
     vrf_patch_lock(&e->pp, &e->pt, e->ram, &req, &r);
     return r;
@@ -111,7 +111,7 @@ static void refused(struct env *e, uint64_t cr3, uint64_t cr4,
 {
     struct vrf_msg r = lock(e, cr3, cr4);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, why));
+    assert_non_null(strstr(r.fail.reason, why));
     assert_false(e->pp.locked);
     assert_int_equal(e->pp.n_ranges, 0);
     assert_int_equal(e->pp.code[HV_LINUX_TEXT_OFF], 0);
@@ -124,8 +124,8 @@ static void locks_copies_maps_and_opens_patching(void **state)
     struct env *e = *state;
     struct vrf_msg r = lock(e, PML4, CR4_PAE);
     assert_int_equal(r.type, VRF_MSG_LOCKED);
-    assert_true(r.args[0] == TEXT_GPA && r.args[1] == TEXT_SIZE &&
-                r.args[2] == HV_LINUX_TEXT_OFF);
+    assert_true(r.locked.gpa == TEXT_GPA && r.locked.size == TEXT_SIZE &&
+                r.locked.offset == HV_LINUX_TEXT_OFF);
     assert_true(e->pp.locked);
     assert_memory_equal(e->pp.code + HV_LINUX_TEXT_OFF, e->m + TEXT_GPA,
                         TEXT_SIZE);
@@ -139,7 +139,7 @@ static void locks_copies_maps_and_opens_patching(void **state)
                 HV_LINUX_PATCH_VA + 16);
     r = lock(e, PML4, CR4_PAE);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "already locked"));
+    assert_non_null(strstr(r.fail.reason, "already locked"));
 }
 
 static void user_half_of_a_pti_pair_finds_the_kernel_half(void **state)
@@ -182,10 +182,10 @@ static void tables_that_do_not_map_the_image_are_refused(void **state)
 static void no_ram_or_not_linux_is_refused(void **state)
 {
     struct env *e = *state;
-    struct vrf_msg req = {.type = VRF_MSG_LOCK, .args = {PML4, CR4_PAE}}, r;
+    struct vrf_msg req = {.type = VRF_MSG_LOCK, .lock = {PML4, CR4_PAE}}, r;
     vrf_patch_lock(&e->pp, &e->pt, -1, &req, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "no guest RAM"));
+    assert_non_null(strstr(r.fail.reason, "no guest RAM"));
     e->pp.kind = "demo";
     refused(e, PML4, CR4_PAE, "only a Linux guest");
     e->pp.kind = "linux";

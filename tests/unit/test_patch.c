@@ -1,6 +1,6 @@
 /* test_patch.c: the verifier's patch engine without a VM: the RIP check
- * (sites, new code, the alias view, stale code), and the refusals that
- * need no TPM, each one audited. The full path runs against a real guest
+ * (sites, new code, the alias view, stale code), the pause region's
+ * write, and the refusals that need no TPM, each one audited. The full path runs against a real guest
  * and swtpm in tests/integration/apply.bats. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -16,6 +17,7 @@
 #include "hv/hv_abi.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
+#include "verifier/vrf_shm.h"
 
 #define SITE (HV_PROT_KTEXT + 0x100)
 #define CODE (HV_PROT_KPATCH + 0x40)
@@ -37,7 +39,7 @@ static struct vrf_op test_op(int kind)
 static void rip_at_a_site_start_is_fine_inside_is_busy(void **state)
 {
     struct vrf_patch pp = {0};
-    struct vrf_op op = test_op(1);
+    struct vrf_op op = test_op(VRF_OP_APPLY);
     uint64_t rips[2] = {0x1000, SITE};
     (void)state;
     assert_int_equal(vrf_patch_rip_busy(&pp, &op, rips, 2), -1);
@@ -52,7 +54,7 @@ static void rip_at_a_site_start_is_fine_inside_is_busy(void **state)
 static void rip_through_the_alias_counts(void **state)
 {
     struct vrf_patch pp = {0};
-    struct vrf_op op = test_op(1);
+    struct vrf_op op = test_op(VRF_OP_APPLY);
     uint64_t rip = SITE + 1 + (HV_ALIAS_BASE - HV_PROT_BASE);
     (void)state;
     assert_int_equal(vrf_patch_rip_busy(&pp, &op, &rip, 1), 0);
@@ -61,7 +63,7 @@ static void rip_through_the_alias_counts(void **state)
 static void revert_leaves_new_code_and_checks_only_sites(void **state)
 {
     struct vrf_patch pp = {0};
-    struct vrf_op op = test_op(2);
+    struct vrf_op op = test_op(VRF_OP_REVERT);
     uint64_t rip = CODE + 4; /* running the patch's new code */
     (void)state;
     assert_int_equal(vrf_patch_rip_busy(&pp, &op, &rip, 1), -1);
@@ -73,7 +75,7 @@ static void stale_code_is_busy_for_an_apply_first_byte_too(void **state)
 {
     struct vrf_stale stale = {HV_PROT_UPATCH, 64};
     struct vrf_patch pp = {.stale = &stale, .n_stale = 1};
-    struct vrf_op apply = test_op(1), revert = test_op(2);
+    struct vrf_op apply = test_op(VRF_OP_APPLY), revert = test_op(VRF_OP_REVERT);
     uint64_t rip = HV_PROT_UPATCH;
     (void)state;
     assert_int_equal(vrf_patch_rip_busy(&pp, &apply, &rip, 1), 0);
@@ -133,7 +135,7 @@ static void apply_without_trust_is_refused_and_audited(void **state)
     struct vrf_msg r = {0};
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "without --trust"));
+    assert_non_null(strstr(r.fail.reason, "without --trust"));
     assert_non_null(strstr(last_record(e), "\"event\":\"rejected\""));
     assert_non_null(strstr(last_record(e), "\"op\":\"apply\""));
 }
@@ -145,11 +147,11 @@ static void no_tpm_is_refused(void **state)
     e->pp.have_trust = 1; /* an empty store: the TPM check comes first */
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "without a TPM"));
+    assert_non_null(strstr(r.fail.reason, "without a TPM"));
     e->pt.state = VRF_TPM_STATE_GONE;
     memset(&r, 0, sizeof r);
     vrf_patch_prepare(&e->pp, &e->pt, -1, &r);
-    assert_non_null(strstr((char *)r.data, "TPM is gone"));
+    assert_non_null(strstr(r.fail.reason, "TPM is gone"));
 }
 
 static void revert_of_nothing_and_steps_out_of_order(void **state)
@@ -158,13 +160,13 @@ static void revert_of_nothing_and_steps_out_of_order(void **state)
     struct vrf_msg req = {.type = VRF_MSG_PREPARE_REVERT}, r = {0};
     e->pp.have_trust = 1;
     e->pt.state = VRF_TPM_STATE_OK;
-    strcpy((char *)req.data, "HP-1");
+    strcpy(req.prepare_revert.id, "HP-1");
     vrf_patch_prepare_revert(&e->pp, &e->pt, &req, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
-    assert_non_null(strstr((char *)r.data, "NOT_APPLIED"));
+    assert_non_null(strstr(r.fail.reason, "NOT_APPLIED"));
     assert_non_null(strstr(last_record(e), "\"op\":\"revert\""));
     /* WRITE and FINISH with nothing approved: refused, nothing written. */
-    struct vrf_msg w = {.type = VRF_MSG_WRITE, .args = {1}};
+    struct vrf_msg w = {.type = VRF_MSG_WRITE, .write = {.ncpus = 1}};
     memset(&r, 0, sizeof r);
     vrf_patch_write(&e->pp, &w, &r);
     assert_int_equal(r.type, VRF_MSG_FAIL);
@@ -174,6 +176,74 @@ static void revert_of_nothing_and_steps_out_of_order(void **state)
     assert_int_equal(r.type, VRF_MSG_FAIL);
 }
 
+/* Posts a RIPS event on the monitor's mapping and has the verifier take
+ * it: the verdict is in the region, done names the event. */
+static int take_rips(struct vrf_patch *pp, struct vrf_shm *mon,
+                     uint32_t ncpus, uint64_t rip0, uint64_t rip1)
+{
+    mon->ncpus = ncpus;
+    mon->rips[0] = rip0;
+    mon->rips[1] = rip1;
+    mon->req = VRF_SHM_NEXT(mon->req, VRF_SHM_RIPS);
+    int v = vrf_patch_shm_take(pp, mon->req);
+    assert_int_equal(mon->done, mon->req);
+    assert_int_equal(mon->verdict, v);
+    return v;
+}
+
+static void pause_region_refuses_bad_counts_then_busy_then_writes(void **st)
+{
+    struct vrf_patch pp = {0};
+    struct vrf_msg r = {0};
+    int fd = -1, again = -1;
+    (void)st;
+    pp.code = calloc(1, HV_PROT_SIZE);
+    pp.code_size = HV_PROT_SIZE;
+    pp.win[0] = (struct vrf_win){HV_PROT_BASE, HV_PROT_SIZE, 0};
+    pp.n_win = 1;
+    pp.shm_fd = vrf_shm_create(&pp.shm);
+    assert_true(pp.code && pp.shm_fd >= 0);
+    /* Handed over once, sealed; the monitor maps its own view. */
+    vrf_patch_shm_open(&pp, &r, &fd);
+    assert_int_equal(r.type, VRF_MSG_SHM);
+    assert_int_equal(r.shm.size, VRF_SHM_SIZE);
+    struct vrf_shm *mon = vrf_shm_map(fd);
+    assert_non_null(mon);
+    memset(&r, 0, sizeof r);
+    vrf_patch_shm_open(&pp, &r, &again);
+    assert_int_equal(r.type, VRF_MSG_FAIL);
+    assert_int_equal(again, -1);
+    /* Nothing approved, then counts outside 1..8: refused. */
+    assert_int_equal(take_rips(&pp, mon, 1, 0x1000, 0), VRF_SHM_FAIL);
+    pp.pending = test_op(VRF_OP_APPLY);
+    pp.have_pending = 1;
+    assert_int_equal(take_rips(&pp, mon, 0, 0x1000, 0), VRF_SHM_FAIL);
+    assert_int_equal(take_rips(&pp, mon, 9, 0x1000, 0), VRF_SHM_FAIL);
+    /* vCPU 1 inside the site: busy, nothing written. */
+    assert_int_equal(take_rips(&pp, mon, 2, 0x1000, SITE + 2), VRF_SHM_BUSY);
+    assert_int_equal(mon->busy_cpu, 1);
+    assert_true(mon->busy_rip == SITE + 2);
+    assert_int_equal(pp.pending.written, 0);
+    /* Out of the way: written, once. */
+    assert_int_equal(take_rips(&pp, mon, 2, 0x1000, SITE), VRF_SHM_WRITTEN);
+    assert_int_equal(pp.pending.written, 1);
+    assert_int_equal(take_rips(&pp, mon, 2, 0x1000, SITE), VRF_SHM_FAIL);
+    munmap(mon, VRF_SHM_SIZE);
+    munmap(pp.shm, VRF_SHM_SIZE);
+    close(fd);
+    free(pp.code);
+}
+
+/* A region the monitor could resize under the verifier is refused. */
+static void pause_region_must_be_sealed(void **st)
+{
+    (void)st;
+    int fd = memfd_create("unsealed", MFD_CLOEXEC);
+    assert_true(fd >= 0 && ftruncate(fd, VRF_SHM_SIZE) == 0);
+    assert_null(vrf_shm_map(fd));
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +251,8 @@ int main(void)
         cmocka_unit_test(rip_through_the_alias_counts),
         cmocka_unit_test(revert_leaves_new_code_and_checks_only_sites),
         cmocka_unit_test(stale_code_is_busy_for_an_apply_first_byte_too),
+        cmocka_unit_test(pause_region_refuses_bad_counts_then_busy_then_writes),
+        cmocka_unit_test(pause_region_must_be_sealed),
         cmocka_unit_test_setup_teardown(
             apply_without_trust_is_refused_and_audited, env_setup,
             env_teardown),
