@@ -17,11 +17,11 @@
 
 #include "cli/cli.h"
 #include "cli/cli_health.h"
-#include "hv/hv_control.h"
-#include "verifier/vrf.h"
-#include "verifier/vrf_file.h"
-#include "verifier/vrf_msg.h"
-#include "verifier/vrf_tpm.h"
+#include "hv/svc/hv_control.h"
+#include "lib/vrf_file.h"
+#include "lib/vrf_msg.h"
+#include "pkg/vrf.h"
+#include "tpm/vrf_tpm.h"
 
 #define CLI_REPLY_TIMEOUT_MS 10000
 

@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "hv/hv_health.h"
+#include "hv/svc/hv_health.h"
 
 /* The monitor's own default and limit of the watch window. */
 #define CLI_HEALTH_WINDOW_DEFAULT_S ((int)HV_HEALTH_WINDOW_DEFAULT_S)

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "hv/hv_exe.h"
+#include "lib/hv_exe.h"
 
 /* `hvpatch run`: the monitor is its own program, hvpatch-monitor, so the
  * VMM maps none of the libraries the other subcommands need (tpm2-tss,

@@ -38,7 +38,7 @@ struct fw_boot_params {
 };
 
 /* Writes page tables, GDT and boot info into ram (mem_size bytes, mapped
- * at GPA 0), per hv/hv_abi.h. Returns 0, or -1 if the parameters do not fit
+ * at GPA 0), per lib/hv_abi.h. Returns 0, or -1 if the parameters do not fit
  * (mem_size outside [HV_RAM_MIN, HV_PROT_BASE], ncpus out of range, or a
  * command line longer than HV_CMDLINE_MAX - 1). */
 int fw_boot_setup(uint8_t *ram, const struct fw_boot_params *p);

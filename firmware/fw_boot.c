@@ -1,6 +1,6 @@
 /* fw_boot.c: long-mode boot state for the demo guest (no BIOS, no real mode).
  *
- * Page tables map guest memory per hv/hv_abi.h: identity for RAM and the
+ * Page tables map guest memory per lib/hv_abi.h: identity for RAM and the
  * protected region, plus a second, writable, user-accessible alias of the
  * protected region. Every page is writable at this level on purpose: the
  * guest's own paging is the guest's to change, so hvpatch never relies on
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "firmware/fw.h"
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 
 #define PTE_P 0x001ull
 #define PTE_W 0x002ull

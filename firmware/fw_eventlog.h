@@ -34,7 +34,7 @@
 
 /* Errors: stable negative values, never reused; fw_strerror() names them.
  * Shared by fw_eventlog and fw_measure. Block -3000..-3099 (disjoint from
- * verifier/vrf.h and keys/; docs/TPM.md lists every block). */
+ * pkg/vrf.h and keys/; docs/TPM.md lists every block). */
 enum {
     FW_OK = 0,
     FW_ERR_ARG = -3000,          /* invalid argument (NULL, bad length) */

@@ -7,7 +7,7 @@
  * e820 map, ACPI tables (RSDP, XSDT, FADT, MADT, DSDT), a GDT and, for the
  * 64-bit entry, identity page tables. Like fw.h it knows nothing about KVM:
  * every function here is pure, over a host buffer that maps guest RAM at
- * GPA 0. The kernel description comes from hv/hv_linux.h, which parses the
+ * GPA 0. The kernel description comes from firmware/hv_linux.h, which parses the
  * (untrusted) kernel file; this code re-checks what it relies on.
  *
  * Guest physical layout (docs/LINUX.md has the whole story):

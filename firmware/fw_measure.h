@@ -13,7 +13,7 @@
  *          record (digest of the event data)
  *
  * This layer does not talk to a TPM itself: it calls an extend function
- * (vrf_tpm_extend_cb in verifier/vrf_tpm.h is the real one), so it can be
+ * (vrf_tpm_extend_cb in tpm/vrf_tpm.h is the real one), so it can be
  * unit-tested and reused with any TPM. For every record it reserves log
  * space, extends, then appends: a record that reached the TPM is always in
  * the log; if extending fails the log is unchanged.

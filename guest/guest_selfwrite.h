@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "guest/guest.h"
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 
 static inline void guest_selfwrite_do(uint64_t kind, uint8_t *target,
                                       const uint64_t words[2])

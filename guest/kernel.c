@@ -8,7 +8,7 @@
 
 #include "guest/guest.h"
 #include "guest/guest_selfwrite.h"
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 
 _Static_assert(GUEST_MAX_VCPUS == HV_MAX_VCPUS, "guest.h != hv_abi.h");
 _Static_assert(GUEST_SEL_KCODE == HV_FW_SEL_KCODE &&

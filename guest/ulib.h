@@ -20,7 +20,7 @@ long ulib_klog_read(uint64_t off, uint64_t len, void *buf);
 long ulib_selfwrite_ring0(unsigned kind);
 void ulib_shutdown(int code) __attribute__((noreturn));
 struct hv_hc_patches;
-/* The live hot patches, as the monitor lists them (hv/hv_abi.h). */
+/* The live hot patches, as the monitor lists them (lib/hv_abi.h). */
 long ulib_patches(struct hv_hc_patches *out);
 
 uint64_t ulib_rdtsc(void);

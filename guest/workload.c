@@ -6,9 +6,9 @@
 #include <stdint.h>
 
 #include "guest/guest.h"
-#include "guest/ulib.h"
 #include "guest/guest_selfwrite.h"
-#include "hv/hv_abi.h"
+#include "guest/ulib.h"
+#include "lib/hv_abi.h"
 
 #define WORKLOAD_HEARTBEAT_MS 100
 #define WORKLOAD_POLL_MS 20

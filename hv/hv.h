@@ -4,16 +4,13 @@
 
 #include <stdint.h>
 
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 
-/* A guest physical address; never a host pointer. */
-typedef uint64_t hv_gpa_t;
 
 #define HV_DEFAULT_CPUS 2u
 #define HV_DEFAULT_MEM_MIB 64u
 #define HV_LINUX_MEM_MIB 256u     /* default RAM for a Linux guest */
 #define HV_LINUX_MIN_MEM_MIB 128u /* Debian's kernel needs ~62 MiB itself */
-#define HV_MAX_MEM_MIB 1024u /* RAM must end below HV_PROT_BASE */
 
 #define HV_START_PATCHES_MAX 64 /* --patch and --patches together */
 
@@ -45,6 +42,9 @@ struct hv_config {
  * told to quit, or the process gets SIGINT/SIGTERM. Returns a CLI_EXIT_*
  * code saying why it stopped; host set-up failures are reported on stderr
  * with the failed call named. */
+/* `hvpatch run`'s options (argv[0] names the command) -> hv_run(); an
+ * exit code (lib/cli_exit.h). hvpatch-monitor's main. */
+int hv_cmd_run(int argc, char **argv);
 int hv_run(const struct hv_config *cfg);
 
 /* The built-in demo guest image (linked in by hv_demo_image.S). */

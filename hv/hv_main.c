@@ -3,9 +3,9 @@
  * monitor maps only what it needs (libc, jansson, seccomp, mbedcrypto's
  * SHA-256): no tpm2-tss, libcrypto or X.509, which belong to the verifier
  * (hvpatch-verifier) and the other subcommands. */
-#include "cli/cli.h"
+#include "hv/hv.h"
 
 int main(int argc, char **argv)
 {
-    return cli_cmd_run(argc, argv);
+    return hv_cmd_run(argc, argv);
 }

@@ -19,23 +19,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "firmware/fw.h"
-#include "hv/hv_control.h"
-#include "hv/hv_dev_platform.h"
-#include "hv/hv_dev_serial.h"
-#include "hv/hv_elf.h"
-#include "hv/hv_health.h"
-#include "hv/hv_hypercall.h"
-#include "hv/hv_int.h"
-#include "hv/hv_lock.h"
-#include "hv/hv_log.h"
-#include "hv/hv_patch.h"
+#include "hv/dev/hv_dev_platform.h"
+#include "hv/dev/hv_dev_serial.h"
+#include "hv/dev/hv_hypercall.h"
+#include "hv/hv.h"
 #include "hv/hv_run_linux.h"
-#include "hv/hv_seccomp.h"
-#include "hv/hv_swtpm.h"
-#include "hv/hv_vrf.h"
-#include "verifier/vrf_tpm.h"
+#include "hv/machine/hv_machine.h"
+#include "hv/svc/hv_control.h"
+#include "hv/svc/hv_health.h"
+#include "hv/svc/hv_lock.h"
+#include "hv/svc/hv_patch.h"
+#include "hv/svc/hv_seccomp.h"
+#include "hv/svc/hv_swtpm.h"
+#include "hv/svc/hv_vrf.h"
+#include "lib/cli_exit.h"
+#include "lib/hv_elf.h"
+#include "lib/hv_log.h"
 
 #define HV_POLL_MS 100
 #define HV_MAX_POLLFDS (4 + 1 + HV_CONTROL_MAX_CLIENTS)
@@ -50,7 +50,7 @@
 
 struct hv_session {
     struct hv_vm vm;
-    /* The devices (hv_dev.h): registered on vm.io by attach_devices. */
+    /* The devices (hv_io.h): registered on vm.io by attach_devices. */
     struct hv_serial serial;
     struct hv_platform platform; /* Linux */
     struct hv_hypercalls hc;     /* demo-style guests */
@@ -303,7 +303,7 @@ static json_t *quote_json(int fd, const struct vrf_msg *r, const char **err)
         q.msg_len > sizeof q.msg || q.sig_len > sizeof q.sig ||
         q.ak_pub_len > sizeof q.ak_pub)
         goto out;
-    for (unsigned i = 0; i < FW_PCR_COUNT; i++) {
+    for (unsigned i = 0; i < VRF_QUOTE_PCRS; i++) {
         char k[4];
         snprintf(k, sizeof k, "%u", i);
         if (q.pcr_mask & (1u << i))
@@ -967,7 +967,7 @@ static void main_loop(struct hv_session *s)
         hv_serial_flush(&s->serial);
         if (hv_now_ns() - last_report > 1000000000ull) {
             hv_prot_report(vm);
-            hv_prot_audit(vm, &s->vrf);
+            hv_patch_audit_blocked(vm, &s->vrf);
             last_report = hv_now_ns();
         }
     }
@@ -997,7 +997,7 @@ static void teardown(struct hv_session *s)
     struct hv_vm *vm = &s->vm;
     hv_vm_stop(vm, HV_STOP_HOST_FAIL, 0); /* no-op if a reason is set */
     hv_vcpu_join_all(vm);
-    hv_prot_audit(vm, &s->vrf);
+    hv_patch_audit_blocked(vm, &s->vrf);
     hv_vrf_stop(&s->vrf);
     stop_tpm(s);
     hv_prot_report(vm);
@@ -1205,7 +1205,7 @@ static int check_start_patches(const struct hv_config *cfg)
     return 0;
 }
 
-int cli_cmd_run(int argc, char **argv)
+int hv_cmd_run(int argc, char **argv)
 {
     enum {
         OPT_CPUS = 1,

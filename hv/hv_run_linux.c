@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hv/hv_dev_serial.h"
-#include "hv/hv_int.h"
-#include "hv/hv_log.h"
+#include "hv/dev/hv_dev_serial.h"
 #include "hv/hv_run_linux.h"
-#include "verifier/vrf_file.h"
+#include "hv/machine/hv_machine.h"
+#include "lib/hv_log.h"
+#include "lib/vrf_file.h"
 
 uint8_t *hv_read_file(const char *path, const char *what, uint64_t max,
                       size_t *len)

@@ -9,9 +9,11 @@
 #include <stdint.h>
 
 #include "firmware/fw_linux.h"
+#include "firmware/hv_linux.h"
+#include "hv/dev/hv_dev_serial.h"
 #include "hv/hv.h"
-#include "hv/hv_dev_serial.h"
-#include "hv/hv_linux.h"
+
+struct hv_vm;
 
 #define HV_LINUX_INITRD_MAX (512u << 20) /* largest initrd file read */
 struct hv_linux_guest {

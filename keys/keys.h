@@ -1,7 +1,7 @@
 /* keys.h: the producer side of signed hot patch packages: keys and X.509
  * certificates (keygen), CRLs (revoke), package encoding, signing, building
  * a package from a manifest, the trust-store directory, and the guest ELF
- * reader those need. The verifier (verifier/vrf.h) checks what this makes;
+ * reader those need. The verifier (pkg/vrf.h) checks what this makes;
  * docs/FORMAT.md is the contract between the two. */
 #ifndef KEYS_H
 #define KEYS_H
@@ -13,7 +13,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "lib/lib_ksym.h"
-#include "verifier/vrf.h"
+#include "pkg/vrf.h"
 
 /* ------------------------------------------------------------------ errors
  * Stable values, never renumbered; keys_strerror() gives the message,

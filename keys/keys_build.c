@@ -20,8 +20,8 @@
 #include <jansson.h>
 #include <mbedtls/sha256.h>
 
-#include "hv/hv_abi.h"
 #include "keys/keys.h"
+#include "lib/hv_abi.h"
 #include "lib/lib_hex.h"
 
 #define MANIFEST_MAX (64u << 10)

@@ -12,7 +12,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "keys/keys.h"
-#include "verifier/vrf_file.h"
+#include "lib/vrf_file.h"
 
 void keys_free(void *p)
 {

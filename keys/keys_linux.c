@@ -5,9 +5,9 @@
  * monitor locks it. */
 #include <string.h>
 
-#include "hv/hv_abi.h"
-#include "hv/hv_linux.h"
+#include "firmware/hv_linux.h"
 #include "keys/keys.h"
+#include "lib/hv_abi.h"
 
 #define ENTRY_READ 9u /* endbr64 (4) + the 5-byte site */
 

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "lib/lib_ksym.h"
-#include "verifier/vrf.h"
+#include "pkg/vrf.h"
 
 /* ------------------------------------------------------------------ errors
  * Stable values, never renumbered; lab_strerror() gives the message. */

@@ -1,6 +1,6 @@
 /* lab_pkgs.c: the signed packages an audit may credit with a change: every
  * file of a --packages directory, verified by the package verifier
- * (verifier/vrf.h) against a trust store. */
+ * (pkg/vrf.h) against a trust store. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>

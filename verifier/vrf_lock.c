@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hv/hv_abi.h"
-#include "hv/hv_linux.h"
-#include "hv/hv_log.h"
+#include "firmware/hv_linux.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_log.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 

@@ -1,5 +1,5 @@
 /* vrf_main.c: main of hvpatch-verifier, the verifier process as its own
- * executable. The monitor (hv/hv_vrf.c) starts it; every input is checked
+ * executable. The monitor (hv/svc/hv_vrf.c) starts it; every input is checked
  * here as if the monitor were hostile, before vrf_proc_main runs. */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hv/hv.h"
-#include "hv/hv_elf.h"
-#include "hv/hv_linux.h"
-#include "hv/hv_log.h"
+#include "firmware/hv_linux.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_elf.h"
+#include "lib/hv_log.h"
+#include "tpm/vrf_tpm.h"
 #include "verifier/vrf_proc.h"
-#include "verifier/vrf_tpm.h"
 
 static const char vrf_main_usage[] =
     "hvpatch-verifier is started by the monitor (hvpatch run), which passes\n"

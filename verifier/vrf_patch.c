@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "firmware/fw_measure.h"
-#include "hv/hv_abi.h"
-#include "hv/hv_log.h"
 #include "keys/keys.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_log.h"
+#include "lib/vrf_shm.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
-#include "verifier/vrf_shm.h"
 
 
 /* ------------------------------------------------------------ set-up */

@@ -29,11 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/vrf_audit.h"
 #include "firmware/fw_eventlog.h"
-#include "verifier/vrf.h"
-#include "verifier/vrf_audit.h"
-#include "verifier/vrf_msg.h"
-#include "verifier/vrf_win.h"
+#include "lib/vrf_msg.h"
+#include "lib/vrf_win.h"
+#include "pkg/vrf.h"
 
 #define VRF_PATCH_MAX_APPLIED 64u /* patches live at once */
 
@@ -65,7 +65,7 @@ struct vrf_patch {
     uint64_t code_size;
     /* Where the guest sees it: the demo guest one window at HV_PROT_BASE;
      * a Linux guest its patch area there, and its text from the lock on
-     * (hv/hv_abi.h). */
+     * (lib/hv_abi.h). */
     struct vrf_win win[2];
     size_t n_win;
     /* What packages may change (check 10): the demo's ranges, or a Linux

@@ -12,12 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hv/hv_abi.h"
-#include "hv/hv_elf.h"
-#include "hv/hv_log.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_elf.h"
+#include "lib/hv_log.h"
+#include "lib/vrf_sandbox.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
-#include "verifier/vrf_sandbox.h"
 
 int vrf_code_create(const uint8_t *image, size_t len, size_t size,
                     uint8_t **wmap)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 
 #include "firmware/fw_eventlog.h"
-#include "verifier/vrf_msg.h"
+#include "lib/vrf_msg.h"
+#include "tpm/vrf_tpm.h"
 #include "verifier/vrf_proc.h"
-#include "verifier/vrf_tpm.h"
 
 struct vrf_proc_tpm {
     struct vrf_tpm *t;

@@ -8,9 +8,9 @@
 
 #include "firmware/fw.h"
 #include "firmware/fw_measure.h"
-#include "hv/hv_abi.h"
-#include "hv/hv_linux.h"
-#include "hv/hv_log.h"
+#include "firmware/hv_linux.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_log.h"
 #include "verifier/vrf_proc_int.h"
 
 #define VRF_FW_VERSION "hvpatch firmware 1"

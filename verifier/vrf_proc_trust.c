@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "firmware/fw_measure.h"
-#include "hv/hv_log.h"
 #include "keys/keys.h"
+#include "lib/hv_log.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 

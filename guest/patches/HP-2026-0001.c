@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "guest/guest.h"
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 
 extern struct guest_klog guest_klog;
 /* The kernel's own memcpy (rep movsb), not the user library's. */

@@ -16,8 +16,8 @@
 #include <jansson.h>
 #include <mbedtls/sha256.h>
 
+#include "audit/vrf_audit.h"
 #include "firmware/fw_measure.h"
-#include "verifier/vrf_audit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "hv/hv_control.h"
+#include "hv/svc/hv_control.h"
 
 static json_t *echo_args(void *ctx, json_t *args, const char **err)
 {

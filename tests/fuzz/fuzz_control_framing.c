@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hv/hv_control.h"
+#include "hv/svc/hv_control.h"
 
 #define MAX_FDS 256 /* fds one input may hand in */
 

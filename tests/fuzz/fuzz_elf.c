@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "hv/hv_abi.h"
-#include "hv/hv_elf.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_elf.h"
 
 static const struct hv_elf_region regions[] = {
     {HV_PROT_KTEXT, HV_PROT_PART_SIZE, 0, "kernel text"},

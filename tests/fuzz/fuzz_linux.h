@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "firmware/fw_linux.h"
-#include "hv/hv_linux.h"
+#include "firmware/hv_linux.h"
 
 #define FUZZ_LINUX_RAM_SIZE (16u << 20)
 

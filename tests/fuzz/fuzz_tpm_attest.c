@@ -14,7 +14,7 @@
 #include <mbedtls/md.h>
 #include <tss2/tss2_mu.h>
 
-#include "verifier/vrf_tpm.h"
+#include "tpm/vrf_tpm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 

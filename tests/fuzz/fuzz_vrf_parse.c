@@ -10,7 +10,7 @@
 #include <cbor.h>
 
 #include "keys/keys.h"
-#include "verifier/vrf.h"
+#include "pkg/vrf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

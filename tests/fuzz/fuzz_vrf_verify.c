@@ -16,7 +16,7 @@
 #include <mbedtls/ecdsa.h>
 
 #include "keys/keys.h"
-#include "verifier/vrf.h"
+#include "pkg/vrf.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

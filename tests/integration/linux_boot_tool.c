@@ -1,5 +1,5 @@
 /* linux_boot_tool.c: test-only driver of the Linux boot protocol library
- * (hv/hv_linux.h, firmware/fw_linux.h) for tests/integration/
+ * (firmware/hv_linux.h, firmware/fw_linux.h) for tests/integration/
  * linux_boot_protocol.bats.
  *
  * Usage: linux_boot_tool info KERNEL
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "firmware/fw_linux.h"
-#include "hv/hv_linux.h"
+#include "firmware/hv_linux.h"
 
 #define HANDOFF 0x6000u /* see linux_qemu_stub.S */
 #define QEMU_ROM_ALIAS 0xf0000u

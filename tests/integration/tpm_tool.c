@@ -32,8 +32,8 @@
 #include "cli/cli.h"
 #include "firmware/fw_eventlog.h"
 #include "firmware/fw_measure.h"
-#include "hv/hv_swtpm.h"
-#include "verifier/vrf_tpm.h"
+#include "hv/svc/hv_swtpm.h"
+#include "tpm/vrf_tpm.h"
 
 #define FW_VERSION "hvpatch firmware 1"
 static const char test_stub[] = "hvpatch test firmware stub (tpm_tool)";

@@ -20,8 +20,8 @@
 #include <jansson.h>
 #include <mbedtls/sha256.h>
 
+#include "audit/vrf_audit.h"
 #include "firmware/fw_measure.h"
-#include "verifier/vrf_audit.h"
 
 #define TIME "2026-01-02T03:04:05.678Z"
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "hv/hv_control.h"
+#include "hv/svc/hv_control.h"
 
 static int calls;
 

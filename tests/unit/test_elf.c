@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_elf.h"
+#include "lib/hv_elf.h"
 
 #define TEXT 0x40000000ull
 #define DATA 0x00100000ull

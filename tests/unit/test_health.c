@@ -1,4 +1,4 @@
-/* test_health.c: the health watch (hv/hv_health.c) without a VM: which
+/* test_health.c: the health watch (hv/svc/hv_health.c) without a VM: which
  * console lines are faults and which a panic, what a reason may contain,
  * the window's limits, and the watch's decisions (revert on an oops or
  * stopped heartbeats, report a panic without reverting, close healthy,
@@ -13,12 +13,12 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_dev_serial.h"
-#include "hv/hv_health.h"
-#include "hv/hv_int.h"
-#include "hv/hv_log.h"
-#include "hv/hv_patch.h"
-#include "verifier/vrf.h"
+#include "hv/dev/hv_dev_serial.h"
+#include "hv/machine/hv_machine.h"
+#include "hv/svc/hv_health.h"
+#include "hv/svc/hv_patch.h"
+#include "lib/hv_log.h"
+#include "pkg/vrf.h"
 
 /* ----------------------------------------------- stubs of the monitor */
 

@@ -23,12 +23,12 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_abi.h"
-#include "hv/hv_elf.h"
-#include "hv/hv_int.h"
-#include "hv/hv_seccomp.h"
+#include "hv/machine/hv_machine.h"
+#include "hv/svc/hv_seccomp.h"
+#include "lib/hv_abi.h"
+#include "lib/hv_elf.h"
+#include "lib/vrf_sandbox.h"
 #include "verifier/vrf_proc.h"
-#include "verifier/vrf_sandbox.h"
 
 #define DEMO_ELF "build/guest/demo.elf"
 

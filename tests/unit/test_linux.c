@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "firmware/fw_linux.h"
-#include "hv/hv_linux.h"
+#include "firmware/hv_linux.h"
 
 #define MIB (1ull << 20)
 #define RAM_SIZE (16 * MIB)

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "firmware/fw_linux.h"
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
 

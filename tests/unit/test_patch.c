@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_abi.h"
+#include "lib/hv_abi.h"
+#include "lib/vrf_shm.h"
 #include "verifier/vrf_patch.h"
 #include "verifier/vrf_proc_int.h"
-#include "verifier/vrf_shm.h"
 
 #define SITE (HV_PROT_KTEXT + 0x100)
 #define CODE (HV_PROT_KPATCH + 0x40)

@@ -1,4 +1,4 @@
-/* test_platform.c: a Linux guest's platform ports (hv/hv_dev_platform.c)
+/* test_platform.c: a Linux guest's platform ports (hv/dev/hv_dev_platform.c)
  * without a VM, attached to a port bus as the monitor attaches them and
  * reached through the bus as the exit loop reaches them: the pvpanic
  * device (a panic goes to its ops, a crash kernel does not, reads give its
@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "firmware/fw_linux.h"
-#include "hv/hv_dev.h"
-#include "hv/hv_dev_platform.h"
-#include "hv/hv_int.h"
-#include "hv/hv_log.h"
+#include "hv/dev/hv_dev_platform.h"
+#include "hv/machine/hv_io.h"
+#include "hv/machine/hv_machine.h"
+#include "lib/hv_log.h"
 
 static int stops, stop_why, panics, lock_requests;
 

@@ -1,7 +1,7 @@
 /* test_serial.c: the 16550A model's registers and interrupt line as
  * Linux's 8250 driver uses them: probing, the THR-empty and receive
  * interrupts, IIR priorities and acknowledgement, rising edges; and the
- * UART on a port bus (hv/hv_dev.h) as the exit loop reaches it. */
+ * UART on a port bus (hv/machine/hv_io.h) as the exit loop reaches it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_dev.h"
-#include "hv/hv_dev_serial.h"
+#include "hv/dev/hv_dev_serial.h"
+#include "hv/machine/hv_io.h"
 
 enum { THR = 0, RBR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,
        LSR = 5, MSR = 6, SCR = 7 };

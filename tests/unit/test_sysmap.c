@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "hv/hv_abi.h"
 #include "keys/keys.h"
+#include "lib/hv_abi.h"
 
 #define TEXT "ffffffff81000000 T _text\n"
 #define ETEXT "ffffffff81e01ef2 T _etext\n"

@@ -23,7 +23,7 @@
 #include <tss2/tss2_mu.h>
 
 #include "firmware/fw_measure.h"
-#include "verifier/vrf_tpm.h"
+#include "tpm/vrf_tpm.h"
 
 static const uint16_t only256[] = {FW_ALG_SHA256};
 static const uint8_t nonce[] = {0xde, 0xad, 0xbe, 0xef, 0x01};

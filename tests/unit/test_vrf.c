@@ -17,8 +17,8 @@
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/sha512.h>
 
+#include "pkg/vrf_int.h"
 #include "tests/unit/test_vrf_support.h"
-#include "verifier/vrf_int.h"
 
 static struct tv_pki pki;
 

@@ -12,7 +12,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "keys/keys.h"
-#include "verifier/vrf.h"
+#include "pkg/vrf.h"
 
 /* ------------------------------------------------------------------ PKI */
 /* Certificates by name (see tv_pki_init for what each one is). */
@@ -77,7 +77,7 @@ struct tv_guest {
  * zero (RAM), except a read covering fail_gpa. */
 int tv_guest_read(void *opaque, uint64_t gpa, uint8_t *buf, size_t len);
 
-/* The demo guest's ranges (hv/hv_abi.h). */
+/* The demo guest's ranges (lib/hv_abi.h). */
 extern const struct vrf_range tv_demo_ranges[4];
 
 /* ------------------------------------------------------------------ cases */
