@@ -171,7 +171,7 @@ ASAN_DEMO_OBJ := $(B)/asan/hv/hv_demo_image.o
 # which maps no tpm2-tss, libcrypto or X.509 (tests/integration/
 # process.bats); hvpatch-verifier, with no monitor code.
 LIBS_cli := cli lab keys audit tpm hv pkg firmware lib
-LIBS_hv := hv pkg firmware lib
+LIBS_hv := hv firmware lib
 LIBS_verifier := verifier keys audit tpm pkg firmware lib
 ALL_LIBS := cli hv verifier lab keys audit tpm pkg firmware lib
 MONITOR_LIBS := -Wl,--as-needed -ljansson -lmbedcrypto -lseccomp -lpthread
