@@ -51,9 +51,11 @@ enum vrf_msg_type {
      * --trust directory by itself; this asks it to now, or only reports. */
     VRF_MSG_TRUST_RELOAD = 18, /* monitor -> verifier */
     VRF_MSG_TRUST = 19,        /* verifier -> monitor */
-    VRF_MSG_SHM_OPEN = 20, /* monitor -> verifier, once after READY */
-    VRF_MSG_SHM = 21,      /* verifier -> monitor, with the pause region's
-                              sealed memfd (struct vrf_shm) */
+    /* 20 was SHM_OPEN, a request for what SHM now brings unasked. */
+    VRF_MSG_SHM = 21, /* verifier -> monitor, unasked, right after READY and
+                         before the verifier's boot-time work: the pause
+                         region's sealed memfd (struct vrf_shm), or FAIL
+                         if it has none */
     VRF_MSG_TYPE_END       /* one past the last type */
 };
 

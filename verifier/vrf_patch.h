@@ -104,7 +104,7 @@ struct vrf_patch {
     uint64_t committed_seq;
     int have_committed;
     /* The pause region (vrf_shm.h): created before the sandbox; its fd is
-     * handed to the monitor once (SHM_OPEN), then the writes go over it. */
+     * handed to the monitor once (SHM, after READY), then the writes go over it. */
     struct vrf_shm *shm;
     int shm_fd;        /* until handed over; then -1 */
     int shm_given;
@@ -145,8 +145,9 @@ enum vrf_shm_verdict vrf_patch_write_rips(struct vrf_patch *pp,
                                           const uint64_t *rips, size_t n,
                                           int *busy);
 
-/* Answers SHM_OPEN: SHM with the pause region's fd in *fd (once; the
- * caller closes it after sending), or FAIL. */
+/* Fills the SHM message the verifier sends right after READY: the pause
+ * region's fd in *fd (once; the caller closes it after sending), or a FAIL
+ * with *fd = -1 if there is none. */
 void vrf_patch_shm_open(struct vrf_patch *pp, struct vrf_msg *reply,
                         int *fd);
 

@@ -141,9 +141,6 @@ static void dispatch(struct vrf_proc_tpm *pt, struct vrf_patch *pp,
     case VRF_MSG_TRUST_RELOAD:
         vrf_proc_trust_request(tr, pp, m, r);
         break;
-    case VRF_MSG_SHM_OPEN:
-        vrf_patch_shm_open(pp, r, out_fd);
-        break;
     default:
         vrf_msg_fail(r, "unknown request");
     }
@@ -296,6 +293,14 @@ void vrf_proc_main(int sock, const uint8_t *image, size_t len,
         _exit(VRF_EXIT_FAIL);
     }
     close(fd); /* the writable mapping w remains, here only */
+    /* The pause region next, unasked: the monitor maps it before its
+     * sandbox and must not wait for the work below to start the guest. */
+    memset(&ready, 0, sizeof ready);
+    vrf_patch_shm_open(&pp, &ready, &fd);
+    if (vrf_msg_send(sock, &ready, fd) != 0)
+        _exit(VRF_EXIT_FAIL);
+    if (fd >= 0)
+        close(fd);
     /* While the guest boots: the code's lock point (only this process can
      * change the code, so measuring it now or before is the same) and the
      * attestation key. A failure leaves the TPM state GONE. */

@@ -26,7 +26,7 @@
 #define HV_PATCH_WRITE_MS 1000
 #define HV_PATCH_FINISH_MS 10000
 #define HV_PATCH_TRUST_MS 10000 /* reads and checks up to 96 files */
-#define HV_PATCH_SHM_MS 10000   /* the SHM_OPEN round trip, at start */
+#define HV_PATCH_SHM_MS 10000   /* SHM, right after READY */
 #define HV_PATCH_SPIN_NS 200000 /* for the verdict, before the futex */
 
 /* What one operation did, for the reply and the benchmark. */
@@ -95,9 +95,9 @@ static int write_once(struct hv_vm *vm, struct hv_vrf *vrf,
 
 void hv_patch_shm_open(struct hv_vrf *vrf)
 {
-    struct vrf_msg req = {.type = VRF_MSG_SHM_OPEN}, r;
+    struct vrf_msg r;
     int fd = -1;
-    if (hv_vrf_call(vrf, &req, &r, &fd, HV_PATCH_SHM_MS) != 0)
+    if (hv_vrf_recv(vrf, &r, &fd, HV_PATCH_SHM_MS) != 0)
         return; /* logged; patching is refused anyway */
     if (r.type == VRF_MSG_SHM && fd >= 0 && r.shm.size == VRF_SHM_SIZE)
         vrf->shm = vrf_shm_map(fd);

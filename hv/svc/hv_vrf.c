@@ -247,6 +247,25 @@ int hv_vrf_wait_ready(struct hv_vrf *v, pid_t helper, int idle_ms, int max_ms,
     return fd;
 }
 
+/* The verifier is gone or silent: it is not trusted to come back. */
+static int cut_off(struct hv_vrf *v)
+{
+    hv_err("verifier: not answering; patching is disabled until the VM "
+           "restarts");
+    close(v->sock);
+    v->sock = -1;
+    (void)hv_vrf_reap(v); /* if it is gone; else the main loop does */
+    return -1;
+}
+
+int hv_vrf_recv(struct hv_vrf *v, struct vrf_msg *m, int *fd, int timeout_ms)
+{
+    *fd = -1;
+    if (v->sock < 0)
+        return -1;
+    return recv_msg(v->sock, m, fd, timeout_ms) == 0 ? 0 : cut_off(v);
+}
+
 int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
                    struct vrf_msg *reply, int *fd, int timeout_ms)
 {
@@ -256,14 +275,8 @@ int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
     if (v->sock < 0)
         return -1;
     if (vrf_msg_send(v->sock, req, send_fd) != 0 ||
-        recv_msg(v->sock, reply, &got, timeout_ms) != 0) {
-        hv_err("verifier: not answering; patching is disabled until the VM "
-               "restarts");
-        close(v->sock);
-        v->sock = -1;
-        (void)hv_vrf_reap(v); /* if it is gone; else the main loop does */
-        return -1;
-    }
+        recv_msg(v->sock, reply, &got, timeout_ms) != 0)
+        return cut_off(v);
     if (fd)
         *fd = got;
     else if (got >= 0)

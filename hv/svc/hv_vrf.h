@@ -38,6 +38,10 @@ int hv_vrf_wait_ready(struct hv_vrf *v, pid_t helper, int idle_ms, int max_ms,
 int hv_vrf_call(struct hv_vrf *v, const struct vrf_msg *req,
                 struct vrf_msg *reply, int *fd, int timeout_ms);
 
+/* Receives one message the verifier sends unasked (SHM, after READY) and
+ * the fd that may come with it (*fd, or -1), waiting at most timeout_ms.
+ * Returns 0, or -1 as hv_vrf_call does (the socket is then closed). */
+int hv_vrf_recv(struct hv_vrf *v, struct vrf_msg *m, int *fd, int timeout_ms);
 /* hv_vrf_call, passing send_fd (>= 0) with the request. */
 int hv_vrf_call_fd(struct hv_vrf *v, const struct vrf_msg *req, int send_fd,
                    struct vrf_msg *reply, int *fd, int timeout_ms);
